@@ -1,0 +1,102 @@
+import type { KeyRow } from '../db/keys-store.js';
+import type { JobRow, LedgerRow } from '../db/billing-store.js';
+import type { StoredRequestLogRow } from '../db/request-log-store.js';
+import type { AuditRow } from '../db/audit-store.js';
+import { formatUsd } from '../money.js';
+
+/** Database rows → the admin API's JSON objects (ISO times in UTC, USD as 6-decimal strings). */
+export const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+export function presentKey(k: KeyRow) {
+  return {
+    id: k.id,
+    object: 'api_key',
+    name: k.name,
+    prefix: k.prefix,
+    created_at: iso(k.createdAt),
+    last_used_at: iso(k.lastUsedAt),
+    expires_at: iso(k.expiresAt),
+    disabled: k.disabled,
+    revoked_at: iso(k.revokedAt),
+    allowed_models: k.allowedModels,
+    rpm_limit: k.rpmLimit,
+    max_inflight_jobs: k.maxInflightJobs,
+    balance_usd: formatUsd(k.balanceMicros),
+    held_usd: formatUsd(k.heldMicros),
+    available_usd: formatUsd(k.balanceMicros - k.heldMicros),
+  };
+}
+
+export function presentJob(j: JobRow) {
+  return {
+    id: j.videoId ?? j.id,
+    job_id: j.id,
+    key_id: j.keyId,
+    kind: j.kind,
+    model: j.model,
+    size: j.size,
+    requested_seconds: j.requestedSeconds,
+    billed_seconds: j.billedSeconds,
+    status: j.status,
+    progress: j.progress,
+    source_video_id: j.sourceVideoId,
+    unit_price_usd: formatUsd(j.flatPriceMicros ?? j.rateMicros),
+    held_usd: formatUsd(j.heldMicros),
+    charged_usd: formatUsd(j.chargedMicros),
+    error_code: j.errorCode,
+    request_id: j.requestId,
+    upstream_request_id: j.upstreamRequestId,
+    created_at: iso(j.createdAt),
+    completed_at: iso(j.completedAt),
+    settled_at: iso(j.settledAt),
+    late_completed_at: iso(j.lateCompletedAt),
+    deleted_at: iso(j.deletedAt),
+  };
+}
+
+export function presentLedger(e: LedgerRow, videoId: string | null = null) {
+  return {
+    id: e.id,
+    kind: e.kind,
+    amount_usd: formatUsd(e.amountMicros),
+    key_id: e.keyId,
+    job_id: e.jobId,
+    video_id: videoId,
+    request_id: e.requestId,
+    actor: e.actor,
+    note: e.note,
+    created_at: iso(e.createdAt),
+  };
+}
+
+export function presentRequest(r: StoredRequestLogRow) {
+  return {
+    id: String(r.seq),
+    request_id: r.requestId,
+    client_request_id: r.clientRequestId,
+    upstream_request_id: r.upstreamRequestId,
+    key_id: r.keyId,
+    method: r.method,
+    route: r.route,
+    video_id: r.videoId,
+    status: r.status,
+    error_code: r.errorCode,
+    duration_ms: r.durationMs,
+    upstream_duration_ms: r.upstreamDurationMs,
+    bytes_in: r.bytesIn,
+    bytes_out: r.bytesOut,
+    created_at: iso(r.createdAt),
+  };
+}
+
+export function presentAudit(a: AuditRow) {
+  return {
+    id: a.id,
+    actor: a.actor,
+    action: a.action,
+    target_id: a.targetId,
+    request_id: a.requestId,
+    details: a.details === null ? null : (JSON.parse(a.details) as unknown),
+    created_at: iso(a.createdAt),
+  };
+}

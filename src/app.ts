@@ -1,0 +1,29 @@
+import { Hono } from 'hono';
+import type { AppEnv } from './http/context.js';
+import type { Deps } from './deps.js';
+import { requestContext } from './http/request-context.js';
+import { renderError } from './http/error-handler.js';
+import { ApiError } from './errors.js';
+import { videoRoutes } from './videos/routes.js';
+import { adminRoutes } from './admin/routes.js';
+
+/** Builds the HTTP app from its dependencies. No I/O happens here. */
+export function createApp(deps: Deps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use('*', requestContext(deps));
+  app.onError((err, c) => renderError(c, err, deps.logger));
+  app.notFound((c) => renderError(c, new ApiError('not_found', 'Unknown route.'), deps.logger));
+
+  app.get('/healthz', (c) => {
+    try {
+      deps.store.ping();
+      return c.json({ status: 'ok' });
+    } catch {
+      return c.json({ status: 'unavailable', detail: 'database unreachable' }, 503);
+    }
+  });
+
+  app.route('/v1', videoRoutes(deps));
+  app.route('/admin', adminRoutes(deps));
+  return app;
+}

@@ -1,0 +1,125 @@
+import type { Store } from '../db/store.js';
+import type { JobRow } from '../db/billing-store.js';
+import { Upstream, UpstreamFailure } from '../relay/upstream.js';
+import { parseVideoObject, type Observation, type Settlement } from './settlement.js';
+import type { Logger } from '../logging/logger.js';
+
+/**
+ * Settles every job even when its client never polls again. Each pass:
+ *  1. creates left `pending` by an earlier process (it died mid-create): outcome unknown → released;
+ *  2. open jobs older than the maximum job age → expired, released;
+ *  3. open jobs whose next poll is due → polled, with backoff and respect for retry-after.
+ * All state lives in the database, so a restarted process simply carries on.
+ */
+export interface ReconcilerOptions {
+  store: Store;
+  upstream: Upstream;
+  settlement: Settlement;
+  logger: Logger;
+  now: () => number;
+  intervalMs: number;
+  maxJobAgeMs: number;
+  /** Creates older than this and still pending belong to a process that died. */
+  bootTime: number;
+  batchSize?: number;
+  concurrency?: number;
+}
+
+export function parseRetryAfter(value: string | string[] | undefined, now: number): number | null {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (!v) return null;
+  if (/^\d+(\.\d+)?$/.test(v.trim())) return Math.min(Math.round(Number(v) * 1000), 3600_000);
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? null : Math.max(0, Math.min(at - now, 3600_000));
+}
+
+export class Reconciler {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private stopped = false;
+  /** Jobs waiting for a poll at the start of the last pass (for /metrics). */
+  backlog = 0;
+
+  constructor(private readonly o: ReconcilerOptions) {}
+
+  start(): void {
+    this.stopped = false;
+    const loop = () => {
+      if (this.stopped) return;
+      this.running = this.tick()
+        .then(() => undefined)
+        .catch((err) => this.o.logger.error({ err: (err as Error).message }, 'reconciler pass failed'))
+        .finally(() => {
+          this.running = null;
+          if (!this.stopped) this.timer = setTimeout(loop, this.o.intervalMs);
+        });
+    };
+    this.timer = setTimeout(loop, 0);
+  }
+
+  /** Stops scheduling and waits for the pass in progress to finish. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.running) await this.running;
+  }
+
+  /** One pass. Returns how many jobs it looked at. */
+  async tick(): Promise<number> {
+    const { store, settlement, now } = this.o;
+    const batch = this.o.batchSize ?? 100;
+    let seen = 0;
+
+    for (const job of store.pendingJobsCreatedBefore(this.o.bootTime, batch)) {
+      settlement.settle(job, { kind: 'unknown', reason: 'process_restarted_during_create' }, 'reconciler', null);
+      this.o.logger.warn({ incident: 'create_outcome_unknown', job_id: job.id, key_id: job.keyId }, 'create was in flight when the process stopped; hold released');
+      seen++;
+    }
+
+    for (const job of store.openJobsCreatedBefore(now() - this.o.maxJobAgeMs, batch)) {
+      if (job.status === 'pending' && job.createdAt >= this.o.bootTime) continue;
+      settlement.settle(job, { kind: 'expired', reason: 'max_job_age' }, 'reconciler', null);
+      seen++;
+    }
+
+    this.backlog = store.countOpenJobsDue(now());
+    const due = store.jobsDueForPoll(now(), batch);
+    const concurrency = this.o.concurrency ?? 8;
+    let next = 0;
+    const worker = async () => {
+      while (!this.stopped && next < due.length) {
+        const job = due[next++]!;
+        await this.poll(job);
+        seen++;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, due.length) }, worker));
+    return seen;
+  }
+
+  private async poll(job: JobRow): Promise<void> {
+    const obs = await this.observe(job);
+    this.o.settlement.observe(job, obs, 'reconciler', null);
+  }
+
+  private async observe(job: JobRow): Promise<Observation> {
+    const headers: Record<string, string> = { accept: 'application/json', 'accept-encoding': 'identity' };
+    if (this.o.upstream.apiKey) headers['authorization'] = `Bearer ${this.o.upstream.apiKey}`;
+    try {
+      const res = await this.o.upstream.request({ method: 'GET', path: `/videos/${encodeURIComponent(job.videoId!)}`, headers });
+      const body = await Upstream.readBody(res);
+      if (res.status === 200) {
+        const raw = body.toString('utf8');
+        const object = parseVideoObject(raw);
+        if (object && object.id === job.videoId) return { type: 'object', object, raw };
+        return { type: 'transient', retryAfterMs: null };
+      }
+      if (res.status === 404) return { type: 'not_found' };
+      return { type: 'transient', retryAfterMs: parseRetryAfter(res.headers['retry-after'], this.o.now()) };
+    } catch (err) {
+      if (!(err instanceof UpstreamFailure)) throw err;
+      return { type: 'transient', retryAfterMs: null };
+    }
+  }
+}

@@ -1,0 +1,102 @@
+import { z } from 'zod';
+
+/**
+ * The whole configuration, read once from the environment by the composition root.
+ * Nothing else in the code reads process.env.
+ */
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const positiveInt = (name: string) =>
+  z.coerce.number({ error: `${name} must be a number` }).int(`${name} must be a whole number`).positive(`${name} must be positive`);
+
+const schema = z.object({
+  PORT: z.coerce
+    .number({ error: 'PORT must be a number' })
+    .int('PORT must be a whole number')
+    .min(0, 'PORT must be between 0 and 65535')
+    .max(65535, 'PORT must be between 0 and 65535')
+    .default(8080),
+  HOST: z.string().min(1, 'HOST must not be empty').default('127.0.0.1'),
+  DATABASE_URL: z.string().min(1, 'DATABASE_URL must not be empty').default('./data/reelay.db'),
+  UPSTREAM_BASE_URL: z
+    .string()
+    .default('https://api.openai.com/v1')
+    .refine((v) => {
+      try {
+        const u = new URL(v);
+        return u.protocol === 'http:' || u.protocol === 'https:';
+      } catch {
+        return false;
+      }
+    }, 'UPSTREAM_BASE_URL must be an http(s) URL such as https://api.openai.com/v1')
+    .refine((v) => v.replace(/\/+$/, '').endsWith('/v1'), 'UPSTREAM_BASE_URL must end in /v1'),
+  UPSTREAM_API_KEY: z.string().optional(),
+  ADMIN_TOKEN: z.string().min(16, 'ADMIN_TOKEN must be at least 16 characters').optional(),
+  PRICING_FILE: z.string().optional(),
+  LOG_LEVEL: z.enum(LOG_LEVELS, { error: `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  MAX_MULTIPART_BYTES: positiveInt('MAX_MULTIPART_BYTES').default(64 * 1024 * 1024),
+  MAX_JOB_AGE_HOURS: z.coerce.number({ error: 'MAX_JOB_AGE_HOURS must be a number' }).positive('MAX_JOB_AGE_HOURS must be positive').default(24),
+  RECONCILER_INTERVAL_MS: positiveInt('RECONCILER_INTERVAL_MS').default(2000),
+  RECONCILER_MIN_POLL_MS: positiveInt('RECONCILER_MIN_POLL_MS').default(2000),
+  UPSTREAM_CONNECT_TIMEOUT_MS: positiveInt('UPSTREAM_CONNECT_TIMEOUT_MS').default(10_000),
+  UPSTREAM_HEADERS_TIMEOUT_MS: positiveInt('UPSTREAM_HEADERS_TIMEOUT_MS').default(60_000),
+  UPSTREAM_BODY_TIMEOUT_MS: positiveInt('UPSTREAM_BODY_TIMEOUT_MS').default(60_000),
+});
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly databasePath: string;
+  readonly upstreamBaseUrl: string;
+  readonly upstreamApiKey: string | undefined;
+  readonly adminToken: string | undefined;
+  readonly pricingFile: string | undefined;
+  readonly logLevel: (typeof LOG_LEVELS)[number];
+  readonly maxMultipartBytes: number;
+  readonly maxJobAgeMs: number;
+  readonly reconcilerIntervalMs: number;
+  readonly reconcilerMinPollMs: number;
+  readonly upstreamTimeouts: { connectMs: number; headersMs: number; bodyMs: number };
+}
+
+export class ConfigError extends Error {}
+
+/** `file:./x.db` and `file:///abs/x.db` become plain paths; `:memory:` stays. */
+export function databasePathFromUrl(url: string): string {
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    throw new ConfigError('DATABASE_URL: PostgreSQL is not supported yet; use a SQLite file path');
+  }
+  if (url.startsWith('file://')) return new URL(url).pathname;
+  if (url.startsWith('file:')) return url.slice('file:'.length);
+  return url;
+}
+
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  // Empty strings count as unset, as most shells and .env files mean them.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(cleaned);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  return Object.freeze({
+    port: e.PORT,
+    host: e.HOST,
+    databasePath: databasePathFromUrl(e.DATABASE_URL),
+    upstreamBaseUrl: e.UPSTREAM_BASE_URL.replace(/\/+$/, ''),
+    upstreamApiKey: e.UPSTREAM_API_KEY,
+    adminToken: e.ADMIN_TOKEN,
+    pricingFile: e.PRICING_FILE,
+    logLevel: e.LOG_LEVEL,
+    maxMultipartBytes: e.MAX_MULTIPART_BYTES,
+    maxJobAgeMs: Math.round(e.MAX_JOB_AGE_HOURS * 3600_000),
+    reconcilerIntervalMs: e.RECONCILER_INTERVAL_MS,
+    reconcilerMinPollMs: e.RECONCILER_MIN_POLL_MS,
+    upstreamTimeouts: Object.freeze({
+      connectMs: e.UPSTREAM_CONNECT_TIMEOUT_MS,
+      headersMs: e.UPSTREAM_HEADERS_TIMEOUT_MS,
+      bodyMs: e.UPSTREAM_BODY_TIMEOUT_MS,
+    }),
+  });
+}

@@ -1,0 +1,238 @@
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import type { Database_ } from './client.js';
+import { apiKeys, jobs, ledger } from './schema/index.js';
+import { newId } from '../ids.js';
+
+/**
+ * The units of work that move money. Each is one synchronous BEGIN IMMEDIATE transaction that
+ * changes a job's state and writes its ledger entries together, so they commit or roll back as
+ * one. No network I/O happens in here.
+ */
+
+export const OPEN_STATUSES = ['pending', 'queued', 'in_progress'] as const;
+export const TERMINAL_STATUSES = ['completed', 'failed', 'expired', 'rejected', 'unknown'] as const;
+export type JobStatus = (typeof OPEN_STATUSES)[number] | (typeof TERMINAL_STATUSES)[number];
+export type JobKind = 'create' | 'remix' | 'edit' | 'extension';
+export type JobRow = typeof jobs.$inferSelect;
+export type LedgerRow = typeof ledger.$inferSelect;
+
+export interface NewJob {
+  id: string;
+  keyId: string;
+  kind: JobKind;
+  model: string;
+  size: string;
+  requestedSeconds: number;
+  sourceVideoId: string | null;
+  rateMicros: number;
+  flatPriceMicros: number | null;
+  heldMicros: number;
+  requestId: string;
+}
+
+export interface Actor {
+  actor: string;
+  requestId: string | null;
+  now: number;
+}
+
+export type HoldResult = { ok: true; job: JobRow } | { ok: false; reason: 'insufficient_quota' | 'inflight_limit' | 'unknown_key' };
+
+/** What ended a job. Every terminal path goes through settleJob with one of these. */
+export type Outcome =
+  | { kind: 'completed'; billedSeconds: number; finalObject: string; completedAt: number }
+  | { kind: 'failed'; finalObject: string | null; errorCode: string | null }
+  | { kind: 'expired'; reason: string }
+  | { kind: 'rejected'; errorCode: string | null }
+  | { kind: 'unknown'; reason: string };
+
+export type SettleResult = { settled: true; job: JobRow; chargedMicros: number } | { settled: false; job: JobRow | undefined };
+
+export class BalanceError extends Error {}
+
+export function billingStore({ db }: Database_) {
+  const immediate = { behavior: 'immediate' } as const;
+
+  function insertEntry(
+    tx: Pick<typeof db, 'insert'>,
+    e: { kind: LedgerRow['kind']; amountMicros: number; keyId: string; jobId: string | null; terminal?: boolean; note?: string | null },
+    who: Actor,
+  ) {
+    tx.insert(ledger)
+      .values({
+        id: newId('led'),
+        kind: e.kind,
+        amountMicros: e.amountMicros,
+        keyId: e.keyId,
+        jobId: e.jobId,
+        terminal: e.terminal ?? false,
+        requestId: who.requestId,
+        actor: who.actor,
+        note: e.note ?? null,
+        createdAt: who.now,
+      })
+      .run();
+  }
+
+  return {
+    /**
+     * Reserves the price on the key and writes the pending job, or refuses. The conditional UPDATE
+     * is the only check that matters: concurrent holds can never exceed the balance.
+     */
+    placeHold(job: NewJob, who: Actor, limits: { maxInflightJobs: number | null }): HoldResult {
+      return db.transaction((tx) => {
+        if (limits.maxInflightJobs !== null) {
+          const open = tx
+            .select({ n: sql<number>`count(*)` })
+            .from(jobs)
+            .where(and(eq(jobs.keyId, job.keyId), inArray(jobs.status, [...OPEN_STATUSES])))
+            .get()!.n;
+          if (open >= limits.maxInflightJobs) return { ok: false as const, reason: 'inflight_limit' as const };
+        }
+        const held = tx
+          .update(apiKeys)
+          .set({ heldMicros: sql`${apiKeys.heldMicros} + ${job.heldMicros}` })
+          .where(and(eq(apiKeys.id, job.keyId), sql`${apiKeys.balanceMicros} - ${apiKeys.heldMicros} >= ${job.heldMicros}`))
+          .run();
+        if (held.changes !== 1) return { ok: false as const, reason: 'insufficient_quota' as const };
+        const row = tx
+          .insert(jobs)
+          .values({ ...job, status: 'pending', createdAt: who.now, updatedAt: who.now })
+          .returning()
+          .get();
+        if (job.heldMicros > 0) insertEntry(tx, { kind: 'hold', amountMicros: job.heldMicros, keyId: job.keyId, jobId: job.id }, who);
+        return { ok: true as const, job: row };
+      }, immediate);
+    },
+
+    /** The upstream accepted the create: the job gets its video id before the client hears back. */
+    recordSubmitted(
+      jobId: string,
+      s: { videoId: string; status: 'queued' | 'in_progress'; progress: number | null; upstreamRequestId: string | null; nextPollAt: number },
+      now: number,
+    ): JobRow | undefined {
+      return db
+        .update(jobs)
+        .set({
+          videoId: s.videoId,
+          status: s.status,
+          progress: s.progress,
+          upstreamRequestId: s.upstreamRequestId,
+          nextPollAt: s.nextPollAt,
+          updatedAt: now,
+        })
+        .where(and(eq(jobs.id, jobId), eq(jobs.status, 'pending')))
+        .returning()
+        .get();
+    },
+
+    /**
+     * The one settle function: moves an open job to its terminal state and writes its ledger entries
+     * in one transaction. Compare-and-set on the status means the loser of any race does nothing.
+     */
+    settleJob(jobId: string, outcome: Outcome, who: Actor): SettleResult {
+      return db.transaction((tx) => {
+        const job = tx.select().from(jobs).where(eq(jobs.id, jobId)).get();
+        if (!job || !(OPEN_STATUSES as readonly string[]).includes(job.status)) return { settled: false as const, job };
+
+        let charged = 0;
+        let patch: Partial<JobRow>;
+        switch (outcome.kind) {
+          case 'completed': {
+            const full = job.flatPriceMicros !== null ? job.flatPriceMicros : outcome.billedSeconds * job.rateMicros;
+            charged = Math.max(0, Math.min(job.heldMicros, full));
+            patch = {
+              status: 'completed',
+              billedSeconds: outcome.billedSeconds,
+              finalObject: outcome.finalObject,
+              completedAt: outcome.completedAt,
+              progress: 100,
+            };
+            break;
+          }
+          case 'failed':
+            patch = { status: 'failed', finalObject: outcome.finalObject, errorCode: outcome.errorCode, billedSeconds: 0, completedAt: who.now };
+            break;
+          case 'expired':
+            patch = { status: 'expired', errorCode: outcome.reason, billedSeconds: 0 };
+            break;
+          case 'rejected':
+            patch = { status: 'rejected', errorCode: outcome.errorCode, billedSeconds: 0 };
+            break;
+          case 'unknown':
+            patch = { status: 'unknown', errorCode: outcome.reason, billedSeconds: 0 };
+            break;
+        }
+        const moved = tx
+          .update(jobs)
+          .set({ ...patch, chargedMicros: charged, settledAt: who.now, updatedAt: who.now, nextPollAt: null })
+          .where(and(eq(jobs.id, jobId), inArray(jobs.status, [...OPEN_STATUSES])))
+          .run();
+        if (moved.changes !== 1) return { settled: false as const, job };
+
+        tx.update(apiKeys)
+          .set({
+            heldMicros: sql`${apiKeys.heldMicros} - ${job.heldMicros}`,
+            balanceMicros: sql`${apiKeys.balanceMicros} - ${charged}`,
+          })
+          .where(eq(apiKeys.id, job.keyId))
+          .run();
+
+        const released = job.heldMicros - charged;
+        const note = outcome.kind === 'completed' ? `${outcome.billedSeconds}s billed` : outcome.kind;
+        if (charged > 0) {
+          insertEntry(tx, { kind: 'capture', amountMicros: charged, keyId: job.keyId, jobId, terminal: true, note }, who);
+          if (released > 0) insertEntry(tx, { kind: 'release', amountMicros: released, keyId: job.keyId, jobId, note: 'unused remainder of the hold' }, who);
+        } else if (released > 0) {
+          insertEntry(tx, { kind: 'release', amountMicros: released, keyId: job.keyId, jobId, terminal: true, note }, who);
+        }
+        const after = tx.select().from(jobs).where(eq(jobs.id, jobId)).get()!;
+        return { settled: true as const, job: after, chargedMicros: charged };
+      }, immediate);
+    },
+
+    /** A completion seen after the job was expired: recorded for the admin, never charged. */
+    recordLateCompletion(jobId: string, s: { billedSeconds: number; finalObject: string; completedAt: number }, now: number): void {
+      db.update(jobs)
+        .set({ lateCompletedAt: now, finalObject: s.finalObject, completedAt: s.completedAt, updatedAt: now })
+        .where(and(eq(jobs.id, jobId), eq(jobs.status, 'expired'), sql`${jobs.lateCompletedAt} is null`))
+        .run();
+    },
+
+    /**
+     * A positive amount tops up (credit); a negative one is an adjustment that may not take the
+     * available balance below zero.
+     */
+    appendCredit(keyId: string, amountMicros: number, note: string | null, who: Actor): LedgerRow {
+      if (!Number.isSafeInteger(amountMicros) || amountMicros === 0) throw new BalanceError('amount must be a non-zero whole number of micro-USD');
+      return db.transaction((tx) => {
+        const changed = tx
+          .update(apiKeys)
+          .set({ balanceMicros: sql`${apiKeys.balanceMicros} + ${amountMicros}` })
+          .where(
+            and(
+              eq(apiKeys.id, keyId),
+              amountMicros < 0 ? sql`${apiKeys.balanceMicros} - ${apiKeys.heldMicros} >= ${-amountMicros}` : undefined,
+            ),
+          )
+          .run();
+        if (changed.changes !== 1) throw new BalanceError('the adjustment would take the available balance below zero');
+        const id = newId('led');
+        tx.insert(ledger)
+          .values({
+            id,
+            kind: amountMicros > 0 ? 'credit' : 'adjustment',
+            amountMicros: Math.abs(amountMicros),
+            keyId,
+            jobId: null,
+            requestId: who.requestId,
+            actor: who.actor,
+            note,
+            createdAt: who.now,
+          })
+          .run();
+        return tx.select().from(ledger).where(eq(ledger.id, id)).get()!;
+      }, immediate);
+    },
+  };
+}

@@ -1,0 +1,49 @@
+import Database from 'better-sqlite3';
+import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
+import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as schema from './schema/index.js';
+
+export type Db = BetterSQLite3Database<typeof schema>;
+
+export interface Database_ {
+  sqlite: Database.Database;
+  db: Db;
+  close(): void;
+}
+
+/** The migrations folder sits at the package root, two levels above this file (src/db or dist/db). */
+export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations', import.meta.url));
+
+/**
+ * Pragmas applied to every connection. synchronous must be set explicitly: better-sqlite3 reopening
+ * a WAL database otherwise runs at NORMAL, which can lose acknowledged commits on power loss.
+ */
+export function applyPragmas(sqlite: Database.Database): void {
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = FULL');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 5000');
+}
+
+/** Opens (creating if needed) the SQLite file and applies the pragmas. Does not migrate. */
+export function openDatabase(path: string): Database_ {
+  if (path !== ':memory:' && !path.startsWith('file:')) mkdirSync(dirname(path), { recursive: true });
+  const sqlite = new Database(path);
+  applyPragmas(sqlite);
+  const db = drizzle(sqlite, { schema });
+  return { sqlite, db, close: () => sqlite.close() };
+}
+
+export function runMigrations(database: Database_): void {
+  migrate(database.db, { migrationsFolder: MIGRATIONS_DIR });
+}
+
+/** Open + migrate: what the server, the CLI and the tests use. */
+export function openMigratedDatabase(path: string): Database_ {
+  const database = openDatabase(path);
+  runMigrations(database);
+  return database;
+}

@@ -1,0 +1,44 @@
+import { and, eq, lt } from 'drizzle-orm';
+import type { Database_ } from './client.js';
+import { idempotencyKeys } from './schema/index.js';
+
+export type IdempotencyRow = typeof idempotencyKeys.$inferSelect;
+
+export type ClaimResult = { claimed: true } | { claimed: false; existing: IdempotencyRow };
+
+export function idempotencyStore({ db }: Database_) {
+  return {
+    /**
+     * Claims (keyId, idemKey) for a new request, or returns the live record that already holds it.
+     * Records older than `expiredBefore` are replaced.
+     */
+    claimIdempotencyKey(r: { keyId: string; idemKey: string; route: string; bodyHash: string; now: number; expiredBefore: number }): ClaimResult {
+      return db.transaction(
+        (tx) => {
+          const where = and(eq(idempotencyKeys.keyId, r.keyId), eq(idempotencyKeys.idemKey, r.idemKey));
+          const existing = tx.select().from(idempotencyKeys).where(where).get();
+          if (existing && existing.createdAt >= r.expiredBefore) return { claimed: false as const, existing };
+          if (existing) tx.delete(idempotencyKeys).where(where).run();
+          tx.insert(idempotencyKeys)
+            .values({ keyId: r.keyId, idemKey: r.idemKey, route: r.route, bodyHash: r.bodyHash, state: 'in_flight', createdAt: r.now })
+            .run();
+          return { claimed: true as const };
+        },
+        { behavior: 'immediate' },
+      );
+    },
+    completeIdempotencyKey(keyId: string, idemKey: string, res: { status: number; headers: Record<string, string>; body: string }): void {
+      db.update(idempotencyKeys)
+        .set({ state: 'done', responseStatus: res.status, responseHeaders: JSON.stringify(res.headers), responseBody: res.body })
+        .where(and(eq(idempotencyKeys.keyId, keyId), eq(idempotencyKeys.idemKey, idemKey)))
+        .run();
+    },
+    /** Frees the key when nothing was created (rejected before forwarding, or unknown outcome). */
+    releaseIdempotencyKey(keyId: string, idemKey: string): void {
+      db.delete(idempotencyKeys).where(and(eq(idempotencyKeys.keyId, keyId), eq(idempotencyKeys.idemKey, idemKey))).run();
+    },
+    purgeIdempotencyKeys(before: number): number {
+      return db.delete(idempotencyKeys).where(lt(idempotencyKeys.createdAt, before)).run().changes;
+    },
+  };
+}

@@ -1,0 +1,149 @@
+import { and, asc, desc, eq, gt, gte, inArray, isNotNull, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
+import type { Database_ } from './client.js';
+import { jobs } from './schema/index.js';
+import { OPEN_STATUSES, type JobRow } from './billing-store.js';
+
+/** Job reads and the non-money updates of a job's progress. */
+export function jobsStore({ db }: Database_) {
+  const byVideo = db.select().from(jobs).where(eq(jobs.videoId, sql.placeholder('videoId'))).prepare();
+  const byId = db.select().from(jobs).where(eq(jobs.id, sql.placeholder('id'))).prepare();
+
+  return {
+    getJob(id: string): JobRow | undefined {
+      return byId.get({ id });
+    },
+    getJobByVideoId(videoId: string): JobRow | undefined {
+      return byVideo.get({ videoId });
+    },
+
+    /**
+     * A key's own visible jobs, OpenAI list semantics: ordered by creation, cursor `after` is a
+     * video id. Ties on created_at are broken by the row id so pages never skip or repeat.
+     */
+    listVideosForKeys(keyIds: string[], opts: { after?: JobRow; limit: number; order: 'asc' | 'desc' }): JobRow[] {
+      const visible = and(inArray(jobs.keyId, keyIds), isNotNull(jobs.videoId), isNull(jobs.deletedAt));
+      let cursor: SQL | undefined;
+      if (opts.after) {
+        const a = opts.after;
+        cursor =
+          opts.order === 'desc'
+            ? or(lt(jobs.createdAt, a.createdAt), and(eq(jobs.createdAt, a.createdAt), lt(jobs.id, a.id)))
+            : or(gt(jobs.createdAt, a.createdAt), and(eq(jobs.createdAt, a.createdAt), gt(jobs.id, a.id)));
+      }
+      const dir = opts.order === 'desc' ? desc : asc;
+      return db
+        .select()
+        .from(jobs)
+        .where(and(visible, cursor))
+        .orderBy(dir(jobs.createdAt), dir(jobs.id))
+        .limit(opts.limit)
+        .all();
+    },
+
+    /** A fresh non-terminal observation from the upstream (status poll or reconciler). */
+    recordProgress(jobId: string, s: { status: 'queued' | 'in_progress'; progress: number | null; nextPollAt: number }, now: number): void {
+      db.update(jobs)
+        .set({ status: s.status, progress: s.progress, nextPollAt: s.nextPollAt, pollFailures: 0, notFoundCount: 0, lastNotFoundAt: null, updatedAt: now })
+        .where(and(eq(jobs.id, jobId), inArray(jobs.status, ['queued', 'in_progress'])))
+        .run();
+    },
+
+    /** A transient poll failure: back off, keep the job open. */
+    recordPollFailure(jobId: string, nextPollAt: number, now: number): void {
+      db.update(jobs)
+        .set({ pollFailures: sql`${jobs.pollFailures} + 1`, nextPollAt, updatedAt: now })
+        .where(and(eq(jobs.id, jobId), inArray(jobs.status, ['queued', 'in_progress'])))
+        .run();
+    },
+
+    /**
+     * The upstream said 404. Consecutive 404s count only when at least `spacingMs` apart; returns the
+     * count after this observation.
+     */
+    recordNotFound(jobId: string, now: number, spacingMs: number, nextPollAt: number): number {
+      return db.transaction(
+        (tx) => {
+          const job = tx.select().from(jobs).where(eq(jobs.id, jobId)).get();
+          if (!job) return 0;
+          const counts = job.lastNotFoundAt === null || now - job.lastNotFoundAt >= spacingMs;
+          const count = counts ? job.notFoundCount + 1 : job.notFoundCount;
+          tx.update(jobs)
+            .set({ notFoundCount: count, lastNotFoundAt: counts ? now : job.lastNotFoundAt, nextPollAt, updatedAt: now })
+            .where(eq(jobs.id, jobId))
+            .run();
+          return count;
+        },
+        { behavior: 'immediate' },
+      );
+    },
+
+    markDeleted(jobId: string, now: number): void {
+      db.update(jobs).set({ deletedAt: now, updatedAt: now }).where(eq(jobs.id, jobId)).run();
+    },
+
+    /** Open jobs with a video id whose next poll is due, oldest first. */
+    jobsDueForPoll(now: number, limit: number): JobRow[] {
+      return db
+        .select()
+        .from(jobs)
+        .where(and(inArray(jobs.status, ['queued', 'in_progress']), isNotNull(jobs.videoId), lte(jobs.nextPollAt, now)))
+        .orderBy(asc(jobs.nextPollAt))
+        .limit(limit)
+        .all();
+    },
+
+    /** Creates that were in flight when an earlier process died: their outcome is unknown. */
+    pendingJobsCreatedBefore(at: number, limit: number): JobRow[] {
+      return db
+        .select()
+        .from(jobs)
+        .where(and(eq(jobs.status, 'pending'), lt(jobs.createdAt, at)))
+        .limit(limit)
+        .all();
+    },
+
+    /** Open jobs older than the maximum job age. */
+    openJobsCreatedBefore(at: number, limit: number): JobRow[] {
+      return db
+        .select()
+        .from(jobs)
+        .where(and(inArray(jobs.status, [...OPEN_STATUSES]), lt(jobs.createdAt, at)))
+        .limit(limit)
+        .all();
+    },
+
+    countOpenJobs(): number {
+      return db.select({ n: sql<number>`count(*)` }).from(jobs).where(inArray(jobs.status, [...OPEN_STATUSES])).get()!.n;
+    },
+
+    countOpenJobsDue(now: number): number {
+      return db
+        .select({ n: sql<number>`count(*)` })
+        .from(jobs)
+        .where(and(inArray(jobs.status, [...OPEN_STATUSES]), or(isNull(jobs.nextPollAt), lte(jobs.nextPollAt, now))))
+        .get()!.n;
+    },
+
+    /** Used by the admin views; `from` inclusive, `to` exclusive (ms). */
+    listJobs(f: { keyId?: string; status?: string; model?: string; from?: number; to?: number; afterSeq?: { createdAt: number; id: string }; limit: number }): JobRow[] {
+      return db
+        .select()
+        .from(jobs)
+        .where(
+          and(
+            f.keyId ? eq(jobs.keyId, f.keyId) : undefined,
+            f.status ? eq(jobs.status, f.status) : undefined,
+            f.model ? eq(jobs.model, f.model) : undefined,
+            f.from !== undefined ? gte(jobs.createdAt, f.from) : undefined,
+            f.to !== undefined ? lt(jobs.createdAt, f.to) : undefined,
+            f.afterSeq
+              ? or(gt(jobs.createdAt, f.afterSeq.createdAt), and(eq(jobs.createdAt, f.afterSeq.createdAt), gt(jobs.id, f.afterSeq.id)))
+              : undefined,
+          ),
+        )
+        .orderBy(asc(jobs.createdAt), asc(jobs.id))
+        .limit(f.limit)
+        .all();
+    },
+  };
+}

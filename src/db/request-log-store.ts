@@ -1,0 +1,44 @@
+import { and, desc, eq, gte, lt, or, type SQL } from 'drizzle-orm';
+import type { Database_ } from './client.js';
+import { requestLog } from './schema/index.js';
+
+export type RequestLogRow = typeof requestLog.$inferInsert;
+export type StoredRequestLogRow = typeof requestLog.$inferSelect;
+
+export interface RequestLogQuery {
+  requestId?: string;
+  videoId?: string;
+  keyId?: string;
+  from?: number;
+  to?: number;
+  /** cursor: the seq of the last row of the previous page */
+  beforeSeq?: number;
+  limit: number;
+}
+
+export function requestLogStore({ db }: Database_) {
+  return {
+    /** One transaction per batch: one disk sync for many rows. */
+    insertRequestLogBatch(rows: RequestLogRow[]): void {
+      if (rows.length === 0) return;
+      db.transaction((tx) => {
+        for (let i = 0; i < rows.length; i += 200) tx.insert(requestLog).values(rows.slice(i, i + 200)).run();
+      });
+    },
+
+    /** Newest first. `requestId` matches reelay's, the client's or the upstream's id. */
+    searchRequestLog(q: RequestLogQuery): StoredRequestLogRow[] {
+      const filters: (SQL | undefined)[] = [
+        q.requestId
+          ? or(eq(requestLog.requestId, q.requestId), eq(requestLog.clientRequestId, q.requestId), eq(requestLog.upstreamRequestId, q.requestId))
+          : undefined,
+        q.videoId ? eq(requestLog.videoId, q.videoId) : undefined,
+        q.keyId ? eq(requestLog.keyId, q.keyId) : undefined,
+        q.from !== undefined ? gte(requestLog.createdAt, q.from) : undefined,
+        q.to !== undefined ? lt(requestLog.createdAt, q.to) : undefined,
+        q.beforeSeq !== undefined ? lt(requestLog.seq, q.beforeSeq) : undefined,
+      ];
+      return db.select().from(requestLog).where(and(...filters)).orderBy(desc(requestLog.seq)).limit(q.limit).all();
+    },
+  };
+}

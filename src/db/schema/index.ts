@@ -1,0 +1,6 @@
+export { apiKeys } from './keys.js';
+export { jobs } from './jobs.js';
+export { ledger } from './ledger.js';
+export { idempotencyKeys } from './idempotency.js';
+export { requestLog } from './request-log.js';
+export { auditLog } from './audit.js';

@@ -1,0 +1,28 @@
+import type { Database_ } from './client.js';
+import { keysStore } from './keys-store.js';
+import { billingStore } from './billing-store.js';
+import { jobsStore } from './jobs-store.js';
+import { requestLogStore } from './request-log-store.js';
+import { idempotencyStore } from './idempotency-store.js';
+import { auditStore } from './audit-store.js';
+
+/**
+ * Every query the application makes, as whole units of work. This is the seam where a PostgreSQL
+ * implementation will sit beside the SQLite one: routes and domain code only see `Store`.
+ */
+export function createStore(database: Database_) {
+  return {
+    ...keysStore(database),
+    ...billingStore(database),
+    ...jobsStore(database),
+    ...requestLogStore(database),
+    ...idempotencyStore(database),
+    ...auditStore(database),
+    /** Cheap liveness probe for /healthz. */
+    ping(): boolean {
+      return database.sqlite.prepare('select 1 as ok').get() !== undefined;
+    },
+  };
+}
+
+export type Store = ReturnType<typeof createStore>;

@@ -1,0 +1,21 @@
+import type { Config } from './config.js';
+import type { Store } from './db/store.js';
+import type { Upstream } from './relay/upstream.js';
+import type { Catalog } from './billing/catalog.js';
+import type { Logger } from './logging/logger.js';
+import type { RequestLogWriter } from './logging/request-log-writer.js';
+import type { RateLimiter } from './keys/rate-limiter.js';
+import type { Settlement } from './billing/settlement.js';
+
+/** Everything the HTTP app needs, built once by the composition root (or by a test). */
+export interface Deps {
+  config: Config;
+  store: Store;
+  upstream: Upstream;
+  catalog: Catalog;
+  logger: Logger;
+  requestLog: RequestLogWriter;
+  rateLimiter: RateLimiter;
+  settlement: Settlement;
+  now: () => number;
+}

@@ -1,0 +1,25 @@
+import type { HttpBindings } from '@hono/node-server';
+import type { KeyRow } from '../db/keys-store.js';
+
+/** Per-request facts collected along the way and written to the request log at the end. */
+export interface RequestState {
+  requestId: string;
+  clientRequestId: string | null;
+  startedAt: number;
+  receivedAt: number;
+  route: string;
+  key: KeyRow | null;
+  videoId: string | null;
+  upstreamRequestId: string | null;
+  upstreamMs: number | null;
+  errorCode: string | null;
+  bytesIn: number;
+  /** Set by routes that stream the response themselves (they also write the log row when done). */
+  bytesOut: number | null;
+  streamed: boolean;
+}
+
+export type AppEnv = {
+  Bindings: Partial<HttpBindings>;
+  Variables: { state: RequestState; adminActor: string };
+};

@@ -1,0 +1,60 @@
+import type { Store } from '../db/store.js';
+import type { KeyRow } from '../db/keys-store.js';
+import { ApiError } from '../errors.js';
+import { hashKey, looksLikeReelayKey, displayPrefix, generateKeySecret } from './secret.js';
+import { newId } from '../ids.js';
+
+export type AuthenticatedKey = KeyRow;
+
+/** Why a key is refused, for the log; the client always sees the same 401. */
+export function keyRefusal(key: KeyRow | undefined, now: number): string | null {
+  if (!key) return 'unknown key';
+  if (key.revokedAt !== null) return 'revoked';
+  if (key.disabled) return 'disabled';
+  if (key.expiresAt !== null && key.expiresAt <= now) return 'expired';
+  return null;
+}
+
+/** Resolves the bearer secret to an active key or throws 401 invalid_api_key. */
+export function authenticateKey(store: Store, authorization: string | undefined, now: number): AuthenticatedKey {
+  const m = authorization ? /^Bearer\s+(\S+)\s*$/i.exec(authorization) : null;
+  if (!m) {
+    throw new ApiError('invalid_api_key', 'You didn\'t provide an API key. Use "Authorization: Bearer sk-reelay-…".');
+  }
+  const secret = m[1]!;
+  const key = looksLikeReelayKey(secret) ? store.findKeyByHash(hashKey(secret)) : undefined;
+  if (keyRefusal(key, now) !== null) {
+    throw new ApiError('invalid_api_key', 'Incorrect, revoked, disabled or expired API key provided.');
+  }
+  return key!;
+}
+
+export interface CreateKeyInput {
+  name: string;
+  expiresAt?: number | null;
+  allowedModels?: string[] | null;
+  rpmLimit?: number | null;
+  maxInflightJobs?: number | null;
+}
+
+/** Creates a key and returns the row with the plaintext secret (the only time it exists). */
+export function createKey(store: Store, input: CreateKeyInput, now: number): { key: KeyRow; secret: string } {
+  const secret = generateKeySecret();
+  const key = store.insertKey({
+    id: newId('key'),
+    name: input.name,
+    prefix: displayPrefix(secret),
+    hash: hashKey(secret),
+    createdAt: now,
+    expiresAt: input.expiresAt ?? null,
+    allowedModels: input.allowedModels ?? null,
+    rpmLimit: input.rpmLimit ?? null,
+    maxInflightJobs: input.maxInflightJobs ?? null,
+  });
+  return { key, secret };
+}
+
+/** The keys whose jobs this key may see: itself, or every key of the same owner. */
+export function ownerKeyIds(key: KeyRow): string[] {
+  return [key.id];
+}

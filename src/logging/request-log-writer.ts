@@ -1,0 +1,53 @@
+import type { Store } from '../db/store.js';
+import type { RequestLogRow } from '../db/request-log-store.js';
+import type { Logger } from './logger.js';
+
+/**
+ * Request-log rows are high-volume and best effort: queued in memory and written in one
+ * transaction per batch, at least once a second and on shutdown, so a status poll never waits
+ * for a disk sync. Keys' last-used times ride along in the same flush.
+ */
+export class RequestLogWriter {
+  private queue: RequestLogRow[] = [];
+  private lastUsed = new Map<string, number>();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly store: Store,
+    private readonly logger: Logger,
+    private readonly intervalMs = 1000,
+    private readonly maxQueue = 5000,
+  ) {}
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => this.flush(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  push(row: RequestLogRow): void {
+    this.queue.push(row);
+    if (row.keyId) this.lastUsed.set(row.keyId, row.createdAt);
+    if (this.queue.length >= this.maxQueue) this.flush();
+  }
+
+  flush(): void {
+    if (this.queue.length === 0 && this.lastUsed.size === 0) return;
+    const rows = this.queue;
+    const used = this.lastUsed;
+    this.queue = [];
+    this.lastUsed = new Map();
+    try {
+      this.store.insertRequestLogBatch(rows);
+      this.store.touchKeys(used);
+    } catch (err) {
+      this.logger.error({ err: (err as Error).message, rows: rows.length }, 'request log flush failed');
+    }
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.flush();
+  }
+}

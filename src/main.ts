@@ -1,0 +1,38 @@
+import { loadConfig, ConfigError } from './config.js';
+import { startReelay } from './server.js';
+
+/** Composition root for `npm start`: the only place that reads process.env. */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`reelay: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  let reelay;
+  try {
+    reelay = await startReelay(config);
+  } catch (err) {
+    process.stderr.write(`reelay: could not start: ${(err as Error).message}\n`);
+    process.exit(err instanceof ConfigError ? 2 : 1);
+  }
+  reelay.deps.logger.info({ url: reelay.url, upstream: config.upstreamBaseUrl, database: config.databasePath }, 'reelay listening');
+  if (!config.upstreamApiKey) reelay.deps.logger.warn('UPSTREAM_API_KEY is not set: upstream calls carry no credential');
+  if (!config.adminToken) reelay.deps.logger.warn('ADMIN_TOKEN is not set: the admin API answers 403');
+
+  const shutdown = (signal: string) => {
+    reelay.deps.logger.info({ signal }, 'shutting down: draining in-flight requests');
+    reelay.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+void main();

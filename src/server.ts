@@ -1,0 +1,103 @@
+import { readFileSync } from 'node:fs';
+import { serve, type ServerType } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
+import type { Config } from './config.js';
+import { ConfigError } from './config.js';
+import { openMigratedDatabase, type Database_ } from './db/client.js';
+import { createStore } from './db/store.js';
+import { Upstream } from './relay/upstream.js';
+import { buildCatalog, DEFAULT_CATALOG, type Catalog } from './billing/catalog.js';
+import { createLogger, type Logger } from './logging/logger.js';
+import { RequestLogWriter } from './logging/request-log-writer.js';
+import { RateLimiter } from './keys/rate-limiter.js';
+import { Settlement, DEFAULT_POLL_TIMING, type PollTiming } from './billing/settlement.js';
+import { Reconciler } from './billing/reconciler.js';
+import { createApp } from './app.js';
+import type { Deps } from './deps.js';
+
+/** Reads PRICING_FILE (if any) over the built-in catalog; any problem stops start-up. */
+export function loadCatalog(path: string | undefined): Catalog {
+  if (!path) return DEFAULT_CATALOG;
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`PRICING_FILE: cannot read ${path} as JSON (${(err as Error).message})`);
+  }
+  try {
+    return buildCatalog(json);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+}
+
+export interface BuildOptions {
+  now?: () => number;
+  logger?: Logger;
+  pollTiming?: Partial<PollTiming>;
+  database?: Database_;
+}
+
+/** Opens the database (migrated) and builds every dependency of the app. */
+export function buildDeps(config: Config, opts: BuildOptions = {}): Deps & { database: Database_ } {
+  const now = opts.now ?? Date.now;
+  const logger = opts.logger ?? createLogger(config.logLevel);
+  const catalog = loadCatalog(config.pricingFile);
+  const database = opts.database ?? openMigratedDatabase(config.databasePath);
+  const store = createStore(database);
+  const upstream = new Upstream({ baseUrl: config.upstreamBaseUrl, apiKey: config.upstreamApiKey, timeouts: config.upstreamTimeouts });
+  const settlement = new Settlement(store, now, logger, { ...DEFAULT_POLL_TIMING, minPollMs: config.reconcilerMinPollMs, ...opts.pollTiming });
+  const requestLog = new RequestLogWriter(store, logger);
+  return { config, store, upstream, catalog, logger, requestLog, rateLimiter: new RateLimiter(now), settlement, now, database };
+}
+
+export interface RunningReelay {
+  url: string;
+  port: number;
+  deps: Deps & { database: Database_ };
+  reconciler: Reconciler;
+  /** Graceful stop: stop accepting, drain in-flight requests (bounded), stop the reconciler, flush, close. */
+  close(drainMs?: number): Promise<void>;
+}
+
+/** read config → open the database → migrate → build deps → serve → start the reconciler. */
+export async function startReelay(config: Config, opts: BuildOptions & { reconciler?: boolean } = {}): Promise<RunningReelay> {
+  const bootTime = (opts.now ?? Date.now)();
+  const deps = buildDeps(config, opts);
+  const app = createApp(deps);
+  deps.requestLog.start();
+  const server: ServerType = await new Promise((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
+    s.once('error', reject);
+  });
+  const reconciler = new Reconciler({
+    store: deps.store,
+    upstream: deps.upstream,
+    settlement: deps.settlement,
+    logger: deps.logger,
+    now: deps.now,
+    intervalMs: config.reconcilerIntervalMs,
+    maxJobAgeMs: config.maxJobAgeMs,
+    bootTime,
+  });
+  if (opts.reconciler !== false) reconciler.start();
+  const port = (server.address() as AddressInfo).port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+
+  let closing: Promise<void> | null = null;
+  const close = (drainMs = 10_000) =>
+    (closing ??= (async () => {
+      const httpServer = server as import('node:http').Server;
+      const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      httpServer.closeIdleConnections?.();
+      const timer = setTimeout(() => httpServer.closeAllConnections?.(), drainMs);
+      await closed;
+      clearTimeout(timer);
+      await reconciler.stop();
+      deps.requestLog.stop();
+      await deps.upstream.close().catch(() => {});
+      deps.database.close();
+    })());
+
+  return { url: `http://${host}:${port}`, port, deps, reconciler, close };
+}

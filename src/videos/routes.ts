@@ -1,0 +1,225 @@
+import { Hono, type Context } from 'hono';
+import type { AppEnv } from '../http/context.js';
+import type { Deps } from '../deps.js';
+import type { JobRow } from '../db/billing-store.js';
+import { ApiError, invalid, notFound } from '../errors.js';
+import { keyAuth } from '../http/key-auth.js';
+import { readBody, JSON_LIMIT_BYTES, asBodyInit } from '../http/body.js';
+import { clientHeaders } from '../http/client-headers.js';
+import { parseRequestBody } from './request-body.js';
+import { sourceVideoRef, validateCreate, validateEdit, validateExtension, validateRemix } from './validate.js';
+import { submitBillable } from './submit.js';
+import { streamToClient } from './content.js';
+import { Upstream } from '../relay/upstream.js';
+import { downstreamResponseHeaders, upstreamRequestHeaders, upstreamRequestId } from '../relay/headers.js';
+import { parseVideoObject } from '../billing/settlement.js';
+import { toVideoObject } from './video-object.js';
+import { sizesOf } from '../billing/catalog.js';
+
+/** The OpenAI-compatible /v1 surface. */
+export function videoRoutes(deps: Deps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use('*', keyAuth(deps));
+
+  const route = (c: Context<AppEnv>, pattern: string) => {
+    c.get('state').route = pattern;
+  };
+
+  /** The caller's own, not deleted job for a video id — or the same 404 as for an unknown id. */
+  const ownedJob = (c: Context<AppEnv>, videoId: string): JobRow => {
+    const state = c.get('state');
+    state.videoId = videoId;
+    const job = deps.store.getJobByVideoId(videoId);
+    if (!job || job.keyId !== state.key!.id || job.deletedAt !== null) throw notFound('video');
+    return job;
+  };
+
+  /** The source of a remix/edit/extension: known to reelay and owned by the caller, else 400 on `video`. */
+  const sourceJob = (c: Context<AppEnv>, videoId: string): JobRow => {
+    const job = deps.store.getJobByVideoId(videoId);
+    if (!job || job.keyId !== c.get('state').key!.id || job.deletedAt !== null) {
+      throw invalid(`The source video '${videoId.slice(0, 100)}' is not known to this gateway for this key.`, 'video');
+    }
+    return job;
+  };
+
+  const multipartLimit = deps.config.maxMultipartBytes;
+  const bodyOf = async (c: Context<AppEnv>) => {
+    const isMultipart = /^multipart\/form-data/i.test(c.req.header('content-type') ?? '');
+    const raw = await readBody(c, isMultipart ? multipartLimit : JSON_LIMIT_BYTES);
+    return parseRequestBody(raw, c.req.header('content-type'));
+  };
+
+  /** Forwards a small request and answers with the upstream's bytes, status and filtered headers. */
+  const forwardSmall = async (c: Context<AppEnv>, method: 'GET' | 'DELETE' | 'POST', path: string, body?: { raw: Buffer; contentType: string }) => {
+    const state = c.get('state');
+    const headers = upstreamRequestHeaders(clientHeaders(c), deps.upstream.apiKey);
+    if (body) headers['content-type'] = body.contentType;
+    const started = performance.now();
+    try {
+      const res = await deps.upstream.request({ method, path, headers, body: body?.raw, signal: c.req.raw.signal });
+      state.upstreamRequestId = upstreamRequestId(res.headers);
+      const bytes = await Upstream.readBody(res);
+      return { status: res.status, headers: downstreamResponseHeaders(res.headers), bytes };
+    } catch (err) {
+      throw (err as { toApiError?: () => ApiError }).toApiError?.() ?? err;
+    } finally {
+      state.upstreamMs = performance.now() - started;
+    }
+  };
+
+  const send = (status: number, headers: Record<string, string>, bytes: Buffer | string) =>
+    new Response(asBodyInit(bytes), { status, headers: { ...headers, 'content-type': headers['content-type'] ?? 'application/json' } });
+
+  const pathWithQuery = (c: Context<AppEnv>, path: string) => {
+    const q = c.req.url.indexOf('?');
+    return q === -1 ? path : path + c.req.url.slice(q);
+  };
+
+  // --- billable ------------------------------------------------------------------------------
+
+  app.post('/videos', async (c) => {
+    route(c, '/v1/videos');
+    const body = await bodyOf(c);
+    const quote = validateCreate(body.fields, deps.catalog);
+    return submitBillable(c, deps, { kind: 'create', quote, sourceVideoId: null, upstreamPath: '/videos', body });
+  });
+
+  app.post('/videos/edits', async (c) => {
+    route(c, '/v1/videos/edits');
+    const body = await bodyOf(c);
+    const source = sourceJob(c, sourceVideoRef(body.fields));
+    const quote = validateEdit(body.fields, deps.catalog, source);
+    return submitBillable(c, deps, { kind: 'edit', quote, sourceVideoId: source.videoId, upstreamPath: '/videos/edits', body });
+  });
+
+  app.post('/videos/extensions', async (c) => {
+    route(c, '/v1/videos/extensions');
+    const body = await bodyOf(c);
+    const source = sourceJob(c, sourceVideoRef(body.fields));
+    const quote = validateExtension(body.fields, deps.catalog, source);
+    return submitBillable(c, deps, { kind: 'extension', quote, sourceVideoId: source.videoId, upstreamPath: '/videos/extensions', body });
+  });
+
+  app.post('/videos/:id/remix', async (c) => {
+    route(c, '/v1/videos/:id/remix');
+    const source = ownedJob(c, c.req.param('id'));
+    const body = await bodyOf(c);
+    const quote = validateRemix(body.fields, deps.catalog, source);
+    return submitBillable(c, deps, {
+      kind: 'remix',
+      quote,
+      sourceVideoId: source.videoId,
+      upstreamPath: `/videos/${encodeURIComponent(source.videoId!)}/remix`,
+      body,
+    });
+  });
+
+  // --- characters (forwarded, not billed) ---------------------------------------------------
+
+  app.post('/videos/characters', async (c) => {
+    route(c, '/v1/videos/characters');
+    const isMultipart = /^multipart\/form-data/i.test(c.req.header('content-type') ?? '');
+    const raw = await readBody(c, isMultipart ? multipartLimit : JSON_LIMIT_BYTES);
+    const res = await forwardSmall(c, 'POST', '/videos/characters', { raw, contentType: c.req.header('content-type') ?? 'application/json' });
+    return send(res.status, res.headers, res.bytes);
+  });
+
+  app.get('/videos/characters/:id', async (c) => {
+    route(c, '/v1/videos/characters/:id');
+    const res = await forwardSmall(c, 'GET', `/videos/characters/${encodeURIComponent(c.req.param('id'))}`);
+    return send(res.status, res.headers, res.bytes);
+  });
+
+  // --- reads ---------------------------------------------------------------------------------
+
+  app.get('/videos', (c) => {
+    route(c, '/v1/videos');
+    const key = c.get('state').key!;
+    const limitRaw = c.req.query('limit');
+    const limit = limitRaw === undefined ? 20 : Number(limitRaw);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw invalid("'limit' must be an integer from 1 to 100.", 'limit');
+    const order = c.req.query('order') ?? 'desc';
+    if (order !== 'asc' && order !== 'desc') throw invalid("'order' must be 'asc' or 'desc'.", 'order');
+    const afterId = c.req.query('after');
+    let after: JobRow | undefined;
+    if (afterId !== undefined) {
+      after = deps.store.getJobByVideoId(afterId);
+      if (!after || after.keyId !== key.id) throw invalid("'after' is not one of your video ids.", 'after');
+    }
+    const rows = deps.store.listVideosForKeys([key.id], { after, limit: limit + 1, order });
+    const page = rows.slice(0, limit);
+    const data = page.map(toVideoObject);
+    return c.json({
+      object: 'list',
+      data,
+      first_id: page[0]?.videoId ?? null,
+      last_id: page[page.length - 1]?.videoId ?? null,
+      has_more: rows.length > limit,
+    });
+  });
+
+  app.get('/videos/:id', async (c) => {
+    route(c, '/v1/videos/:id');
+    const job = ownedJob(c, c.req.param('id'));
+    if ((job.status === 'completed' || job.status === 'failed') && job.finalObject) {
+      c.get('state').upstreamRequestId = null;
+      return send(200, { 'x-reelay-cache': 'final' }, job.finalObject);
+    }
+    const res = await forwardSmall(c, 'GET', `/videos/${encodeURIComponent(job.videoId!)}`);
+    const state = c.get('state');
+    if (res.status === 200) {
+      const text = res.bytes.toString('utf8');
+      const object = parseVideoObject(text);
+      if (object && object.id === job.videoId) deps.settlement.observe(job, { type: 'object', object, raw: text }, `key:${job.keyId}`, state.requestId);
+    } else if (res.status === 404) {
+      deps.settlement.observe(job, { type: 'not_found' }, 'system', state.requestId);
+    }
+    return send(res.status, res.headers, res.bytes);
+  });
+
+  app.delete('/videos/:id', async (c) => {
+    route(c, '/v1/videos/:id');
+    const job = ownedJob(c, c.req.param('id'));
+    const res = await forwardSmall(c, 'DELETE', `/videos/${encodeURIComponent(job.videoId!)}`);
+    if (res.status >= 200 && res.status < 300) deps.store.markDeleted(job.id, deps.now());
+    return send(res.status, res.headers, res.bytes);
+  });
+
+  app.get('/videos/:id/content', async (c) => {
+    route(c, '/v1/videos/:id/content');
+    const job = ownedJob(c, c.req.param('id'));
+    const variant = c.req.query('variant');
+    if (variant !== undefined && !['video', 'thumbnail', 'spritesheet'].includes(variant)) {
+      throw invalid("'variant' must be one of 'video', 'thumbnail', 'spritesheet'.", 'variant');
+    }
+    const state = c.get('state');
+    const started = performance.now();
+    let res;
+    try {
+      res = await deps.upstream.request({
+        method: 'GET',
+        path: pathWithQuery(c, `/videos/${encodeURIComponent(job.videoId!)}/content`),
+        headers: upstreamRequestHeaders(clientHeaders(c), deps.upstream.apiKey),
+        signal: c.req.raw.signal,
+      });
+    } catch (err) {
+      throw (err as { toApiError?: () => ApiError }).toApiError?.() ?? err;
+    } finally {
+      state.upstreamMs = performance.now() - started;
+    }
+    state.upstreamRequestId = upstreamRequestId(res.headers);
+    return streamToClient(c, deps, res);
+  });
+
+  app.get('/models', (c) => {
+    route(c, '/v1/models');
+    const key = c.get('state').key!;
+    const data = [...deps.catalog.entries()]
+      .filter(([name]) => !key.allowedModels || key.allowedModels.includes(name))
+      .map(([name, price]) => ({ id: name, object: 'model', created: 0, owned_by: 'reelay', sizes: sizesOf(price), seconds: price.seconds.map(String) }));
+    return c.json({ object: 'list', data });
+  });
+
+  return app;
+}

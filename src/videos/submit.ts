@@ -1,0 +1,193 @@
+import { createHash } from 'node:crypto';
+import type { Context } from 'hono';
+import type { AppEnv } from '../http/context.js';
+import type { Deps } from '../deps.js';
+import type { PriceQuote } from '../billing/catalog.js';
+import type { JobKind, JobRow } from '../db/billing-store.js';
+import type { ParsedBody } from './request-body.js';
+import { ApiError } from '../errors.js';
+import { newId } from '../ids.js';
+import { formatUsd } from '../money.js';
+import { Upstream, UpstreamFailure } from '../relay/upstream.js';
+import { downstreamResponseHeaders, upstreamRequestHeaders, upstreamRequestId } from '../relay/headers.js';
+import { parseVideoObject } from '../billing/settlement.js';
+import { checkModelAllowed } from './validate.js';
+import { clientHeaders } from '../http/client-headers.js';
+import { asBodyInit } from '../http/body.js';
+
+/**
+ * A billable POST: price → (idempotency claim) → hold → forward once → record the job or release.
+ * The job row is committed before the client hears back; a create is never sent twice.
+ */
+export interface BillableSpec {
+  kind: JobKind;
+  quote: PriceQuote;
+  sourceVideoId: string | null;
+  /** Path below /v1, e.g. `/videos` or `/videos/video_1/remix` */
+  upstreamPath: string;
+  body: ParsedBody;
+}
+
+const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
+
+function jsonResponse(status: number, headers: Record<string, string>, body: string | Buffer): Response {
+  return new Response(asBodyInit(body), { status, headers: { ...headers, 'content-type': headers['content-type'] ?? 'application/json' } });
+}
+
+export async function submitBillable(c: Context<AppEnv>, deps: Deps, spec: BillableSpec): Promise<Response> {
+  const state = c.get('state');
+  const key = state.key!;
+  checkModelAllowed(key, deps.catalog, spec.quote.model);
+
+  const idemKey = c.req.header('idempotency-key');
+  if (idemKey !== undefined) {
+    if (idemKey.length === 0 || idemKey.length > 255) throw new ApiError('invalid_request', 'Idempotency-Key must be 1 to 255 characters.', 'Idempotency-Key');
+    const bodyHash = createHash('sha256').update(`${spec.upstreamPath}\n${spec.body.canonical}`).digest('hex');
+    const now = deps.now();
+    const claim = deps.store.claimIdempotencyKey({ keyId: key.id, idemKey, route: spec.upstreamPath, bodyHash, now, expiredBefore: now - IDEMPOTENCY_TTL_MS });
+    if (!claim.claimed) {
+      const prior = claim.existing;
+      if (prior.bodyHash !== bodyHash) {
+        throw new ApiError('idempotency_key_reused', 'This Idempotency-Key was already used with a different request body.', 'Idempotency-Key');
+      }
+      if (prior.state !== 'done') {
+        throw new ApiError('idempotency_key_in_use', 'A request with this Idempotency-Key is still in progress.', 'Idempotency-Key');
+      }
+      const headers = JSON.parse(prior.responseHeaders ?? '{}') as Record<string, string>;
+      return jsonResponse(prior.responseStatus ?? 200, { ...headers, 'idempotent-replayed': 'true' }, prior.responseBody ?? '');
+    }
+  }
+
+  try {
+    const res = await holdAndForward(c, deps, spec);
+    if (idemKey !== undefined) {
+      if (res.remember) deps.store.completeIdempotencyKey(key.id, idemKey, { status: res.response.status, headers: res.headers, body: res.bodyText });
+      else deps.store.releaseIdempotencyKey(key.id, idemKey);
+    }
+    return res.response;
+  } catch (err) {
+    if (idemKey !== undefined) deps.store.releaseIdempotencyKey(key.id, idemKey);
+    throw err;
+  }
+}
+
+interface Forwarded {
+  response: Response;
+  headers: Record<string, string>;
+  bodyText: string;
+  /** false when nothing was created and a retry with the same key should really try again */
+  remember: boolean;
+}
+
+async function holdAndForward(c: Context<AppEnv>, deps: Deps, spec: BillableSpec): Promise<Forwarded> {
+  const state = c.get('state');
+  const key = state.key!;
+  const q = spec.quote;
+  const jobId = newId('job');
+  const who = { actor: `key:${key.id}`, requestId: state.requestId, now: deps.now() };
+  const hold = deps.store.placeHold(
+    {
+      id: jobId,
+      keyId: key.id,
+      kind: spec.kind,
+      model: q.model,
+      size: q.size,
+      requestedSeconds: q.seconds,
+      sourceVideoId: spec.sourceVideoId,
+      rateMicros: q.rateMicros,
+      flatPriceMicros: q.flatMicros,
+      heldMicros: q.priceMicros,
+      requestId: state.requestId,
+    },
+    who,
+    { maxInflightJobs: key.maxInflightJobs },
+  );
+  if (!hold.ok) {
+    if (hold.reason === 'inflight_limit') {
+      throw new ApiError('rate_limit_exceeded', `This key already has ${key.maxInflightJobs} jobs in flight; wait for one to finish.`, null, {
+        'retry-after': '10',
+      });
+    }
+    throw new ApiError(
+      'insufficient_quota',
+      `Your available balance does not cover this job (${formatUsd(q.priceMicros)} USD). Top up the key to continue.`,
+      null,
+      { 'x-should-retry': 'false' },
+    );
+  }
+  const job = hold.job;
+
+  // Forward exactly once. The client's abort signal is deliberately not passed: a client that
+  // hangs up after sending must still get its job recorded and settled.
+  let upstreamRes;
+  let body: Buffer;
+  const started = performance.now();
+  try {
+    upstreamRes = await deps.upstream.request({
+      method: 'POST',
+      path: spec.upstreamPath,
+      headers: { ...upstreamRequestHeaders(clientHeaders(c), deps.upstream.apiKey), 'content-type': spec.body.contentType },
+      body: spec.body.raw,
+    });
+    state.upstreamRequestId = upstreamRequestId(upstreamRes.headers);
+    body = await Upstream.readBody(upstreamRes);
+  } catch (err) {
+    state.upstreamMs = performance.now() - started;
+    const failure = err instanceof UpstreamFailure ? err : new UpstreamFailure('reset', true, err);
+    releaseUnknown(deps, job, failure, state.requestId);
+    throw failure.toApiError();
+  }
+  state.upstreamMs = performance.now() - started;
+
+  const headers = downstreamResponseHeaders(upstreamRes.headers);
+  const bodyText = body.toString('utf8');
+
+  if (upstreamRes.status < 200 || upstreamRes.status >= 300) {
+    // The upstream refused: nothing was created, the hold goes back.
+    deps.settlement.settle(job, { kind: 'rejected', errorCode: `upstream_${upstreamRes.status}` }, who.actor, state.requestId);
+    state.errorCode = `upstream_${upstreamRes.status}`;
+    return { response: jsonResponse(upstreamRes.status, headers, body), headers, bodyText, remember: upstreamRes.status < 500 && upstreamRes.status !== 429 };
+  }
+
+  const object = parseVideoObject(bodyText);
+  const videoId = object && typeof object.id === 'string' && object.id.length > 0 && object.id.length <= 200 ? object.id : null;
+  if (!object || !videoId) {
+    releaseUnknown(deps, job, new UpstreamFailure('bad_response', true), state.requestId);
+    throw new UpstreamFailure('bad_response', true).toApiError();
+  }
+  const status = object.status === 'in_progress' ? 'in_progress' : 'queued';
+  const recorded = deps.store.recordSubmitted(
+    job.id,
+    {
+      videoId,
+      status,
+      progress: typeof object.progress === 'number' ? Math.round(object.progress) : null,
+      upstreamRequestId: state.upstreamRequestId,
+      nextPollAt: deps.settlement.nextPollAt(job),
+    },
+    deps.now(),
+  );
+  if (!recorded) {
+    // The same video id is already known (a misbehaving upstream): never bill one video twice.
+    releaseUnknown(deps, job, new UpstreamFailure('bad_response', true), state.requestId);
+    throw new UpstreamFailure('bad_response', true).toApiError();
+  }
+  state.videoId = videoId;
+  if (object.status === 'completed' || object.status === 'failed') {
+    deps.settlement.observe(recorded, { type: 'object', object, raw: bodyText }, who.actor, state.requestId);
+  }
+  headers['x-reelay-hold-usd'] = formatUsd(job.heldMicros);
+  return { response: jsonResponse(upstreamRes.status, headers, body), headers, bodyText, remember: true };
+}
+
+/** The create may or may not have reached the upstream and no answer came back: release, log for review. */
+function releaseUnknown(deps: Deps, job: JobRow, failure: UpstreamFailure, requestId: string): void {
+  const outcome = failure.maySent ? ({ kind: 'unknown', reason: `upstream_${failure.kind}` } as const) : ({ kind: 'rejected', errorCode: `upstream_${failure.kind}` } as const);
+  deps.settlement.settle(job, outcome, 'system', requestId);
+  if (failure.maySent) {
+    deps.logger.warn(
+      { incident: 'create_outcome_unknown', job_id: job.id, key_id: job.keyId, request_id: requestId, failure: failure.kind },
+      'create may have reached the upstream but no answer came back; hold released, not retried',
+    );
+  }
+}

@@ -1,0 +1,100 @@
+import { ApiError, invalid } from '../errors.js';
+import { isPriceError, quote, priceModelName, type Catalog, type PriceQuote } from '../billing/catalog.js';
+import { isFilePart, type FieldMap, type FieldValue } from './request-body.js';
+import type { JobRow } from '../db/billing-store.js';
+import type { KeyRow } from '../db/keys-store.js';
+
+/**
+ * Validation of billable requests before anything is forwarded (pure). Each returns the price
+ * quote the hold is placed for, or throws the contract's 400/403.
+ */
+const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/webp']);
+
+function optionalString(fields: FieldMap, name: string): string | undefined {
+  const v = fields[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v.length === 0) throw invalid(`'${name}' must be a non-empty string.`, name);
+  return v;
+}
+
+function requirePrompt(fields: FieldMap): void {
+  const v = fields['prompt'];
+  if (typeof v !== 'string' || v.trim().length === 0) throw invalid("'prompt' is required and must be a non-empty string.", 'prompt');
+}
+
+function checkInputReference(v: FieldValue | undefined): void {
+  if (v === undefined) return;
+  if (isFilePart(v)) {
+    if (!IMAGE_TYPES.has(v.type.toLowerCase())) {
+      throw invalid("'input_reference' must be an image/jpeg, image/png or image/webp file.", 'input_reference');
+    }
+    if (v.size === 0) throw invalid("'input_reference' is an empty file.", 'input_reference');
+    return;
+  }
+  if (v && typeof v === 'object' && !Array.isArray(v)) {
+    const keys = Object.keys(v);
+    const okKeys = keys.length === 1 && (keys[0] === 'image_url' || keys[0] === 'file_id');
+    const value = (v as FieldMap)[keys[0] ?? ''];
+    if (okKeys && typeof value === 'string' && value.length > 0) return;
+  }
+  throw invalid("'input_reference' must be an image file or an object with one of 'image_url' or 'file_id'.", 'input_reference');
+}
+
+function toQuote(q: ReturnType<typeof quote>): PriceQuote {
+  if (isPriceError(q)) throw new ApiError(q.code, q.message, q.param);
+  return q;
+}
+
+export function checkModelAllowed(key: KeyRow, catalog: Catalog, model: string): void {
+  if (!key.allowedModels) return;
+  const alias = priceModelName(catalog, model);
+  if (key.allowedModels.includes(model) || (alias !== undefined && key.allowedModels.includes(alias))) return;
+  throw new ApiError('model_not_allowed', `This API key is not allowed to use the model '${model}'.`, 'model');
+}
+
+export function validateCreate(fields: FieldMap, catalog: Catalog): PriceQuote {
+  requirePrompt(fields);
+  const model = optionalString(fields, 'model') ?? 'sora-2';
+  const size = fields['size'];
+  if (size !== undefined && typeof size !== 'string') throw invalid("'size' must be a string such as '720x1280'.", 'size');
+  checkInputReference(fields['input_reference']);
+  return toQuote(quote(catalog, { model, seconds: fields['seconds'], size }));
+}
+
+/** Remix: priced at the source job's billed (or requested) seconds and size. */
+export function validateRemix(fields: FieldMap, catalog: Catalog, source: JobRow): PriceQuote {
+  requirePrompt(fields);
+  return quoteFromSource(catalog, source, source.billedSeconds || source.requestedSeconds);
+}
+
+/** The `video` reference of edits and extensions: `{id}` (multipart `video[id]`). */
+export function sourceVideoRef(fields: FieldMap): string {
+  const v = fields['video'];
+  if (v && typeof v === 'object' && !Array.isArray(v) && !isFilePart(v)) {
+    const id = (v as FieldMap)['id'];
+    if (typeof id === 'string' && id.length > 0 && id.length <= 200) return id;
+  }
+  if (isFilePart(v)) {
+    throw invalid("'video' must reference a video created through this gateway as {\"id\": \"video_…\"}; uploaded videos cannot be priced.", 'video');
+  }
+  throw invalid("'video' is required: {\"id\": \"video_…\"}.", 'video');
+}
+
+export function validateEdit(fields: FieldMap, catalog: Catalog, source: JobRow): PriceQuote {
+  requirePrompt(fields);
+  return quoteFromSource(catalog, source, source.billedSeconds || source.requestedSeconds);
+}
+
+/** Extensions are priced at the requested extension seconds, at the source's model and size. */
+export function validateExtension(fields: FieldMap, catalog: Catalog, source: JobRow): PriceQuote {
+  requirePrompt(fields);
+  if (fields['seconds'] === undefined) throw invalid("'seconds' is required for an extension.", 'seconds');
+  return toQuote(quote(catalog, { model: source.model, seconds: fields['seconds'], size: source.size }, { extension: true }));
+}
+
+function quoteFromSource(catalog: Catalog, source: JobRow, seconds: number): PriceQuote {
+  const q = quote(catalog, { model: source.model, size: source.size });
+  if (isPriceError(q)) throw new ApiError(q.code, q.message, q.param);
+  if (q.flatMicros !== null) return { ...q, seconds };
+  return { ...q, seconds, priceMicros: seconds * q.rateMicros };
+}
