@@ -28,6 +28,8 @@ export function isAdminToken(deps: Deps, token: string | null): boolean {
  */
 export function adminAuth(deps: Deps): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
+    // The dashboard (/admin/ui) authenticates with its own session cookie.
+    if (c.req.path === '/admin/ui' || c.req.path.startsWith('/admin/ui/')) return next();
     if (!deps.config.adminToken) {
       throw new ApiError('forbidden', 'The admin API is disabled: set ADMIN_TOKEN to enable it.');
     }
