@@ -4,7 +4,7 @@ import type { Deps } from '../deps.js';
 import type { JobRow } from '../db/billing-store.js';
 import { ApiError, invalid, notFound } from '../errors.js';
 import { keyAuth } from '../http/key-auth.js';
-import { readBody, JSON_LIMIT_BYTES, asBodyInit } from '../http/body.js';
+import { readBody, JSON_LIMIT_BYTES, bytesResponse, jsonResponse } from '../http/body.js';
 import { clientHeaders } from '../http/client-headers.js';
 import { parseRequestBody } from './request-body.js';
 import { sourceVideoRef, validateCreate, validateEdit, validateExtension, validateRemix } from './validate.js';
@@ -68,8 +68,7 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
     }
   };
 
-  const send = (status: number, headers: Record<string, string>, bytes: Buffer | string) =>
-    new Response(asBodyInit(bytes), { status, headers: { ...headers, 'content-type': headers['content-type'] ?? 'application/json' } });
+  const send = bytesResponse;
 
   const pathWithQuery = (c: Context<AppEnv>, path: string) => {
     const q = c.req.url.indexOf('?');
@@ -150,7 +149,7 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
     const rows = deps.store.listVideosForKeys([key.id], { after, limit: limit + 1, order });
     const page = rows.slice(0, limit);
     const data = page.map(toVideoObject);
-    return c.json({
+    return jsonResponse({
       object: 'list',
       data,
       first_id: page[0]?.videoId ?? null,
@@ -218,7 +217,7 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
     const data = [...deps.catalog.entries()]
       .filter(([name]) => !key.allowedModels || key.allowedModels.includes(name))
       .map(([name, price]) => ({ id: name, object: 'model', created: 0, owned_by: 'reelay', sizes: sizesOf(price), seconds: price.seconds.map(String) }));
-    return c.json({ object: 'list', data });
+    return jsonResponse({ object: 'list', data });
   });
 
   return app;

@@ -13,7 +13,7 @@ import { downstreamResponseHeaders, upstreamRequestHeaders, upstreamRequestId } 
 import { parseVideoObject } from '../billing/settlement.js';
 import { checkModelAllowed } from './validate.js';
 import { clientHeaders } from '../http/client-headers.js';
-import { asBodyInit } from '../http/body.js';
+import { bytesResponse } from '../http/body.js';
 
 /**
  * A billable POST: price → (idempotency claim) → hold → forward once → record the job or release.
@@ -30,9 +30,6 @@ export interface BillableSpec {
 
 const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
 
-function jsonResponse(status: number, headers: Record<string, string>, body: string | Buffer): Response {
-  return new Response(asBodyInit(body), { status, headers: { ...headers, 'content-type': headers['content-type'] ?? 'application/json' } });
-}
 
 export async function submitBillable(c: Context<AppEnv>, deps: Deps, spec: BillableSpec): Promise<Response> {
   const state = c.get('state');
@@ -54,7 +51,7 @@ export async function submitBillable(c: Context<AppEnv>, deps: Deps, spec: Billa
         throw new ApiError('idempotency_key_in_use', 'A request with this Idempotency-Key is still in progress.', 'Idempotency-Key');
       }
       const headers = JSON.parse(prior.responseHeaders ?? '{}') as Record<string, string>;
-      return jsonResponse(prior.responseStatus ?? 200, { ...headers, 'idempotent-replayed': 'true' }, prior.responseBody ?? '');
+      return bytesResponse(prior.responseStatus ?? 200, { ...headers, 'idempotent-replayed': 'true' }, prior.responseBody ?? '');
     }
   }
 
@@ -146,7 +143,7 @@ async function holdAndForward(c: Context<AppEnv>, deps: Deps, spec: BillableSpec
     // The upstream refused: nothing was created, the hold goes back.
     deps.settlement.settle(job, { kind: 'rejected', errorCode: `upstream_${upstreamRes.status}` }, who.actor, state.requestId);
     state.errorCode = `upstream_${upstreamRes.status}`;
-    return { response: jsonResponse(upstreamRes.status, headers, body), headers, bodyText, remember: upstreamRes.status < 500 && upstreamRes.status !== 429 };
+    return { response: bytesResponse(upstreamRes.status, headers, body), headers, bodyText, remember: upstreamRes.status < 500 && upstreamRes.status !== 429 };
   }
 
   const object = parseVideoObject(bodyText);
@@ -177,7 +174,7 @@ async function holdAndForward(c: Context<AppEnv>, deps: Deps, spec: BillableSpec
     deps.settlement.observe(recorded, { type: 'object', object, raw: bodyText }, who.actor, state.requestId);
   }
   headers['x-reelay-hold-usd'] = formatUsd(job.heldMicros);
-  return { response: jsonResponse(upstreamRes.status, headers, body), headers, bodyText, remember: true };
+  return { response: bytesResponse(upstreamRes.status, headers, body), headers, bodyText, remember: true };
 }
 
 /** The create may or may not have reached the upstream and no answer came back: release, log for review. */

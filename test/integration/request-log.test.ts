@@ -1,0 +1,69 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSimulator, type SimulatorHandle } from '../../src/simulator/index.js';
+import { buildHarness, type Harness } from '../helpers/app-harness.js';
+
+let sim: SimulatorHandle;
+let h: Harness;
+let key: { id: string; secret: string };
+
+beforeAll(async () => {
+  sim = await startSimulator({ jobDurationMs: 100 });
+  h = buildHarness({ upstreamUrl: sim.url });
+  key = h.newKey('10.00');
+});
+afterAll(async () => {
+  h.close();
+  await sim.close();
+});
+
+describe('request ids and the request log', () => {
+  it('reuses a well-formed x-request-id and replaces an unsafe or 10 KB one', async () => {
+    const ok = await h.call('/v1/videos', { key: key.secret, headers: { 'x-request-id': 'client-abc.123:x' } });
+    expect(ok.headers.get('x-request-id')).toBe('client-abc.123:x');
+    const long = await h.call('/v1/videos', { key: key.secret, headers: { 'x-request-id': 'a'.repeat(10_000) } });
+    expect(long.headers.get('x-request-id')).toMatch(/^req_[0-9a-f]{24}$/);
+    const bad = await h.call('/v1/videos', { key: key.secret, headers: { 'x-request-id': 'has spaces<script>' } });
+    expect(bad.headers.get('x-request-id')).toMatch(/^req_/);
+  });
+
+  it('writes one row per request, findable by reelay, client and upstream ids and by video id', async () => {
+    const res = await h.createJson(key.secret, { prompt: 'p' }, { 'x-client-request-id': 'my-client-id-1' });
+    expect(res.status).toBe(200);
+    const requestId = res.headers.get('x-request-id')!;
+    const upstreamId = res.headers.get('x-upstream-request-id')!;
+    expect(upstreamId).toMatch(/^req_/);
+    const videoId = ((await res.json()) as { id: string }).id;
+    const unauth = await h.app.request('/v1/videos');
+    const unauthId = unauth.headers.get('x-request-id')!;
+    h.deps.requestLog.flush();
+
+    for (const id of [requestId, 'my-client-id-1', upstreamId]) {
+      const rows = h.deps.store.searchRequestLog({ requestId: id, limit: 10 });
+      expect(rows, id).toHaveLength(1);
+      expect(rows[0]).toMatchObject({
+        requestId,
+        clientRequestId: 'my-client-id-1',
+        upstreamRequestId: upstreamId,
+        keyId: key.id,
+        method: 'POST',
+        route: '/v1/videos',
+        videoId,
+        status: 200,
+      });
+      expect(rows[0]!.upstreamDurationMs).not.toBeNull();
+      expect(rows[0]!.bytesIn).toBeGreaterThan(0);
+      expect(rows[0]!.bytesOut).toBeGreaterThan(0);
+    }
+    expect(h.deps.store.searchRequestLog({ videoId, limit: 10 })).toHaveLength(1);
+    const unauthRow = h.deps.store.searchRequestLog({ requestId: unauthId, limit: 1 })[0]!;
+    expect(unauthRow).toMatchObject({ status: 401, errorCode: 'invalid_api_key', keyId: null });
+    const log = JSON.stringify(h.database.sqlite.prepare('select * from request_log').all());
+    expect(log).not.toContain(key.secret);
+  });
+
+  it('puts x-request-id on every kind of response, including health and admin', async () => {
+    for (const res of [await h.app.request('/healthz'), await h.admin('/admin/keys'), await h.app.request('/admin/keys'), await h.app.request('/nope')]) {
+      expect(res.headers.get('x-request-id')).toMatch(/^req_/);
+    }
+  });
+});
