@@ -1,0 +1,154 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSimulator, type SimulatorHandle } from '../../src/simulator/index.js';
+import { buildHarness, TestClock, type Harness } from '../helpers/app-harness.js';
+import { startRecordingUpstream } from '../helpers/recording-upstream.js';
+import { ledgerViolations } from '../helpers/ledger-invariants.js';
+import { Reconciler } from '../../src/billing/reconciler.js';
+
+let sim: SimulatorHandle;
+let h: Harness;
+const clock = new TestClock();
+
+beforeAll(async () => {
+  sim = await startSimulator({ jobDurationMs: 3600_000 });
+  h = buildHarness({ upstreamUrl: sim.url, now: clock.now });
+});
+afterAll(async () => {
+  h.close();
+  await sim.close();
+});
+
+const reconciler = (harness: Harness, bootTime = 0) =>
+  new Reconciler({
+    store: harness.deps.store,
+    upstream: harness.deps.upstream,
+    settlement: harness.deps.settlement,
+    logger: harness.deps.logger,
+    now: harness.deps.now,
+    intervalMs: 10,
+    maxJobAgeMs: 24 * 3600_000,
+    bootTime,
+  });
+
+async function create(secret: string): Promise<string> {
+  const res = await h.createJson(secret, { prompt: 'p' });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { id: string }).id;
+}
+
+describe('jobs that vanish or never finish', () => {
+  it('expires a job after three upstream 404s at least a minute apart, and releases its hold', async () => {
+    const key = h.newKey('1.00');
+    const id = await create(key.secret);
+    sim.sim.forget(id);
+    expect((await h.call(`/v1/videos/${id}`, { key: key.secret })).status).toBe(404);
+    clock.advance(10_000); // too soon: does not count
+    await h.call(`/v1/videos/${id}`, { key: key.secret });
+    expect(h.deps.store.getJobByVideoId(id)).toMatchObject({ status: 'queued', notFoundCount: 1 });
+    clock.advance(60_000);
+    await h.call(`/v1/videos/${id}`, { key: key.secret });
+    expect(h.deps.store.getJobByVideoId(id)!.status).not.toBe('expired');
+    clock.advance(60_000);
+    await h.call(`/v1/videos/${id}`, { key: key.secret });
+    expect(h.deps.store.getJobByVideoId(id)).toMatchObject({ status: 'expired', chargedMicros: 0, errorCode: 'vanished' });
+    expect(h.deps.store.getKey(key.id)).toMatchObject({ balanceMicros: 1_000_000, heldMicros: 0 });
+  });
+
+  it('expires a job older than the maximum age, and records a later completion without charging', async () => {
+    const key = h.newKey('1.00');
+    const id = await create(key.secret);
+    clock.advance(24 * 3600_000 + 1);
+    await reconciler(h).tick();
+    expect(h.deps.store.getJobByVideoId(id)).toMatchObject({ status: 'expired', errorCode: 'max_job_age' });
+    expect(h.deps.store.getKey(key.id)).toMatchObject({ balanceMicros: 1_000_000, heldMicros: 0 });
+    // The upstream finishes after all: the client polls and sees it; reelay records it, free.
+    sim.sim.jobs.get(id)!.durationMs = 0;
+    sim.sim.jobs.get(id)!.queuedMs = 0;
+    const res = await h.call(`/v1/videos/${id}`, { key: key.secret });
+    expect(((await res.json()) as { status: string }).status).toBe('completed');
+    const job = h.deps.store.getJobByVideoId(id)!;
+    expect(job.status).toBe('expired');
+    expect(job.lateCompletedAt).not.toBeNull();
+    expect(job.chargedMicros).toBe(0);
+    expect(h.deps.store.getKey(key.id)!.balanceMicros).toBe(1_000_000);
+    expect(ledgerViolations(h.database.sqlite)).toEqual([]);
+  });
+
+  it('backs off on upstream 429 with retry-after and keeps the job open', async () => {
+    const key = h.newKey('1.00');
+    const id = await create(key.secret);
+    const job = h.deps.store.getJobByVideoId(id)!;
+    h.deps.settlement.observe(job, { type: 'transient', retryAfterMs: 120_000 }, 'test', null);
+    const after = h.deps.store.getJobByVideoId(id)!;
+    expect(after.status).toBe('queued');
+    expect(after.pollFailures).toBe(1);
+    expect(after.nextPollAt! - clock.now()).toBeGreaterThanOrEqual(120_000);
+  });
+
+  it('settles a create left pending by a process that died: released, never retried', async () => {
+    const key = h.newKey('1.00');
+    const hold = h.deps.store.placeHold(
+      { id: 'job_orphan', keyId: key.id, kind: 'create', model: 'sora-2', size: '720x1280', requestedSeconds: 4, sourceVideoId: null, rateMicros: 100_000, flatPriceMicros: null, heldMicros: 400_000, requestId: 'req_x' },
+      { actor: 'test', requestId: 'req_x', now: clock.now() - 5000 },
+      { maxInflightJobs: null },
+    );
+    expect(hold.ok).toBe(true);
+    const before = sim.sim.requestCount;
+    await reconciler(h, clock.now()).tick();
+    expect(h.deps.store.getJob('job_orphan')).toMatchObject({ status: 'unknown', chargedMicros: 0 });
+    expect(h.deps.store.getKey(key.id)).toMatchObject({ balanceMicros: 1_000_000, heldMicros: 0 });
+    expect(sim.sim.requestCount).toBe(before);
+  });
+});
+
+describe('creates whose outcome is unknown', () => {
+  it('a connection reset after the upstream read the body: 502, hold released, sent exactly once', async () => {
+    const up = await startRecordingUpstream((req, res) => res.socket?.destroy());
+    const hu = buildHarness({ upstreamUrl: up.url });
+    try {
+      const key = hu.newKey('1.00');
+      const res = await hu.createJson(key.secret, { prompt: 'p' });
+      expect(res.status).toBe(502);
+      expect(await res.json()).toMatchObject({ error: { code: 'upstream_error', type: 'server_error' } });
+      expect(up.requests).toHaveLength(1);
+      expect(hu.deps.store.getKey(key.id)).toMatchObject({ balanceMicros: 1_000_000, heldMicros: 0 });
+      const job = hu.database.sqlite.prepare('select status, error_code from jobs').get();
+      expect(job).toEqual({ status: 'unknown', error_code: 'upstream_reset' });
+    } finally {
+      hu.close();
+      await up.close();
+    }
+  });
+
+  it('an upstream that does not answer in time: 504 upstream_timeout, released, never retried', async () => {
+    const up = await startRecordingUpstream(() => {
+      /* never answers */
+    });
+    const hu = buildHarness({ upstreamUrl: up.url, env: { UPSTREAM_HEADERS_TIMEOUT_MS: '300' } });
+    try {
+      const key = hu.newKey('1.00');
+      const res = await hu.createJson(key.secret, { prompt: 'p' });
+      expect(res.status).toBe(504);
+      expect(await res.json()).toMatchObject({ error: { code: 'upstream_timeout' } });
+      expect(up.requests).toHaveLength(1);
+      expect(hu.deps.store.getKey(key.id)).toMatchObject({ balanceMicros: 1_000_000, heldMicros: 0 });
+    } finally {
+      hu.close();
+      await up.close();
+    }
+  });
+
+  it('an unreachable upstream: 503 upstream_unavailable, released', async () => {
+    const hu = buildHarness({ upstreamUrl: 'http://127.0.0.1:9/v1' });
+    try {
+      const key = hu.newKey('1.00');
+      const res = await hu.createJson(key.secret, { prompt: 'p' });
+      expect(res.status).toBe(503);
+      expect(await res.json()).toMatchObject({ error: { code: 'upstream_unavailable' } });
+      expect(hu.deps.store.getKey(key.id)).toMatchObject({ balanceMicros: 1_000_000, heldMicros: 0 });
+      expect(JSON.stringify(await (await hu.createJson(key.secret, { prompt: 'p' })).json())).not.toMatch(/ECONNREFUSED|stack|at /);
+    } finally {
+      hu.close();
+    }
+  });
+});
