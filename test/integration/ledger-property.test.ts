@@ -1,0 +1,150 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openMigratedDatabase, type Database_ } from '../../src/db/client.js';
+import { createStore, type Store } from '../../src/db/store.js';
+import { Settlement } from '../../src/billing/settlement.js';
+import { Reconciler } from '../../src/billing/reconciler.js';
+import { silentLogger } from '../../src/logging/logger.js';
+import { Upstream } from '../../src/relay/upstream.js';
+import { ledgerViolations } from '../helpers/ledger-invariants.js';
+import { TestClock } from '../helpers/app-harness.js';
+
+/**
+ * Random sequences of credits, creates, polls, completions, failures, expiries, restarts and
+ * idempotent retries (repeated observations) against a real SQLite file. After every step:
+ * balance = credits − captures (− adjustments), available ≥ 0, at most one terminal entry per job.
+ */
+const KEYS = ['key_a', 'key_b'];
+
+type Cmd =
+  | { t: 'credit'; key: number; micros: number }
+  | { t: 'adjust'; key: number; micros: number }
+  | { t: 'create'; key: number; seconds: 4 | 8 | 12 }
+  | { t: 'progress'; job: number }
+  | { t: 'complete'; job: number; seconds: number }
+  | { t: 'fail'; job: number }
+  | { t: 'vanish'; job: number }
+  | { t: 'reject'; job: number }
+  | { t: 'expire' }
+  | { t: 'restart' };
+
+const cmd: fc.Arbitrary<Cmd> = fc.oneof(
+  fc.record({ t: fc.constant('credit' as const), key: fc.nat(1), micros: fc.integer({ min: 1, max: 3_000_000 }) }),
+  fc.record({ t: fc.constant('adjust' as const), key: fc.nat(1), micros: fc.integer({ min: 1, max: 2_000_000 }) }),
+  fc.record({ t: fc.constant('create' as const), key: fc.nat(1), seconds: fc.constantFrom(4 as const, 8 as const, 12 as const) }),
+  fc.record({ t: fc.constant('progress' as const), job: fc.nat(30) }),
+  fc.record({ t: fc.constant('complete' as const), job: fc.nat(30), seconds: fc.integer({ min: 0, max: 20 }) }),
+  fc.record({ t: fc.constant('fail' as const), job: fc.nat(30) }),
+  fc.record({ t: fc.constant('vanish' as const), job: fc.nat(30) }),
+  fc.record({ t: fc.constant('reject' as const), job: fc.nat(30) }),
+  fc.constant({ t: 'expire' as const }),
+  fc.constant({ t: 'restart' as const }),
+);
+
+describe('ledger invariants (property-based)', () => {
+  it('hold under any sequence of operations, restarts and repeated deliveries', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'reelay-prop-'));
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(cmd, { minLength: 1, maxLength: 60 }), async (cmds) => {
+        const path = join(dir, `p${run++}.db`);
+        const clock = new TestClock();
+        let database: Database_ = openMigratedDatabase(path);
+        let store: Store = createStore(database);
+        const upstream = new Upstream({ baseUrl: 'http://127.0.0.1:9/v1', apiKey: undefined, timeouts: { connectMs: 100, headersMs: 100, bodyMs: 100 } });
+        const settlement = () => new Settlement(store, clock.now, silentLogger(), { minPollMs: 1, maxPollMs: 1, maxBackoffMs: 1, notFoundSpacingMs: 60_000, notFoundLimit: 3 });
+        let s = settlement();
+        for (const [i, id] of KEYS.entries()) {
+          store.insertKey({ id, name: id, prefix: 'p', hash: `h${i}`, createdAt: 0, expiresAt: null, allowedModels: null, rpmLimit: null, maxInflightJobs: null });
+        }
+        const jobs: string[] = [];
+        const who = { actor: 'prop', requestId: null, now: clock.now() };
+        try {
+          for (const c of cmds) {
+            clock.advance(61_000);
+            const pick = (n: number) => (jobs.length ? store.getJob(jobs[n % jobs.length]!)! : undefined);
+            switch (c.t) {
+              case 'credit':
+                store.appendCredit(KEYS[c.key]!, c.micros, null, who);
+                break;
+              case 'adjust':
+                try {
+                  store.appendCredit(KEYS[c.key]!, -c.micros, null, who);
+                } catch {
+                  /* refused: would go below zero */
+                }
+                break;
+              case 'create': {
+                const id = `job_${jobs.length}`;
+                const r = store.placeHold(
+                  { id, keyId: KEYS[c.key]!, kind: 'create', model: 'sora-2', size: '720x1280', requestedSeconds: c.seconds, sourceVideoId: null, rateMicros: 100_000, flatPriceMicros: null, heldMicros: c.seconds * 100_000, requestId: id },
+                  { ...who, now: clock.now() },
+                  { maxInflightJobs: null },
+                );
+                if (r.ok) {
+                  store.recordSubmitted(id, { videoId: `video_${id}`, status: 'queued', progress: 0, upstreamRequestId: null, nextPollAt: 0 }, clock.now());
+                  jobs.push(id);
+                }
+                break;
+              }
+              case 'progress': {
+                const j = pick(c.job);
+                if (j) s.observe(j, { type: 'object', object: { id: j.videoId, status: 'in_progress', progress: 50 }, raw: '{}' }, 'prop', null);
+                break;
+              }
+              case 'complete': {
+                const j = pick(c.job);
+                const obj = { id: j?.videoId, status: 'completed', seconds: String(c.seconds) };
+                // Delivered twice, as a client poll and the reconciler would.
+                if (j) for (let k = 0; k < 2; k++) s.observe(store.getJob(j.id)!, { type: 'object', object: obj, raw: JSON.stringify(obj) }, 'prop', null);
+                break;
+              }
+              case 'fail': {
+                const j = pick(c.job);
+                if (j) s.observe(j, { type: 'object', object: { id: j.videoId, status: 'failed', error: { code: 'x' } }, raw: '{}' }, 'prop', null);
+                break;
+              }
+              case 'vanish': {
+                const j = pick(c.job);
+                if (j) s.observe(j, { type: 'not_found' }, 'prop', null);
+                break;
+              }
+              case 'reject': {
+                const j = pick(c.job);
+                if (j) s.settle(j, { kind: 'rejected', errorCode: 'x' }, 'prop', null);
+                break;
+              }
+              case 'expire': {
+                clock.advance(25 * 3600_000);
+                const r = new Reconciler({ store, upstream, settlement: s, logger: silentLogger(), now: clock.now, intervalMs: 1, maxJobAgeMs: 24 * 3600_000, bootTime: 0, batchSize: 1000 });
+                await r.tick();
+                break;
+              }
+              case 'restart':
+                database.close();
+                database = openMigratedDatabase(path);
+                store = createStore(database);
+                s = settlement();
+                break;
+            }
+            const violations = ledgerViolations(database.sqlite);
+            if (violations.length) throw new Error(`after ${JSON.stringify(c)}: ${violations.join('; ')}`);
+          }
+          // Charges never exceed what was held, and failed/expired jobs are free.
+          const rows = database.sqlite.prepare('select status, held_micros as h, charged_micros as c from jobs').all() as { status: string; h: number; c: number }[];
+          for (const r of rows) {
+            expect(r.c).toBeLessThanOrEqual(r.h);
+            if (r.status !== 'completed') expect(r.c).toBe(0);
+          }
+        } finally {
+          database.close();
+        }
+      }),
+      { numRuns: 60 },
+    );
+    await new Promise((r) => setTimeout(r, 0));
+  });
+});
