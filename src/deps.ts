@@ -18,4 +18,6 @@ export interface Deps {
   rateLimiter: RateLimiter;
   settlement: Settlement;
   now: () => number;
+  /** When this process started: work left in flight before it belongs to a process that died. */
+  bootTime: number;
 }

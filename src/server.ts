@@ -48,7 +48,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps & { dat
   const upstream = new Upstream({ baseUrl: config.upstreamBaseUrl, apiKey: config.upstreamApiKey, timeouts: config.upstreamTimeouts });
   const settlement = new Settlement(store, now, logger, { ...DEFAULT_POLL_TIMING, minPollMs: config.reconcilerMinPollMs, ...opts.pollTiming });
   const requestLog = new RequestLogWriter(store, logger);
-  return { config, store, upstream, catalog, logger, requestLog, rateLimiter: new RateLimiter(now), settlement, now, database };
+  return { config, store, upstream, catalog, logger, requestLog, rateLimiter: new RateLimiter(now), settlement, now, bootTime: now(), database };
 }
 
 export interface RunningReelay {
@@ -62,7 +62,6 @@ export interface RunningReelay {
 
 /** read config → open the database → migrate → build deps → serve → start the reconciler. */
 export async function startReelay(config: Config, opts: BuildOptions & { reconciler?: boolean } = {}): Promise<RunningReelay> {
-  const bootTime = (opts.now ?? Date.now)();
   const deps = buildDeps(config, opts);
   const app = createApp(deps);
   deps.requestLog.start();
@@ -78,7 +77,7 @@ export async function startReelay(config: Config, opts: BuildOptions & { reconci
     now: deps.now,
     intervalMs: config.reconcilerIntervalMs,
     maxJobAgeMs: config.maxJobAgeMs,
-    bootTime,
+    bootTime: deps.bootTime,
   });
   if (opts.reconciler !== false) reconciler.start();
   const port = (server.address() as AddressInfo).port;

@@ -12,12 +12,17 @@ export function idempotencyStore({ db }: Database_) {
      * Claims (keyId, idemKey) for a new request, or returns the live record that already holds it.
      * Records older than `expiredBefore` are replaced.
      */
-    claimIdempotencyKey(r: { keyId: string; idemKey: string; route: string; bodyHash: string; now: number; expiredBefore: number }): ClaimResult {
+    /**
+     * `abandonedBefore`: an in-flight claim older than this belongs to a process that stopped
+     * mid-request (its hold was released on restart), so it no longer blocks the key.
+     */
+    claimIdempotencyKey(r: { keyId: string; idemKey: string; route: string; bodyHash: string; now: number; expiredBefore: number; abandonedBefore: number }): ClaimResult {
       return db.transaction(
         (tx) => {
           const where = and(eq(idempotencyKeys.keyId, r.keyId), eq(idempotencyKeys.idemKey, r.idemKey));
           const existing = tx.select().from(idempotencyKeys).where(where).get();
-          if (existing && existing.createdAt >= r.expiredBefore) return { claimed: false as const, existing };
+          const live = existing && existing.createdAt >= r.expiredBefore && !(existing.state === 'in_flight' && existing.createdAt < r.abandonedBefore);
+          if (existing && live) return { claimed: false as const, existing };
           if (existing) tx.delete(idempotencyKeys).where(where).run();
           tx.insert(idempotencyKeys)
             .values({ keyId: r.keyId, idemKey: r.idemKey, route: r.route, bodyHash: r.bodyHash, state: 'in_flight', createdAt: r.now })

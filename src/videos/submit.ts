@@ -41,7 +41,15 @@ export async function submitBillable(c: Context<AppEnv>, deps: Deps, spec: Billa
     if (idemKey.length === 0 || idemKey.length > 255) throw new ApiError('invalid_request', 'Idempotency-Key must be 1 to 255 characters.', 'Idempotency-Key');
     const bodyHash = createHash('sha256').update(`${spec.upstreamPath}\n${spec.body.canonical}`).digest('hex');
     const now = deps.now();
-    const claim = deps.store.claimIdempotencyKey({ keyId: key.id, idemKey, route: spec.upstreamPath, bodyHash, now, expiredBefore: now - IDEMPOTENCY_TTL_MS });
+    const claim = deps.store.claimIdempotencyKey({
+      keyId: key.id,
+      idemKey,
+      route: spec.upstreamPath,
+      bodyHash,
+      now,
+      expiredBefore: now - IDEMPOTENCY_TTL_MS,
+      abandonedBefore: deps.bootTime,
+    });
     if (!claim.claimed) {
       const prior = claim.existing;
       if (prior.bodyHash !== bodyHash) {

@@ -103,7 +103,9 @@ describe('jobs that vanish or never finish', () => {
 
 describe('creates whose outcome is unknown', () => {
   it('a connection reset after the upstream read the body: 502, hold released, sent exactly once', async () => {
-    const up = await startRecordingUpstream((req, res) => res.socket?.destroy());
+    const up = await startRecordingUpstream((req, res) => {
+      res.socket?.destroy();
+    });
     const hu = buildHarness({ upstreamUrl: up.url });
     try {
       const key = hu.newKey('1.00');
