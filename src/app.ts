@@ -6,6 +6,7 @@ import { renderError } from './http/error-handler.js';
 import { ApiError } from './errors.js';
 import { videoRoutes } from './videos/routes.js';
 import { adminRoutes } from './admin/routes.js';
+import { dashboardRoutes } from './admin/ui/index.js';
 
 /** Builds the HTTP app from its dependencies. No I/O happens here. */
 export function createApp(deps: Deps): Hono<AppEnv> {
@@ -24,6 +25,7 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   });
 
   app.route('/v1', videoRoutes(deps));
+  app.route('/admin/ui', dashboardRoutes(deps));
   app.route('/admin', adminRoutes(deps));
   return app;
 }

@@ -5,7 +5,7 @@ import type { Deps } from '../deps.js';
 import { createKey } from '../keys/service.js';
 import { ApiError, notFound } from '../errors.js';
 import { presentKey, presentLedger } from './present.js';
-import { jsonBody, queryParams, usdAmount, isoTime, listLimit } from './input.js';
+import { jsonBody, queryParams, usdAmount, isoTime, listLimit, afterCursor } from './input.js';
 import { BalanceError } from '../db/billing-store.js';
 import { formatUsd } from '../money.js';
 
@@ -24,6 +24,7 @@ export const patchKeySchema = z
   .object({ name: z.string().trim().min(1).max(200).optional(), disabled: z.boolean().optional(), ...limits })
   .strict();
 export const creditSchema = z.object({ amount_usd: usdAmount, note: z.string().max(1000).optional() }).strict();
+export const listKeysQuerySchema = z.object({ after: afterCursor, limit: listLimit });
 
 /** /admin/keys: create (secret shown once), list, show, change, revoke, credit. */
 export function keysRoutes(deps: Deps): Hono<AppEnv> {
@@ -55,7 +56,7 @@ export function keysRoutes(deps: Deps): Hono<AppEnv> {
   });
 
   app.get('/', (c) => {
-    const q = queryParams(c, z.object({ after: z.string().optional(), limit: listLimit }));
+    const q = queryParams(c, listKeysQuerySchema);
     const rows = deps.store.listKeys({ after: q.after, limit: q.limit + 1 });
     return c.json({ data: rows.slice(0, q.limit).map(presentKey), has_more: rows.length > q.limit });
   });

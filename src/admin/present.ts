@@ -1,11 +1,17 @@
 import type { KeyRow } from '../db/keys-store.js';
+import type { Catalog } from '../billing/catalog.js';
+import type { UsageGroupBy, UsageGroupRow } from '../db/usage-store.js';
 import type { JobRow, LedgerRow } from '../db/billing-store.js';
 import type { StoredRequestLogRow } from '../db/request-log-store.js';
 import type { AuditRow } from '../db/audit-store.js';
 import { formatUsd } from '../money.js';
 
 /** Database rows → the admin API's JSON objects (ISO times in UTC, USD as 6-decimal strings). */
-export const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+export function iso(ms: number): string;
+export function iso(ms: number | null): string | null;
+export function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
 
 export function presentKey(k: KeyRow) {
   return {
@@ -98,5 +104,33 @@ export function presentAudit(a: AuditRow) {
     request_id: a.requestId,
     details: a.details === null ? null : (JSON.parse(a.details) as unknown),
     created_at: iso(a.createdAt),
+  };
+}
+
+/** The effective price catalog, one entry per model, USD as 6-decimal strings. */
+export function presentPricing(catalog: Catalog) {
+  return [...catalog.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([model, p]) => ({
+      model,
+      pricing: p.flatMicros !== null ? ('per_request' as const) : ('per_second' as const),
+      sizes: p.perSecondMicros ? Object.keys(p.perSecondMicros) : [...(p.flatSizes ?? [])],
+      seconds: [...p.seconds],
+      default_seconds: p.defaultSeconds,
+      default_size: p.defaultSize,
+      extension_seconds: [...p.extensionSeconds],
+      per_second_usd: p.perSecondMicros ? Object.fromEntries(Object.entries(p.perSecondMicros).map(([size, m]) => [size, formatUsd(m)])) : null,
+      per_request_usd: p.flatMicros !== null ? formatUsd(p.flatMicros) : null,
+    }));
+}
+
+export function presentUsageGroup(g: UsageGroupRow, groupBy: UsageGroupBy) {
+  return {
+    group: g.group,
+    ...(groupBy === 'key' && { key_name: g.keyName }),
+    jobs: g.jobs,
+    charged_jobs: g.chargedJobs,
+    billed_seconds: g.billedSeconds,
+    amount_usd: formatUsd(g.amountMicros),
   };
 }

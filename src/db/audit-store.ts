@@ -1,4 +1,4 @@
-import { desc, lt } from 'drizzle-orm';
+import { and, desc, eq, gte, lt } from 'drizzle-orm';
 import type { Database_ } from './client.js';
 import { auditLog } from './schema/index.js';
 import { newId } from '../ids.js';
@@ -27,6 +27,28 @@ export function auditStore({ db }: Database_) {
         .where(opts.beforeSeq !== undefined ? lt(auditLog.seq, opts.beforeSeq) : undefined)
         .orderBy(desc(auditLog.seq))
         .limit(opts.limit)
+        .all();
+    },
+    /** The append sequence of an audit entry (the list cursor), or undefined. */
+    auditSeqOf(id: string): number | undefined {
+      return db.select({ seq: auditLog.seq }).from(auditLog).where(eq(auditLog.id, id)).get()?.seq;
+    },
+    /** Newest first, with optional filters; `from` inclusive, `to` exclusive (ms). */
+    searchAudit(q: { targetId?: string; action?: string; from?: number; to?: number; beforeSeq?: number; limit: number }): AuditRow[] {
+      return db
+        .select()
+        .from(auditLog)
+        .where(
+          and(
+            q.targetId !== undefined ? eq(auditLog.targetId, q.targetId) : undefined,
+            q.action !== undefined ? eq(auditLog.action, q.action) : undefined,
+            q.from !== undefined ? gte(auditLog.createdAt, q.from) : undefined,
+            q.to !== undefined ? lt(auditLog.createdAt, q.to) : undefined,
+            q.beforeSeq !== undefined ? lt(auditLog.seq, q.beforeSeq) : undefined,
+          ),
+        )
+        .orderBy(desc(auditLog.seq))
+        .limit(q.limit)
         .all();
     },
   };

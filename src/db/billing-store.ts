@@ -2,6 +2,7 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Database_ } from './client.js';
 import { apiKeys, jobs, ledger } from './schema/index.js';
 import { newId } from '../ids.js';
+import { chargeFor } from '../billing/catalog.js';
 
 /**
  * The units of work that move money. Each is one synchronous BEGIN IMMEDIATE transaction that
@@ -139,8 +140,7 @@ export function billingStore({ db }: Database_) {
         let patch: Partial<JobRow>;
         switch (outcome.kind) {
           case 'completed': {
-            const full = job.flatPriceMicros !== null ? job.flatPriceMicros : outcome.billedSeconds * job.rateMicros;
-            charged = Math.max(0, Math.min(job.heldMicros, full));
+            charged = chargeFor(job, outcome.billedSeconds);
             patch = {
               status: 'completed',
               billedSeconds: outcome.billedSeconds,

@@ -5,6 +5,9 @@ import { jobsStore } from './jobs-store.js';
 import { requestLogStore } from './request-log-store.js';
 import { idempotencyStore } from './idempotency-store.js';
 import { auditStore } from './audit-store.js';
+import { adminStore } from './admin-store.js';
+import { usageStore } from './usage-store.js';
+import { dashboardStore } from './dashboard-store.js';
 
 /**
  * Every query the application makes, as whole units of work. This is the seam where a PostgreSQL
@@ -18,6 +21,9 @@ export function createStore(database: Database_) {
     ...requestLogStore(database),
     ...idempotencyStore(database),
     ...auditStore(database),
+    ...adminStore(database),
+    ...usageStore(database),
+    ...dashboardStore(database),
     /** Cheap liveness probe for /healthz. */
     ping(): boolean {
       return database.sqlite.prepare('select 1 as ok').get() !== undefined;

@@ -53,8 +53,3 @@ export function createKey(store: Store, input: CreateKeyInput, now: number): { k
   });
   return { key, secret };
 }
-
-/** The keys whose jobs this key may see: itself, or every key of the same owner. */
-export function ownerKeyIds(key: KeyRow): string[] {
-  return [key.id];
-}
