@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig, databasePathFromUrl } from '../../src/config.js';
+
+describe('configuration', () => {
+  it('has the contract defaults', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      port: 8080,
+      host: '127.0.0.1',
+      databasePath: './data/reelay.db',
+      upstreamBaseUrl: 'https://api.openai.com/v1',
+      adminToken: undefined,
+      logLevel: 'info',
+      maxMultipartBytes: 64 * 1024 * 1024,
+      maxJobAgeMs: 24 * 3600_000,
+    });
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, 'PORT'],
+    [{ PORT: '70000' }, 'PORT'],
+    [{ UPSTREAM_BASE_URL: 'ftp://x/v1' }, 'UPSTREAM_BASE_URL'],
+    [{ UPSTREAM_BASE_URL: 'https://provider.example/api' }, 'UPSTREAM_BASE_URL must end in /v1'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ ADMIN_TOKEN: 'short' }, 'ADMIN_TOKEN'],
+    [{ MAX_JOB_AGE_HOURS: '-1' }, 'MAX_JOB_AGE_HOURS'],
+  ])('stops on %j with a message naming the variable', (env, fragment) => {
+    expect(() => loadConfig(env)).toThrow(fragment);
+  });
+
+  it('reads SQLite paths and file: URLs, and says PostgreSQL is not supported yet', () => {
+    expect(databasePathFromUrl('file:./x.db')).toBe('./x.db');
+    expect(databasePathFromUrl('file:///var/lib/reelay.db')).toBe('/var/lib/reelay.db');
+    expect(() => databasePathFromUrl('postgres://db/reelay')).toThrow(/DATABASE_URL/);
+    expect(loadConfig({ UPSTREAM_BASE_URL: 'http://127.0.0.1:9/v1/' }).upstreamBaseUrl).toBe('http://127.0.0.1:9/v1');
+  });
+});
