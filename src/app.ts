@@ -6,6 +6,7 @@ import { renderError } from './http/error-handler.js';
 import { ApiError } from './errors.js';
 import { videoRoutes } from './videos/routes.js';
 import { adminRoutes } from './admin/routes.js';
+import { metricsRoute } from './metrics/route.js';
 import { dashboardRoutes } from './admin/ui/index.js';
 
 /** Builds the HTTP app from its dependencies. No I/O happens here. */
@@ -23,6 +24,8 @@ export function createApp(deps: Deps): Hono<AppEnv> {
       return c.json({ status: 'unavailable', detail: 'database unreachable' }, 503);
     }
   });
+
+  app.get('/metrics', metricsRoute(deps));
 
   app.route('/v1', videoRoutes(deps));
   app.route('/admin/ui', dashboardRoutes(deps));

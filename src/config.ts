@@ -41,6 +41,15 @@ const schema = z.object({
   UPSTREAM_CONNECT_TIMEOUT_MS: positiveInt('UPSTREAM_CONNECT_TIMEOUT_MS').default(10_000),
   UPSTREAM_HEADERS_TIMEOUT_MS: positiveInt('UPSTREAM_HEADERS_TIMEOUT_MS').default(60_000),
   UPSTREAM_BODY_TIMEOUT_MS: positiveInt('UPSTREAM_BODY_TIMEOUT_MS').default(60_000),
+  // Client-side timeouts of the HTTP server: slow-drip headers and bodies are cut off, idle
+  // keep-alive connections are closed. The request timeout covers receiving the whole request
+  // (a large multipart upload), never the response (long downloads are not cut).
+  HTTP_HEADERS_TIMEOUT_MS: positiveInt('HTTP_HEADERS_TIMEOUT_MS').default(20_000),
+  HTTP_REQUEST_TIMEOUT_MS: positiveInt('HTTP_REQUEST_TIMEOUT_MS').default(300_000),
+  HTTP_KEEPALIVE_TIMEOUT_MS: positiveInt('HTTP_KEEPALIVE_TIMEOUT_MS').default(5_000),
+}).refine((e) => e.HTTP_HEADERS_TIMEOUT_MS <= e.HTTP_REQUEST_TIMEOUT_MS, {
+  path: ['HTTP_HEADERS_TIMEOUT_MS'],
+  message: 'HTTP_HEADERS_TIMEOUT_MS must not be larger than HTTP_REQUEST_TIMEOUT_MS',
 });
 
 export interface Config {
@@ -57,6 +66,8 @@ export interface Config {
   readonly reconcilerIntervalMs: number;
   readonly reconcilerMinPollMs: number;
   readonly upstreamTimeouts: { connectMs: number; headersMs: number; bodyMs: number };
+  /** Timeouts on client connections (Node's headersTimeout, requestTimeout, keepAliveTimeout). */
+  readonly httpTimeouts: { headersMs: number; requestMs: number; keepAliveMs: number };
 }
 
 export class ConfigError extends Error {}
@@ -97,6 +108,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       connectMs: e.UPSTREAM_CONNECT_TIMEOUT_MS,
       headersMs: e.UPSTREAM_HEADERS_TIMEOUT_MS,
       bodyMs: e.UPSTREAM_BODY_TIMEOUT_MS,
+    }),
+    httpTimeouts: Object.freeze({
+      headersMs: e.HTTP_HEADERS_TIMEOUT_MS,
+      requestMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      keepAliveMs: e.HTTP_KEEPALIVE_TIMEOUT_MS,
     }),
   });
 }

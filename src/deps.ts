@@ -6,6 +6,7 @@ import type { Logger } from './logging/logger.js';
 import type { RequestLogWriter } from './logging/request-log-writer.js';
 import type { RateLimiter } from './keys/rate-limiter.js';
 import type { Settlement } from './billing/settlement.js';
+import type { Metrics } from './metrics/index.js';
 
 /** Everything the HTTP app needs, built once by the composition root (or by a test). */
 export interface Deps {
@@ -17,6 +18,7 @@ export interface Deps {
   requestLog: RequestLogWriter;
   rateLimiter: RateLimiter;
   settlement: Settlement;
+  metrics: Metrics;
   now: () => number;
   /** When this process started: work left in flight before it belongs to a process that died. */
   bootTime: number;

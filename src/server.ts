@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { createServer, type Server, type ServerOptions, type RequestListener } from 'node:http';
 import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config.js';
@@ -12,8 +13,10 @@ import { RequestLogWriter } from './logging/request-log-writer.js';
 import { RateLimiter } from './keys/rate-limiter.js';
 import { Settlement, DEFAULT_POLL_TIMING, type PollTiming } from './billing/settlement.js';
 import { Reconciler } from './billing/reconciler.js';
+import { Metrics } from './metrics/index.js';
 import { createApp } from './app.js';
 import type { Deps } from './deps.js';
+import { onClientError, refuseUnusableTarget } from './http/protocol-errors.js';
 
 /** Reads PRICING_FILE (if any) over the built-in catalog; any problem stops start-up. */
 export function loadCatalog(path: string | undefined): Catalog {
@@ -48,7 +51,8 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps & { dat
   const upstream = new Upstream({ baseUrl: config.upstreamBaseUrl, apiKey: config.upstreamApiKey, timeouts: config.upstreamTimeouts });
   const settlement = new Settlement(store, now, logger, { ...DEFAULT_POLL_TIMING, minPollMs: config.reconcilerMinPollMs, ...opts.pollTiming });
   const requestLog = new RequestLogWriter(store, logger);
-  return { config, store, upstream, catalog, logger, requestLog, rateLimiter: new RateLimiter(now), settlement, now, bootTime: now(), database };
+  const metrics = new Metrics({ reconcilerBacklog: () => store.countOpenJobsDue(now()), openHolds: () => store.openHoldTotals() });
+  return { config, store, upstream, catalog, logger, requestLog, rateLimiter: new RateLimiter(now), settlement, metrics, now, bootTime: now(), database };
 }
 
 export interface RunningReelay {
@@ -65,10 +69,36 @@ export async function startReelay(config: Config, opts: BuildOptions & { reconci
   const deps = buildDeps(config, opts);
   const app = createApp(deps);
   deps.requestLog.start();
+  const t = config.httpTimeouts;
+  const serverOptions: ServerOptions = {
+    headersTimeout: t.headersMs,
+    requestTimeout: t.requestMs,
+    keepAliveTimeout: t.keepAliveMs,
+    // How often Node looks for expired headers/requests (its default, 30 s, would let a slow-drip
+    // client hold a connection far past the timeouts).
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(t.headersMs / 2))),
+    // A request without Host is answered by refuseUnusableTarget, in the error envelope.
+    requireHostHeader: false,
+  };
   const server: ServerType = await new Promise((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
+    const s = serve(
+      {
+        fetch: app.fetch,
+        port: config.port,
+        hostname: config.host,
+        serverOptions,
+        createServer: ((options: ServerOptions, listener: RequestListener) =>
+          createServer(options, (req, res) => {
+            if (!refuseUnusableTarget(req, res, deps.logger)) void listener(req, res);
+          })) as never,
+      },
+      () => resolve(s),
+    );
     s.once('error', reject);
   });
+  const httpServer = server as Server;
+  httpServer.keepAliveTimeout = t.keepAliveMs;
+  httpServer.on('clientError', onClientError(deps.logger));
   const reconciler = new Reconciler({
     store: deps.store,
     upstream: deps.upstream,
@@ -86,11 +116,14 @@ export async function startReelay(config: Config, opts: BuildOptions & { reconci
   let closing: Promise<void> | null = null;
   const close = (drainMs = 10_000) =>
     (closing ??= (async () => {
-      const httpServer = server as import('node:http').Server;
       const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
-      httpServer.closeIdleConnections?.();
-      const timer = setTimeout(() => httpServer.closeAllConnections?.(), drainMs);
+      // Keep-alive connections become idle as their in-flight response ends: close them then,
+      // rather than waiting for the client or for the drain deadline.
+      httpServer.closeIdleConnections();
+      const sweep = setInterval(() => httpServer.closeIdleConnections(), 50);
+      const timer = setTimeout(() => httpServer.closeAllConnections(), drainMs);
       await closed;
+      clearInterval(sweep);
       clearTimeout(timer);
       await reconciler.stop();
       deps.requestLog.stop();

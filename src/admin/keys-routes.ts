@@ -24,7 +24,7 @@ export const patchKeySchema = z
   .object({ name: z.string().trim().min(1).max(200).optional(), disabled: z.boolean().optional(), ...limits })
   .strict();
 export const creditSchema = z.object({ amount_usd: usdAmount, note: z.string().max(1000).optional() }).strict();
-export const listKeysQuerySchema = z.object({ after: afterCursor, limit: listLimit });
+export const listKeysQuerySchema = z.object({ after: afterCursor, limit: listLimit }).strict();
 
 /** /admin/keys: create (secret shown once), list, show, change, revoke, credit. */
 export function keysRoutes(deps: Deps): Hono<AppEnv> {

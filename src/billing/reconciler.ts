@@ -37,6 +37,8 @@ export class Reconciler {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
+  /** Aborts the polls in flight when the reconciler stops (a hung upstream must not hold up shutdown). */
+  private aborter = new AbortController();
   /** Jobs waiting for a poll at the start of the last pass (for /metrics). */
   backlog = 0;
 
@@ -44,6 +46,7 @@ export class Reconciler {
 
   start(): void {
     this.stopped = false;
+    this.aborter = new AbortController();
     const loop = () => {
       if (this.stopped) return;
       this.running = this.tick()
@@ -60,6 +63,7 @@ export class Reconciler {
   /** Stops scheduling and waits for the pass in progress to finish. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.aborter.abort();
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (this.running) await this.running;
@@ -100,6 +104,8 @@ export class Reconciler {
 
   private async poll(job: JobRow): Promise<void> {
     const obs = await this.observe(job);
+    // A poll cut short by stop() saw nothing: it is not a failure of the upstream.
+    if (this.stopped && obs.type === 'transient') return;
     this.o.settlement.observe(job, obs, 'reconciler', null);
   }
 
@@ -107,7 +113,7 @@ export class Reconciler {
     const headers: Record<string, string> = { accept: 'application/json', 'accept-encoding': 'identity' };
     if (this.o.upstream.apiKey) headers['authorization'] = `Bearer ${this.o.upstream.apiKey}`;
     try {
-      const res = await this.o.upstream.request({ method: 'GET', path: `/videos/${encodeURIComponent(job.videoId!)}`, headers });
+      const res = await this.o.upstream.request({ method: 'GET', path: `/videos/${encodeURIComponent(job.videoId!)}`, headers, signal: this.aborter.signal });
       const body = await Upstream.readBody(res);
       if (res.status === 200) {
         const raw = body.toString('utf8');

@@ -7,6 +7,27 @@ import { OPEN_STATUSES, type JobRow } from './billing-store.js';
 export function jobsStore({ db }: Database_) {
   const byVideo = db.select().from(jobs).where(eq(jobs.videoId, sql.placeholder('videoId'))).prepare();
   const byId = db.select().from(jobs).where(eq(jobs.id, sql.placeholder('id'))).prepare();
+  const recordProgressStmt = db
+    .update(jobs)
+    .set({
+      status: sql`${sql.placeholder('status')}`,
+      progress: sql`${sql.placeholder('progress')}`,
+      nextPollAt: sql`${sql.placeholder('nextPollAt')}`,
+      pollFailures: 0,
+      notFoundCount: 0,
+      lastNotFoundAt: null,
+      updatedAt: sql`${sql.placeholder('now')}`,
+    })
+    .where(
+      and(
+        eq(jobs.id, sql.placeholder('id')),
+        inArray(jobs.status, ['queued', 'in_progress']),
+        sql`not (${jobs.status} = ${sql.placeholder('status')} and ${jobs.progress} is ${sql.placeholder('progress')}
+          and ${jobs.pollFailures} = 0 and ${jobs.notFoundCount} = 0 and ${jobs.lastNotFoundAt} is null
+          and ${jobs.nextPollAt} > ${sql.placeholder('now')})`,
+      ),
+    )
+    .prepare();
 
   return {
     getJob(id: string): JobRow | undefined {
@@ -40,12 +61,15 @@ export function jobsStore({ db }: Database_) {
         .all();
     },
 
-    /** A fresh non-terminal observation from the upstream (status poll or reconciler). */
+    /**
+     * A fresh non-terminal observation from the upstream (status poll or reconciler). An
+     * observation that changes nothing (same status and progress, no failures to clear) of a job
+     * whose next poll is not yet due is not written: a client polling a running job many times a
+     * second must not cost a disk sync per poll. Once the job is due it is written again (which
+     * moves next_poll_at on), so the reconciler's schedule is the same as if every poll were written.
+     */
     recordProgress(jobId: string, s: { status: 'queued' | 'in_progress'; progress: number | null; nextPollAt: number }, now: number): void {
-      db.update(jobs)
-        .set({ status: s.status, progress: s.progress, nextPollAt: s.nextPollAt, pollFailures: 0, notFoundCount: 0, lastNotFoundAt: null, updatedAt: now })
-        .where(and(eq(jobs.id, jobId), inArray(jobs.status, ['queued', 'in_progress'])))
-        .run();
+      recordProgressStmt.run({ id: jobId, status: s.status, progress: s.progress, nextPollAt: s.nextPollAt, now });
     },
 
     /** A transient poll failure: back off, keep the job open. */
@@ -110,6 +134,16 @@ export function jobsStore({ db }: Database_) {
         .where(and(inArray(jobs.status, [...OPEN_STATUSES]), lt(jobs.createdAt, at)))
         .limit(limit)
         .all();
+    },
+
+    /** Open jobs (pending, queued, in progress) and the money they hold, for /metrics. */
+    openHoldTotals(): { jobs: number; heldMicros: number } {
+      const row = db
+        .select({ jobs: sql<number>`count(*)`, heldMicros: sql<number | null>`sum(${jobs.heldMicros})` })
+        .from(jobs)
+        .where(inArray(jobs.status, [...OPEN_STATUSES]))
+        .get()!;
+      return { jobs: row.jobs, heldMicros: row.heldMicros ?? 0 };
     },
 
     countOpenJobs(): number {

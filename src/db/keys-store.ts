@@ -21,6 +21,11 @@ export type KeyPatch = Partial<Pick<KeyRow, 'name' | 'expiresAt' | 'disabled' | 
 export function keysStore({ db }: Database_) {
   const byHash = db.select().from(apiKeys).where(eq(apiKeys.hash, sql.placeholder('hash'))).prepare();
   const byId = db.select().from(apiKeys).where(eq(apiKeys.id, sql.placeholder('id'))).prepare();
+  const touch = db
+    .update(apiKeys)
+    .set({ lastUsedAt: sql`max(coalesce(${apiKeys.lastUsedAt}, 0), ${sql.placeholder('at')})` })
+    .where(eq(apiKeys.id, sql.placeholder('id')))
+    .prepare();
 
   return {
     insertKey(key: NewKey): KeyRow {
@@ -52,13 +57,7 @@ export function keysStore({ db }: Database_) {
     },
     /** last_used_at is refreshed in batches with the request log, never on the hot path. */
     touchKeys(lastUsed: Map<string, number>): void {
-      if (lastUsed.size === 0) return;
-      const stmt = db
-        .update(apiKeys)
-        .set({ lastUsedAt: sql`max(coalesce(${apiKeys.lastUsedAt}, 0), ${sql.placeholder('at')})` })
-        .where(eq(apiKeys.id, sql.placeholder('id')))
-        .prepare();
-      for (const [id, at] of lastUsed) stmt.run({ id, at });
+      for (const [id, at] of lastUsed) touch.run({ id, at });
     },
   };
 }

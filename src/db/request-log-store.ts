@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, lt, or, type SQL } from 'drizzle-orm';
+import { and, desc, eq, gte, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { Database_ } from './client.js';
 import { requestLog } from './schema/index.js';
 
@@ -17,12 +17,46 @@ export interface RequestLogQuery {
 }
 
 export function requestLogStore({ db }: Database_) {
+  const p = (name: string) => sql.placeholder(name);
+  // Prepared once: a flush runs it once per row, instead of building a multi-row INSERT each time.
+  const insertOne = db
+    .insert(requestLog)
+    .values({
+      requestId: p('requestId'),
+      clientRequestId: p('clientRequestId'),
+      upstreamRequestId: p('upstreamRequestId'),
+      keyId: p('keyId'),
+      method: p('method'),
+      route: p('route'),
+      videoId: p('videoId'),
+      status: p('status'),
+      errorCode: p('errorCode'),
+      durationMs: p('durationMs'),
+      upstreamDurationMs: p('upstreamDurationMs'),
+      bytesIn: p('bytesIn'),
+      bytesOut: p('bytesOut'),
+      createdAt: p('createdAt'),
+    })
+    .prepare();
+
   return {
     /** One transaction per batch: one disk sync for many rows. */
     insertRequestLogBatch(rows: RequestLogRow[]): void {
       if (rows.length === 0) return;
-      db.transaction((tx) => {
-        for (let i = 0; i < rows.length; i += 200) tx.insert(requestLog).values(rows.slice(i, i + 200)).run();
+      db.transaction(() => {
+        for (const r of rows) {
+          insertOne.run({
+            ...r,
+            clientRequestId: r.clientRequestId ?? null,
+            upstreamRequestId: r.upstreamRequestId ?? null,
+            keyId: r.keyId ?? null,
+            videoId: r.videoId ?? null,
+            errorCode: r.errorCode ?? null,
+            upstreamDurationMs: r.upstreamDurationMs ?? null,
+            bytesIn: r.bytesIn ?? 0,
+            bytesOut: r.bytesOut ?? 0,
+          });
+        }
       });
     },
 

@@ -17,7 +17,14 @@ export async function readBody(c: Context<AppEnv>, limit: number): Promise<Buffe
   let total = 0;
   const reader = stream.getReader();
   for (;;) {
-    const { done, value } = await reader.read();
+    let chunk: ReadableStreamReadResult<Uint8Array>;
+    try {
+      chunk = await reader.read();
+    } catch {
+      // The client hung up or was cut off by a timeout mid-body: its fault, not a server error.
+      throw new ApiError('invalid_request', 'The request body could not be read completely.');
+    }
+    const { done, value } = chunk;
     if (done) break;
     total += value.byteLength;
     if (total > limit) {

@@ -8,10 +8,14 @@ export interface RequestState {
   startedAt: number;
   receivedAt: number;
   route: string;
+  /** The matched route pattern (`/v1/videos/:id`, `/admin/keys/:id`), for metrics labels. */
+  routeLabel: string;
   key: KeyRow | null;
   videoId: string | null;
   upstreamRequestId: string | null;
   upstreamMs: number | null;
+  /** performance.now() when the response headers were ready (server-timing, overhead metric) */
+  respondedAt: number | null;
   errorCode: string | null;
   bytesIn: number;
   /** Set by routes that stream the response themselves (they also write the log row when done). */

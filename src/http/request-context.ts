@@ -2,6 +2,7 @@ import type { MiddlewareHandler } from 'hono';
 import type { AppEnv, RequestState } from './context.js';
 import type { Deps } from '../deps.js';
 import { isAcceptableRequestId, newId } from '../ids.js';
+import { routePath } from 'hono/route';
 
 /**
  * First middleware: gives the request its id (reusing a well-formed incoming x-request-id), puts
@@ -17,10 +18,13 @@ export function requestContext(deps: Deps): MiddlewareHandler<AppEnv> {
       startedAt: performance.now(),
       receivedAt: deps.now(),
       route: c.req.path,
+      // The last matched route is the handler's pattern (middleware-only matches give `/v1/*`, `*`).
+      routeLabel: routePath(c, -1) || '*',
       key: null,
       videoId: null,
       upstreamRequestId: null,
       upstreamMs: null,
+      respondedAt: null,
       errorCode: null,
       bytesIn: Number(c.req.header('content-length') ?? 0) || 0,
       bytesOut: null,
@@ -28,6 +32,9 @@ export function requestContext(deps: Deps): MiddlewareHandler<AppEnv> {
     };
     c.set('state', state);
     await next();
+    if (state.streamed && state.respondedAt !== null) return; // the route wrote the response itself and finishes the row
+    state.respondedAt = performance.now();
+    c.res.headers.set('server-timing', serverTiming(state));
     if (state.streamed) return; // the streaming route finishes the row itself
     c.res.headers.set('x-request-id', state.requestId);
     if (state.upstreamRequestId) c.res.headers.set('x-upstream-request-id', state.upstreamRequestId);
@@ -36,9 +43,30 @@ export function requestContext(deps: Deps): MiddlewareHandler<AppEnv> {
   };
 }
 
-/** Writes the request-log row (for /v1 and /admin) and one structured access-log line. */
+/**
+ * `server-timing: total;dur=…, upstream;dur=…, reelay;dur=…` (ms): time until the response
+ * headers were ready, the part of it spent waiting for the upstream, and reelay's own share.
+ */
+export function serverTiming(state: RequestState): string {
+  const total = (state.respondedAt ?? performance.now()) - state.startedAt;
+  if (state.upstreamMs === null) return `total;dur=${total.toFixed(3)}, reelay;dur=${total.toFixed(3)}`;
+  const upstream = Math.min(state.upstreamMs, total);
+  return `total;dur=${total.toFixed(3)}, upstream;dur=${upstream.toFixed(3)}, reelay;dur=${(total - upstream).toFixed(3)}`;
+}
+
+/** Writes the request-log row (for /v1 and /admin), one structured access-log line, and the request's metrics. */
 export function finishRequest(deps: Deps, state: RequestState, method: string, status: number, bytesOut: number): void {
-  const durationMs = Math.round(performance.now() - state.startedAt);
+  const finishedAt = performance.now();
+  const respondedMs = (state.respondedAt ?? finishedAt) - state.startedAt;
+  deps.metrics.observeRequest({
+    method,
+    route: state.routeLabel,
+    status,
+    totalMs: finishedAt - state.startedAt,
+    upstreamMs: state.upstreamMs,
+    overheadMs: respondedMs - Math.min(state.upstreamMs ?? 0, respondedMs),
+  });
+  const durationMs = Math.round(finishedAt - state.startedAt);
   const logged = state.route.startsWith('/v1') || state.route.startsWith('/admin');
   if (logged) {
     deps.requestLog.push({

@@ -98,6 +98,11 @@ export class Upstream {
         body: req.body ?? null,
         signal: req.signal,
       });
+      if (res.statusCode > 599) {
+        // Not an HTTP status a response can carry on to the client: a bad response.
+        res.body.destroy();
+        throw new UpstreamFailure('bad_response', true);
+      }
       return { status: res.statusCode, headers: res.headers, body: res.body, headersMs: performance.now() - started };
     } catch (err) {
       throw classifyUpstreamError(err);

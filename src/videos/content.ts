@@ -6,7 +6,7 @@ import type { AppEnv } from '../http/context.js';
 import type { Deps } from '../deps.js';
 import type { UpstreamResponse } from '../relay/upstream.js';
 import { downstreamResponseHeaders } from '../relay/headers.js';
-import { finishRequest } from '../http/request-context.js';
+import { finishRequest, serverTiming } from '../http/request-context.js';
 
 /**
  * Streams an upstream body (video content) to the client without buffering it: piped straight
@@ -21,6 +21,8 @@ export async function streamToClient(c: Context<AppEnv>, deps: Deps, upstreamRes
   headers['x-request-id'] = state.requestId;
   if (state.upstreamRequestId) headers['x-upstream-request-id'] = state.upstreamRequestId;
   if (!headers['cache-control']) headers['cache-control'] = 'private, no-store';
+  state.respondedAt = performance.now();
+  headers['server-timing'] = serverTiming(state);
 
   const outgoing = c.env?.outgoing;
   if (!outgoing) {
@@ -37,9 +39,11 @@ export async function streamToClient(c: Context<AppEnv>, deps: Deps, upstreamRes
     sent += chunk.length;
   });
   piping
-    .catch(() => {
-      // Client hung up or the upstream broke midway: pipeline has destroyed both sides.
-      if (!state.errorCode) state.errorCode = outgoing.writableFinished ? 'upstream_stream_error' : 'client_closed';
+    .catch((err: { code?: unknown }) => {
+      // Client hung up or the upstream broke midway: pipeline has destroyed both sides. The first
+      // error says which: an undici error (other than the abort that follows a hang-up) is the upstream's.
+      const code = typeof err?.code === 'string' ? err.code : '';
+      if (!state.errorCode) state.errorCode = code.startsWith('UND_ERR') && code !== 'UND_ERR_ABORTED' ? 'upstream_stream_error' : 'client_closed';
     })
     .finally(() => finishRequest(deps, state, method, upstreamRes.status, sent));
   return RESPONSE_ALREADY_SENT;

@@ -88,7 +88,8 @@ function parseJson(raw: Buffer): FieldMap {
 function canonicalize(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(canonicalize);
   if (v && typeof v === 'object') {
-    const out: Record<string, unknown> = {};
+    // Without a prototype, a `__proto__` key stays an own key and counts in the idempotency hash.
+    const out = Object.create(null) as Record<string, unknown>;
     for (const k of Object.keys(v).sort()) out[k] = canonicalize((v as Record<string, unknown>)[k]);
     return out;
   }

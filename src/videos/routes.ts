@@ -5,7 +5,7 @@ import type { JobRow } from '../db/billing-store.js';
 import { ApiError, invalid, notFound } from '../errors.js';
 import { keyAuth } from '../http/key-auth.js';
 import { readBody, JSON_LIMIT_BYTES, bytesResponse, jsonResponse } from '../http/body.js';
-import { clientHeaders } from '../http/client-headers.js';
+import { clientHeaders, clientSignal } from '../http/client-headers.js';
 import { parseRequestBody } from './request-body.js';
 import { sourceVideoRef, validateCreate, validateEdit, validateExtension, validateRemix } from './validate.js';
 import { submitBillable } from './submit.js';
@@ -57,7 +57,7 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
     if (body) headers['content-type'] = body.contentType;
     const started = performance.now();
     try {
-      const res = await deps.upstream.request({ method, path, headers, body: body?.raw, signal: c.req.raw.signal });
+      const res = await deps.upstream.request({ method, path, headers, body: body?.raw, signal: clientSignal(c) });
       state.upstreamRequestId = upstreamRequestId(res.headers);
       const bytes = await Upstream.readBody(res);
       return { status: res.status, headers: downstreamResponseHeaders(res.headers), bytes };
@@ -200,7 +200,7 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
         method: 'GET',
         path: pathWithQuery(c, `/videos/${encodeURIComponent(job.videoId!)}/content`),
         headers: upstreamRequestHeaders(clientHeaders(c), deps.upstream.apiKey),
-        signal: c.req.raw.signal,
+        signal: clientSignal(c),
       });
     } catch (err) {
       throw (err as { toApiError?: () => ApiError }).toApiError?.() ?? err;

@@ -1,0 +1,97 @@
+/**
+ * What the machine is doing: CPU time from /proc/stat (whole machine) and /proc/<pid>/stat (our
+ * processes), resident memory from /proc/<pid>/status. "Foreign" CPU is the machine's busy time
+ * minus our processes' — other people's work that would skew a benchmark on a 2-core machine.
+ */
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+
+const CLK_TCK = 100; // USER_HZ on Linux
+
+interface MachineCpu {
+  /** user + nice + system + steal jiffies (irq/softirq are left out: loopback traffic lands there) */
+  busy: number;
+  total: number;
+}
+
+function machineCpu(): MachineCpu {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = fields;
+  return { busy: user + nice + system + steal, total: user + nice + system + idle + iowait + irq + softirq + steal };
+}
+
+/** utime + stime of a process in jiffies (0 when it is gone). */
+export function processCpu(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields after "(comm) ": state is [0], utime is field 14 overall → index 11 here, stime 12
+    return Number(after[11]) + Number(after[12]);
+  } catch {
+    return 0;
+  }
+}
+
+/** Resident set size in bytes (0 when the process is gone). */
+export function rssBytes(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+export interface CpuWindow {
+  /** cores' worth of CPU used by processes that are not ours, averaged over the window */
+  foreignCores: number;
+  /** cores' worth used by each of our processes, by pid */
+  ours: Map<number, number>;
+}
+
+/** Starts a CPU accounting window over the given pids (our processes); `end()` closes it. */
+export function cpuWindow(pids: number[]): { end(): CpuWindow } {
+  const m0 = machineCpu();
+  const p0 = new Map(pids.map((p) => [p, processCpu(p)]));
+  const self0 = process.cpuUsage();
+  const t0 = performance.now();
+  return {
+    end() {
+      const m1 = machineCpu();
+      const wallS = (performance.now() - t0) / 1000;
+      const ncpu = os.cpus().length;
+      const busyCores = m1.total > m0.total ? ((m1.busy - m0.busy) / (m1.total - m0.total)) * ncpu : 0;
+      const ours = new Map<number, number>();
+      let oursCores = 0;
+      for (const [pid, before] of p0) {
+        const cores = (processCpu(pid) - before) / CLK_TCK / wallS;
+        ours.set(pid, cores);
+        oursCores += cores;
+      }
+      const self = process.cpuUsage(self0);
+      oursCores += (self.user + self.system) / 1e6 / wallS;
+      return { foreignCores: Math.max(0, busyCores - oursCores), ours };
+    },
+  };
+}
+
+/** Busy cores on the whole machine over `ms` (nothing of ours should be running then). */
+export async function machineBusyCores(ms: number): Promise<number> {
+  const w = cpuWindow([]);
+  await new Promise((r) => setTimeout(r, ms));
+  return w.end().foreignCores;
+}
+
+/** Samples a process's RSS every `everyMs` until stopped; returns the peak. */
+export function rssPeak(pid: number, everyMs = 50): { stop(): number } {
+  let peak = rssBytes(pid);
+  const timer = setInterval(() => {
+    peak = Math.max(peak, rssBytes(pid));
+  }, everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      return Math.max(peak, rssBytes(pid));
+    },
+  };
+}

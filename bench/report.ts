@@ -1,0 +1,126 @@
+/** Medians, ratios and the markdown report. */
+import type { TargetId } from './targets.js';
+import { TARGET_LABELS } from './targets.js';
+
+export interface Sample {
+  value: number;
+  /** other processes' CPU during the sample, in cores */
+  foreign: number;
+  /** the target process's own CPU during the sample, in cores (throughput scenarios) */
+  targetCpu?: number;
+  errors: number;
+  firstError?: string | null;
+  detail?: string;
+}
+
+export interface ScenarioResult {
+  id: string;
+  title: string;
+  measure: string;
+  unit: string;
+  better: 'higher' | 'lower';
+  digits: number;
+  targets: TargetId[];
+  samples: Map<TargetId, Sample[]>;
+  skipped: Map<TargetId, string>;
+}
+
+export interface Check {
+  what: string;
+  target: string;
+  actual: string;
+  met: boolean | null;
+  note?: string;
+}
+
+export function median(xs: number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+export function med(r: ScenarioResult | undefined, t: TargetId): number {
+  return median((r?.samples.get(t) ?? []).map((s) => s.value));
+}
+
+export function fmt(n: number, digits = 0): string {
+  if (!Number.isFinite(n)) return '–';
+  return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+export const NOISY_CORES = 0.25;
+
+function cell(r: ScenarioResult, t: TargetId): string {
+  if (r.skipped.has(t)) return 'n/a';
+  const samples = r.samples.get(t) ?? [];
+  if (samples.length === 0) return '–';
+  const noisy = samples.some((s) => s.foreign > NOISY_CORES) ? ' ⚠' : '';
+  const errs = samples.some((s) => s.errors > 0) ? ' ✗' : '';
+  return `${fmt(median(samples.map((s) => s.value)), r.digits)}${noisy}${errs}`;
+}
+
+/** reelay relative to the bare proxy, as "how many times as good" (>1 is better for reelay). */
+function versusBare(r: ScenarioResult): string {
+  const a = med(r, 'reelay');
+  const b = med(r, 'bare');
+  if (!Number.isFinite(a) || !Number.isFinite(b) || a === 0 || b === 0) return '–';
+  if (r.unit === 'ms' && r.id === 'latency') return `+${fmt(a - med(r, 'direct'), 2)} ms vs direct`;
+  return `${fmt(a / b, 2)}×`;
+}
+
+export interface ReportHeader {
+  command: string;
+  startedAt: Date;
+  seconds: number;
+  machine: string;
+  rounds: number;
+  busyNote: string | null;
+  portkeyNote: string | null;
+}
+
+export function markdown(h: ReportHeader, results: ScenarioResult[], idle: string, checks: Check[]): string {
+  const all: TargetId[] = ['direct', 'bare', 'reelay', 'compare', 'portkey'];
+  const used = all.filter((t) => results.some((r) => r.targets.includes(t)));
+  const lines: string[] = [];
+  lines.push(`Command: \`${h.command}\` — ${h.startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${Math.round(h.seconds)} s`);
+  lines.push(`Machine: ${h.machine}. Loopback only. ${h.rounds} interleaved rounds per scenario; medians shown.`);
+  if (h.busyNote) lines.push(`**${h.busyNote}**`);
+  lines.push('');
+  const compare = used.includes('compare');
+  lines.push(`| scenario | measure | ${used.map((t) => TARGET_LABELS[t]).join(' | ')} | reelay ÷ bare |${compare ? ' reelay ÷ compare |' : ''}`);
+  lines.push(`| --- | --- | ${used.map(() => '---:').join(' | ')} | ---: |${compare ? ' ---: |' : ''}`);
+  for (const r of results) {
+    const vsCompare = compare ? ` ${fmt(med(r, 'reelay') / med(r, 'compare'), 2)}× |` : '';
+    lines.push(`| ${r.title} | ${r.measure} | ${used.map((t) => (r.targets.includes(t) ? cell(r, t) : '')).join(' | ')} | ${versusBare(r)} |${vsCompare}`);
+  }
+  lines.push('');
+  lines.push(idle);
+  lines.push('');
+  lines.push('| target | goal | this run | |');
+  lines.push('| --- | --- | --- | --- |');
+  for (const c of checks) lines.push(`| ${c.what} | ${c.target} | ${c.actual}${c.note ? ` (${c.note})` : ''} | ${c.met === null ? '–' : c.met ? 'met' : '**missed**'} |`);
+  lines.push('');
+  lines.push('⚠ = some round ran while other processes used more than a quarter of a core; ✗ = some requests failed; n/a = target not available.');
+  if (h.portkeyNote) lines.push(`Portkey: ${h.portkeyNote}`);
+  lines.push('');
+  lines.push('<details><summary>Every round</summary>');
+  lines.push('');
+  lines.push('| scenario | target | rounds (value · foreign CPU · target CPU) |');
+  lines.push('| --- | --- | --- |');
+  for (const r of results) {
+    for (const t of r.targets) {
+      const samples = r.samples.get(t) ?? [];
+      const why = r.skipped.get(t);
+      const text = why
+        ? why
+        : samples
+            .map((s) => `${fmt(s.value, r.digits)} ${r.unit} · ${fmt(s.foreign, 2)} · ${s.targetCpu === undefined ? '–' : fmt(s.targetCpu, 2)}${s.errors ? ` · ${s.errors} errors (${s.firstError})` : ''}${s.detail ? ` · ${s.detail}` : ''}`)
+            .join('<br>');
+      lines.push(`| ${r.title} | ${TARGET_LABELS[t]} | ${text} |`);
+    }
+  }
+  lines.push('');
+  lines.push('</details>');
+  return lines.join('\n');
+}

@@ -1,0 +1,539 @@
+/**
+ * `npm run bench`: reelay side by side with its baselines, on this machine, over loopback only.
+ *
+ *   npm run bench                      full run (about 8 minutes)
+ *   npm run bench -- --quick           short windows (about 2–3 minutes)
+ *   options: --rounds N (≥ 3)  --only poll-running,download,…  --no-portkey  --force  --wait-quiet S
+ *            --compare DIR   also run reelay from another checkout (with this bench in it), e.g. the
+ *                            code before a change, interleaved with this one
+ *
+ * Targets, each its own child process: the fast fake upstream directly ("direct"); a bare
+ * pass-through proxy (node:http + undici.Pool, nothing else) as the ceiling for this architecture;
+ * reelay with auth, key lookup, billing, the request log and access logs on; and, on the
+ * pass-through scenarios, the Portkey gateway when it can be installed from npm. Rounds interleave
+ * the targets (the order rotates every round); medians are reported. A machine already busy makes
+ * the run refuse to start (or, with --force, marks the report); every sample records other
+ * processes' CPU and is flagged when it was disturbed.
+ */
+import { writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync, closeSync } from 'node:fs';
+import os from 'node:os';
+import { join, resolve } from 'node:path';
+import { request } from 'undici';
+import {
+  BENCH_DIR,
+  ROOT,
+  PORTKEY_VERSION,
+  build,
+  built,
+  directTarget,
+  ensurePortkey,
+  freePort,
+  startBare,
+  startChild,
+  startPortkey,
+  startReelayTarget,
+  startUpstream,
+  tempDir,
+  type Child,
+  type Target,
+  type TargetId,
+} from './targets.js';
+import type { LoadJob, LoadResult, HttpRequestSpec } from './loadgen.js';
+import { cpuWindow, machineBusyCores, rssBytes, rssPeak } from './machine.js';
+import { fmt, markdown, med, median, NOISY_CORES, type Check, type Sample, type ScenarioResult } from './report.js';
+
+// --- options -----------------------------------------------------------------------------------
+
+interface Options {
+  quick: boolean;
+  /** another checkout of reelay (with this bench in it) to run beside this one, e.g. the code before a change */
+  compare: string | null;
+  rounds: number;
+  only: string[] | null;
+  portkey: boolean;
+  force: boolean;
+  waitQuietS: number;
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { quick: false, compare: null, rounds: 3, only: null, portkey: true, force: false, waitQuietS: 60 };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--quick') o.quick = true;
+    else if (a === '--rounds') o.rounds = Math.max(3, Number(value()) || 3);
+    else if (a === '--only') o.only = value().split(',');
+    else if (a === '--no-portkey') o.portkey = false;
+    else if (a === '--compare') o.compare = resolve(value());
+    else if (a === '--force') o.force = true;
+    else if (a === '--wait-quiet') o.waitQuietS = Number(value()) || 0;
+    else if (a === '--help' || a === '-h') {
+      process.stdout.write('usage: npm run bench -- [--quick] [--rounds N] [--only a,b] [--no-portkey] [--force] [--wait-quiet S] [--compare DIR]\n');
+      process.exit(0);
+    } else throw new Error(`unknown option ${a}`);
+  }
+  return o;
+}
+
+const opts = parseArgs(process.argv.slice(2));
+const T = opts.quick
+  ? { warmupMs: 500, durationMs: 2000, latencyMs: 1500, downloads: 3, slowMs: 3000, idleMs: 12_000 }
+  : { warmupMs: 1500, durationMs: 6000, latencyMs: 3000, downloads: 5, slowMs: 6000, idleMs: 20_000 };
+const CONCURRENCY = 64;
+const SEED_JOBS = 100;
+const log = (s: string) => process.stderr.write(`${s}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const MB = 1024 * 1024;
+
+// --- the load generator ------------------------------------------------------------------------
+
+class LoadGen {
+  private constructor(private readonly child: Child) {}
+  static async start(): Promise<LoadGen> {
+    return new LoadGen(await startChild('loadgen', built('bench/loadgen.js')));
+  }
+  get pid(): number {
+    return this.child.pid;
+  }
+  /** Runs a job; `onMeasuring` fires when the warm-up is over and the measured window starts. */
+  run(job: LoadJob, onMeasuring: () => void = () => {}): Promise<LoadResult> {
+    return new Promise((resolve, reject) => {
+      const onMessage = (msg: { measuring?: true; result?: LoadResult; error?: string }) => {
+        if (msg.measuring) return onMeasuring();
+        this.child.proc.off('message', onMessage);
+        if (msg.result) resolve(msg.result);
+        else reject(new Error(msg.error ?? 'load generator failed'));
+      };
+      this.child.proc.on('message', onMessage);
+      this.child.proc.send(job);
+    });
+  }
+  stop(): Promise<void> {
+    return this.child.stop();
+  }
+}
+
+// --- seeding through reelay ----------------------------------------------------------------------
+
+async function createVideo(t: Target, prompt: string): Promise<string> {
+  const res = await request(`${t.origin}/v1/videos`, {
+    method: 'POST',
+    headers: { ...t.headers, 'content-type': 'application/json' },
+    body: JSON.stringify({ prompt, model: 'sora-2', seconds: '4', size: '720x1280' }),
+  });
+  const body = (await res.body.json()) as { id?: string };
+  if (res.statusCode !== 200 || !body.id) throw new Error(`seeding: create answered ${res.statusCode}`);
+  return body.id;
+}
+
+async function getVideo(t: Target, id: string): Promise<{ status: number; cache: string | undefined }> {
+  const res = await request(`${t.origin}/v1/videos/${id}`, { headers: t.headers });
+  await res.body.dump();
+  return { status: res.statusCode, cache: res.headers['x-reelay-cache'] as string | undefined };
+}
+
+async function seedJobs(reelay: Target, prompt: string, n: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) ids.push(await createVideo(reelay, prompt));
+  return ids;
+}
+
+// --- scenarios -------------------------------------------------------------------------------
+
+interface Ctx {
+  loadgen: LoadGen;
+  upstream: Child;
+  ourPids: () => number[];
+}
+
+interface ScenarioDef {
+  id: string;
+  title: string;
+  measure: string;
+  unit: string;
+  better: 'higher' | 'lower';
+  digits: number;
+  targets: TargetId[];
+  /** Prepares jobs through reelay; returns what `run` needs. */
+  seed(reelay: Target): Promise<string[]>;
+  run(t: Target, ids: string[], ctx: Ctx): Promise<Sample>;
+}
+
+const get = (t: Target, path: string): HttpRequestSpec => ({ method: 'GET', path, headers: t.headers });
+
+async function throughputSample(t: Target, ctx: Ctx, requests: HttpRequestSpec[], concurrency: number, durationMs: number, value: (r: Extract<LoadResult, { kind: 'throughput' }>) => number): Promise<Sample> {
+  let win: ReturnType<typeof cpuWindow> | null = null;
+  const r = await ctx.loadgen.run(
+    { kind: 'throughput', origin: t.origin, requests, concurrency, warmupMs: T.warmupMs, durationMs, maxRequests: 5_000_000, expectStatus: 200 },
+    () => (win = cpuWindow(ctx.ourPids())),
+  );
+  const cpu = (win as ReturnType<typeof cpuWindow> | null)?.end();
+  if (r.kind !== 'throughput') throw new Error('unexpected result');
+  return {
+    value: value(r),
+    foreign: cpu?.foreignCores ?? 0,
+    targetCpu: cpu?.ours.get(t.pid),
+    errors: r.errors,
+    firstError: r.firstError,
+    detail: `${fmt(r.rps)} req/s, p50 ${fmt(r.p50, 2)} ms, p99 ${fmt(r.p99, 2)} ms`,
+  };
+}
+
+function pollScenario(id: string, title: string, prompt: string, targets: TargetId[]): ScenarioDef {
+  return {
+    id,
+    title,
+    measure: 'requests/s',
+    unit: 'req/s',
+    better: 'higher',
+    digits: 0,
+    targets,
+    async seed(reelay) {
+      const ids = await seedJobs(reelay, prompt, SEED_JOBS);
+      if (prompt === 'done') {
+        for (const v of ids) await getVideo(reelay, v); // reelay settles and stores the final object
+        const again = await getVideo(reelay, ids[0]!);
+        if (again.cache !== 'final') throw new Error('seeding: a finished job is not served from the database');
+      }
+      return ids;
+    },
+    run: (t, ids, ctx) => throughputSample(t, ctx, ids.map((v) => get(t, `/v1/videos/${v}`)), CONCURRENCY, T.durationMs, (r) => r.rps),
+  };
+}
+
+function slowScenario(bytes: number): ScenarioDef {
+  return {
+    id: `slow-${bytes / MB}mb`,
+    title: `200 slow readers, ${bytes / MB} MB video`,
+    measure: 'RSS growth (MB)',
+    unit: 'MB',
+    better: 'lower',
+    digits: 1,
+    targets: ['direct', 'bare', 'reelay'],
+    seed: async (reelay) => [await createVideo(reelay, `content:${bytes}`)],
+    async run(t, ids, ctx) {
+      await sleep(500);
+      const before = rssBytes(t.pid);
+      const peak = rssPeak(t.pid, 25);
+      const win = cpuWindow(ctx.ourPids());
+      const r = await ctx.loadgen.run({ kind: 'slow', port: t.port, request: get(t, `/v1/videos/${ids[0]}/content`), clients: 200, bytesPerSecond: 256 * 1024, durationMs: T.slowMs });
+      const cpu = win.end();
+      const top = peak.stop();
+      if (r.kind !== 'slow') throw new Error('unexpected result');
+      await sleep(500); // let the target notice the hang-ups before the next round
+      return {
+        value: (top - before) / MB,
+        foreign: cpu.foreignCores,
+        errors: r.errors,
+        firstError: r.firstError,
+        detail: `RSS ${fmt(before / MB, 1)} → peak ${fmt(top / MB, 1)} MB, ${fmt(r.bytes / MB)} MB read by the clients`,
+      };
+    },
+  };
+}
+
+const DOWNLOAD_BYTES = 100 * MB;
+
+const SCENARIOS: ScenarioDef[] = [
+  pollScenario('poll-running', 'Status polling, jobs in progress (proxied)', 'in_progress', ['direct', 'bare', 'reelay', 'portkey']),
+  pollScenario('poll-finished', 'Status polling, finished jobs (reelay: from its database)', 'done', ['direct', 'bare', 'reelay']),
+  {
+    id: 'create',
+    title: 'JSON creates (reelay: with holds)',
+    measure: 'requests/s',
+    unit: 'req/s',
+    better: 'higher',
+    digits: 0,
+    targets: ['direct', 'bare', 'reelay'],
+    seed: async () => [],
+    run: (t, _ids, ctx) =>
+      throughputSample(
+        t,
+        ctx,
+        [{ method: 'POST', path: '/v1/videos', headers: { ...t.headers, 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'a benchmark video', model: 'sora-2', seconds: '4', size: '720x1280' }) }],
+        CONCURRENCY,
+        T.durationMs,
+        (r) => r.rps,
+      ),
+  },
+  {
+    id: 'latency',
+    title: 'Latency at one client (polling a running job)',
+    measure: 'p50 (ms)',
+    unit: 'ms',
+    better: 'lower',
+    digits: 3,
+    targets: ['direct', 'bare', 'reelay', 'portkey'],
+    seed: (reelay) => seedJobs(reelay, 'in_progress', 10),
+    run: (t, ids, ctx) => throughputSample(t, ctx, ids.map((v) => get(t, `/v1/videos/${v}`)), 1, T.latencyMs, (r) => r.p50),
+  },
+  {
+    id: 'download',
+    title: '100 MB content download',
+    measure: 'seconds',
+    unit: 's',
+    better: 'lower',
+    digits: 3,
+    targets: ['direct', 'bare', 'reelay'],
+    seed: async (reelay) => [await createVideo(reelay, `content:${DOWNLOAD_BYTES}`)],
+    async run(t, ids, ctx) {
+      const win = cpuWindow(ctx.ourPids());
+      const r = await ctx.loadgen.run({ kind: 'download', origin: t.origin, request: get(t, `/v1/videos/${ids[0]}/content`), count: T.downloads, expectBytes: DOWNLOAD_BYTES });
+      const cpu = win.end();
+      if (r.kind !== 'download') throw new Error('unexpected result');
+      const s = median(r.seconds);
+      return { value: s, foreign: cpu.foreignCores, targetCpu: cpu.ours.get(t.pid), errors: r.errors, firstError: r.firstError, detail: `${fmt(DOWNLOAD_BYTES / MB / s)} MB/s` };
+    },
+  },
+  slowScenario(50 * MB),
+  slowScenario(200 * MB),
+];
+
+// --- idle memory ---------------------------------------------------------------------------------
+
+/** reelay as `npm start` runs it (TypeScript through the tsx loader), for comparison with the build. */
+async function startReelayTsx(upstreamPort: number): Promise<{ pid: number; stop: () => Promise<void> }> {
+  const port = await freePort();
+  const dir = tempDir('reelay-tsx');
+  mkdirSync(join(BENCH_DIR, 'results', 'logs'), { recursive: true });
+  const fd = openSync(join(BENCH_DIR, 'results', 'logs', 'reelay-tsx.log'), 'w');
+  const proc: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: join(dir, 'reelay.db'), UPSTREAM_BASE_URL: `http://127.0.0.1:${upstreamPort}/v1`, LOG_LEVEL: 'info' },
+    stdio: ['ignore', fd, fd],
+  });
+  closeSync(fd);
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (proc.exitCode !== null) return resolve();
+      proc.once('exit', () => resolve());
+      proc.kill('SIGTERM');
+    });
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    try {
+      const res = await request(`http://127.0.0.1:${port}/healthz`);
+      await res.body.dump();
+      if (res.statusCode === 200) return { pid: proc.pid!, stop };
+    } catch {
+      await sleep(200);
+    }
+  }
+  await stop();
+  throw new Error('reelay (tsx) did not start');
+}
+
+async function idleMemory(rounds: number): Promise<{ text: string; reelayMB: number }> {
+  const upstream = await startUpstream();
+  const up = upstream.message.port as number;
+  const reelays: Target[] = [];
+  const bares: Target[] = [];
+  for (let i = 0; i < rounds; i++) {
+    reelays.push(await startReelayTarget(up, `reelay-idle-${i}`));
+    bares.push(await startBare(up));
+  }
+  const tsx = await startReelayTsx(up).catch((err: Error) => {
+    log(`  reelay via tsx: ${err.message}`);
+    return null;
+  });
+  const early = reelays.map((t) => rssBytes(t.pid));
+  await sleep(T.idleMs);
+  const settledReelay = reelays.map((t) => rssBytes(t.pid));
+  const settledBare = bares.map((t) => rssBytes(t.pid));
+  const tsxMB = tsx ? rssBytes(tsx.pid) / MB : NaN;
+  await Promise.all([...reelays, ...bares].map((t) => t.stop()));
+  await tsx?.stop();
+  await upstream.stop();
+  const reelayMB = median(settledReelay) / MB;
+  const text =
+    `Idle RSS after ${T.idleMs / 1000} s (median of ${rounds} fresh processes): reelay **${fmt(reelayMB, 1)} MB** ` +
+    `(${fmt(median(early) / MB, 1)} MB right after start-up), bare proxy ${fmt(median(settledBare) / MB, 1)} MB; ` +
+    `reelay run through the tsx loader as \`npm start\` does: ${fmt(tsxMB, 1)} MB (the loader's worker thread and caches).`;
+  return { text, reelayMB };
+}
+
+// --- main ----------------------------------------------------------------------------------------
+
+async function waitForQuiet(): Promise<string | null> {
+  const deadline = Date.now() + opts.waitQuietS * 1000;
+  for (;;) {
+    const busy = await machineBusyCores(3000);
+    const load = os.loadavg()[0]!;
+    if (busy <= 0.2) return null;
+    const why = `the machine was busy before the benchmark started: ${fmt(busy, 2)} of ${os.cpus().length} cores in use, load average ${fmt(load, 2)}`;
+    if (Date.now() >= deadline) return why;
+    log(`waiting for a quiet machine (${fmt(busy, 2)} cores busy) …`);
+    await sleep(5000);
+  }
+}
+
+async function runScenario(def: ScenarioDef, loadgen: LoadGen, portkey: { entry: string } | { error: string } | null): Promise<ScenarioResult> {
+  const result: ScenarioResult = { ...def, targets: opts.compare ? [...def.targets, 'compare'] : def.targets, samples: new Map(), skipped: new Map() };
+  const upstream = await startUpstream();
+  const up = upstream.message.port as number;
+  const targets = new Map<TargetId, Target>();
+  try {
+    targets.set('direct', directTarget(upstream));
+    if (def.targets.includes('bare')) targets.set('bare', await startBare(up));
+    const reelay = await startReelayTarget(up);
+    targets.set('reelay', reelay);
+    if (opts.compare) targets.set('compare', await startReelayTarget(up, 'reelay-compare', opts.compare));
+    if (def.targets.includes('portkey')) {
+      if (!portkey) result.skipped.set('portkey', 'not run (--no-portkey)');
+      else if ('error' in portkey) result.skipped.set('portkey', portkey.error);
+      else {
+        try {
+          targets.set('portkey', await startPortkey(portkey.entry, up));
+        } catch (err) {
+          result.skipped.set('portkey', (err as Error).message);
+        }
+      }
+    }
+    // Jobs belong to the reelay that created them; the fake upstream itself is stateless, so the
+    // other targets use reelay's ids.
+    const ids = await def.seed(reelay);
+    const compareIds = targets.has('compare') ? await def.seed(targets.get('compare')!) : [];
+    const idsFor = (t: TargetId) => (t === 'compare' ? compareIds : ids);
+    const ctx: Ctx = { loadgen, upstream, ourPids: () => [loadgen.pid, upstream.pid, ...[...targets.values()].map((t) => t.pid)] };
+    const order = [...def.targets, ...(def.targets.includes('reelay') ? (['compare'] as const) : [])].filter((t) => targets.has(t));
+    // Portkey answers with its own envelope; make sure it really relays before timing it.
+    if (targets.has('portkey') && ids[0]) {
+      const res = await request(`${targets.get('portkey')!.origin}/v1/videos/${ids[0]}`, { headers: targets.get('portkey')!.headers });
+      const text = await res.body.text();
+      if (res.statusCode !== 200 || !text.includes(ids[0])) {
+        result.skipped.set('portkey', `did not relay GET /v1/videos/{id} (status ${res.statusCode})`);
+        order.splice(order.indexOf('portkey'), 1);
+      }
+    }
+    for (let round = 0; round < opts.rounds; round++) {
+      const rotated = order.map((_, i) => order[(i + round) % order.length]!);
+      for (const id of rotated) {
+        const sample = await def.run(targets.get(id)!, idsFor(id), ctx);
+        const list = result.samples.get(id) ?? [];
+        list.push(sample);
+        result.samples.set(id, list);
+        const flag = sample.foreign > NOISY_CORES ? `  ⚠ ${fmt(sample.foreign, 2)} foreign cores` : '';
+        const errs = sample.errors ? `  ✗ ${sample.errors} errors: ${sample.firstError}` : '';
+        log(`  round ${round + 1} ${id.padEnd(8)} ${fmt(sample.value, def.digits).padStart(10)} ${def.unit}${sample.detail ? `  (${sample.detail})` : ''}${flag}${errs}`);
+        await sleep(300);
+      }
+    }
+  } finally {
+    await Promise.all([...targets.values()].map((t) => t.stop()));
+    await upstream.stop();
+  }
+  return result;
+}
+
+function checks(results: Map<string, ScenarioResult>, idleMB: number | null): Check[] {
+  const out: Check[] = [];
+  const ratio = (id: string, a: TargetId, b: TargetId) => med(results.get(id), a) / med(results.get(id), b);
+  const has = (id: string, ...ts: TargetId[]) => ts.every((t) => Number.isFinite(med(results.get(id), t)));
+  if (has('poll-running', 'reelay', 'bare')) {
+    const r = ratio('poll-running', 'reelay', 'bare');
+    out.push({ what: 'polling running jobs vs bare proxy', target: '≥ 0.8×', actual: `${fmt(r, 2)}×`, met: r >= 0.8 });
+  }
+  if (has('poll-finished', 'reelay', 'bare')) {
+    const r = ratio('poll-finished', 'reelay', 'bare');
+    out.push({ what: 'polling finished jobs vs bare proxy', target: '≥ 1.5×', actual: `${fmt(r, 2)}×`, met: r >= 1.5 });
+  }
+  if (has('download', 'reelay', 'bare')) {
+    const r = ratio('download', 'reelay', 'bare');
+    out.push({ what: '100 MB download time vs bare proxy', target: '≤ 1.1×', actual: `${fmt(r, 2)}×`, met: r <= 1.1 });
+  }
+  const g50 = med(results.get('slow-50mb'), 'reelay');
+  const g200 = med(results.get('slow-200mb'), 'reelay');
+  if (Number.isFinite(g50) || Number.isFinite(g200)) {
+    const worst = Math.max(Number.isFinite(g50) ? g50 : -Infinity, Number.isFinite(g200) ? g200 : -Infinity);
+    out.push({ what: 'memory growth, 200 slow readers', target: '≤ 64 MB', actual: `${fmt(worst, 1)} MB`, met: worst <= 64 });
+  }
+  if (Number.isFinite(g50) && Number.isFinite(g200)) {
+    const d = Math.abs(g200 - g50);
+    out.push({ what: 'same growth for 50 MB and 200 MB files', target: 'within 10 MB', actual: `${fmt(g50, 1)} vs ${fmt(g200, 1)} MB`, met: d <= 10 });
+  }
+  if (has('poll-running', 'reelay', 'portkey')) {
+    const r = ratio('poll-running', 'reelay', 'portkey');
+    out.push({ what: 'pass-through polling vs Portkey gateway', target: 'well ahead (≥ 2×)', actual: `${fmt(r, 2)}×`, met: r >= 2 });
+  } else if (results.has('poll-running')) {
+    out.push({ what: 'pass-through polling vs Portkey gateway', target: 'well ahead (≥ 2×)', actual: 'not measured', met: null, note: results.get('poll-running')!.skipped.get('portkey') });
+  }
+  if (idleMB !== null) out.push({ what: 'idle RSS (built, `node dist/main.js`)', target: '≤ 80 MB', actual: `${fmt(idleMB, 1)} MB`, met: idleMB <= 80 });
+  if (has('latency', 'reelay', 'direct')) {
+    const d = med(results.get('latency'), 'reelay') - med(results.get('latency'), 'direct');
+    out.push({ what: 'latency added at one client (p50 over direct)', target: 'report', actual: `+${fmt(d, 3)} ms`, met: null });
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const startedAt = new Date();
+  const t0 = performance.now();
+  const selected = SCENARIOS.filter((s) => !opts.only || opts.only.includes(s.id));
+  const wantIdle = !opts.only || opts.only.includes('idle');
+  if (opts.only && selected.length === 0 && !wantIdle) throw new Error(`--only: no such scenario (have: idle, ${SCENARIOS.map((s) => s.id).join(', ')})`);
+
+  let busyNote = await waitForQuiet();
+  if (busyNote && !opts.force) {
+    log(`refusing to run: ${busyNote}. Try again when the machine is idle, or pass --force to run anyway (the report will say so).`);
+    process.exit(3);
+  }
+  if (busyNote) busyNote = `Run with --force: ${busyNote}; the figures are not comparable.`;
+
+  log('building (tsc → bench/.build) …');
+  build(log);
+  if (opts.compare) {
+    log(`building ${opts.compare} for --compare …`);
+    build(log, opts.compare);
+  }
+  let portkey: { entry: string } | { error: string } | null = null;
+  if (opts.portkey && selected.some((s) => s.targets.includes('portkey'))) {
+    portkey = await ensurePortkey(log);
+    if ('error' in portkey) log(`Portkey gateway unavailable: ${portkey.error}`);
+  }
+
+  const loadgen = await LoadGen.start();
+  const results = new Map<string, ScenarioResult>();
+  let idle: { text: string; reelayMB: number } | null = null;
+  try {
+    if (wantIdle) {
+      log(`idle memory (${T.idleMs / 1000} s) …`);
+      idle = await idleMemory(opts.rounds);
+      log(`  ${idle.text}`);
+    }
+    for (const def of selected) {
+      log(`${def.title} …`);
+      results.set(def.id, await runScenario(def, loadgen, portkey));
+    }
+  } finally {
+    await loadgen.stop();
+    rmSync(join(BENCH_DIR, 'results', 'tmp'), { recursive: true, force: true });
+  }
+
+  const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+  const cpu = os.cpus()[0]?.model.replace(/\s+/g, ' ').trim() ?? 'unknown CPU';
+  const portkeyNote =
+    portkey && 'entry' in portkey ? `@portkey-ai/gateway ${PORTKEY_VERSION} from npm, \`node build/start-server.js --headless\`, NODE_ENV=production, its generic /v1 proxy route with x-portkey-provider: openai and x-portkey-custom-host.` : portkey && 'error' in portkey ? portkey.error : null;
+  const text = markdown(
+    { command, startedAt, seconds: (performance.now() - t0) / 1000, machine: `${os.cpus().length} × ${cpu}, ${fmt(os.totalmem() / 1024 ** 3)} GiB, Node ${process.version}`, rounds: opts.rounds, busyNote, portkeyNote },
+    [...results.values()],
+    idle?.text ?? '',
+    checks(results, idle?.reelayMB ?? null),
+  );
+  mkdirSync(join(BENCH_DIR, 'results'), { recursive: true });
+  writeFileSync(join(BENCH_DIR, 'results', 'latest.md'), `${text}\n`);
+  process.stdout.write(`\n${text}\n\n(written to bench/results/latest.md)\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: Error) => {
+    log(`bench failed: ${err.stack ?? err.message}`);
+    process.exit(1);
+  },
+);

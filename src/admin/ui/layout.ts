@@ -1,0 +1,103 @@
+import { html } from 'hono/html';
+import type { Session } from './session.js';
+
+/**
+ * Page shell and small building blocks. Everything goes through hono/html, which escapes every
+ * interpolated value; `raw()` is never used on data.
+ */
+export type Html = ReturnType<typeof html>;
+
+export const BASE = '/admin/ui';
+
+const NAV: [string, string, string][] = [
+  ['overview', 'Overview', `${BASE}`],
+  ['keys', 'Keys', `${BASE}/keys`],
+  ['jobs', 'Jobs', `${BASE}/jobs`],
+  ['ledger', 'Ledger', `${BASE}/ledger`],
+  ['requests', 'Request lookup', `${BASE}/requests`],
+  ['health', 'Upstream health', `${BASE}/health`],
+];
+
+function shell(title: string, body: Html): Html {
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="same-origin">
+<title>${title} · reelay admin</title>
+<link rel="stylesheet" href="${BASE}/assets/style.css">
+</head>
+<body>
+${body}
+</body>
+</html>`;
+}
+
+/** A page of the signed-in dashboard; shows (and consumes) the session's flash messages. */
+export function page(session: Session, active: string, title: string, content: Html): Html {
+  const flashes = session.flash.splice(0);
+  // A new key's secret lives only until the next page is shown (the key's page reads it first).
+  session.revealOnce = null;
+  return shell(
+    title,
+    html`<header class="top"><div class="bar">
+  <a class="brand" href="${BASE}">reelay <span>admin</span></a>
+  <nav>${NAV.map(([id, label, href]) => html`<a href="${href}"${id === active ? html` class="active" aria-current="page"` : ''}>${label}</a>`)}</nav>
+  <form method="post" action="${BASE}/logout">${csrfField(session)}<button type="submit">Log out</button></form>
+</div></header>
+<main>
+${flashes.map((f) => html`<div class="flash ${f.kind}" role="${f.kind === 'error' ? 'alert' : 'status'}">${f.text}</div>`)}
+${content}
+</main>`,
+  );
+}
+
+/** A page without the navigation (login, errors before a session exists). */
+export function barePage(title: string, content: Html): Html {
+  return shell(title, html`<main>${content}</main>`);
+}
+
+export function csrfField(session: Session): Html {
+  return html`<input type="hidden" name="_csrf" value="${session.csrf}">`;
+}
+
+export function statusBadge(status: string): Html {
+  const kind =
+    status === 'completed' ? 'ok' : status === 'failed' || status === 'unknown' || status === 'expired' ? 'bad' : status === 'rejected' ? 'warn' : 'info';
+  return html`<span class="badge ${kind}">${status}</span>`;
+}
+
+export function keyState(k: { revokedAt: number | null; disabled: boolean; expiresAt: number | null }, now: number): Html {
+  if (k.revokedAt !== null) return html`<span class="badge bad">revoked</span>`;
+  if (k.disabled) return html`<span class="badge warn">disabled</span>`;
+  if (k.expiresAt !== null && k.expiresAt <= now) return html`<span class="badge warn">expired</span>`;
+  return html`<span class="badge ok">active</span>`;
+}
+
+/** Links to a key or to the lookup of an id; `short` cuts a long id with an ellipsis (full id on hover). */
+export const keyLink = (keyId: string, short = true): Html =>
+  html`<a class="mono${short ? ' trunc' : ''}" title="${keyId}" href="${BASE}/keys/${encodeURIComponent(keyId)}">${keyId}</a>`;
+export const lookupLink = (id: string | null, short = true): Html =>
+  id === null ? html`<span class="muted">—</span>` : html`<a class="mono${short ? ' trunc' : ''}" title="${id}" href="${BASE}/requests?id=${encodeURIComponent(id)}">${id}</a>`;
+
+/** Title, subtitle and (optionally) a control on the right. */
+export function pageHead(title: string, sub: Html | string, aside: Html | string = ''): Html {
+  return html`<div class="page-head"><div><h1>${title}</h1><p class="sub">${sub}</p></div>${aside}</div>`;
+}
+
+export function emptyRow(cols: number, text: string): Html {
+  return html`<tr><td colspan="${cols}" class="muted">${text}</td></tr>`;
+}
+
+/** A select of the dashboard's time windows, submitted by a small GET form. */
+export function windowPicker(action: string, days: number, windows: readonly number[]): Html {
+  return html`<form class="filters window" method="get" action="${action}">
+  <label>Window<select name="days">${windows.map((w) => html`<option value="${w}"${w === days ? ' selected' : ''}>Last ${w} days</option>`)}</select></label>
+  <button type="submit" class="secondary">Show</button>
+</form>`;
+}
+
+export function notFoundPage(session: Session): Html {
+  return page(session, '', 'Not found', html`<h1>Not found</h1><p class="sub">There is no such page or record.</p>`);
+}

@@ -1,0 +1,98 @@
+import { html } from 'hono/html';
+import type { Hono } from 'hono';
+import type { Deps } from '../../../deps.js';
+import { isAdminToken } from '../../../http/admin-auth.js';
+import { BASE, barePage, type Html } from '../layout.js';
+import { readForm, seeOther, UI_ACTOR, type UiEnv, type UiContext } from '../context.js';
+import {
+  checkLoginToken,
+  clearLoginCookie,
+  clearSessionCookie,
+  isSameOriginRequest,
+  issueLoginToken,
+  readSessionCookie,
+  setSessionCookie,
+  type SessionStore,
+} from '../session.js';
+
+const MAX_FAILURES = 10;
+const FAILURE_WINDOW_MS = 60_000;
+
+function loginPage(token: string | null, message: string | null, disabled: boolean): Html {
+  return barePage(
+    'Log in',
+    html`<div class="login"><div class="panel">
+  <h1>reelay admin</h1>
+  ${disabled
+    ? html`<div class="flash error" role="alert" id="admin-disabled">The admin API is disabled: set <code>ADMIN_TOKEN</code> (16 characters or more) and restart reelay to use the dashboard.</div>`
+    : html`<p class="muted">Log in with the admin token (<code>ADMIN_TOKEN</code>).</p>
+  ${message ? html`<div class="flash error" role="alert" id="login-error">${message}</div>` : ''}
+  <form class="stacked" method="post" action="${BASE}/login">
+    <input type="hidden" name="_login" value="${token ?? ''}">
+    <label>Admin token<input type="password" name="token" autocomplete="current-password" required autofocus></label>
+    <div><button type="submit">Log in</button></div>
+  </form>`}
+</div></div>`,
+  );
+}
+
+/** Failed logins per client address; a burst is refused for a minute (the token is long, but still). */
+class LoginThrottle {
+  private readonly failures = new Map<string, number[]>();
+  constructor(private readonly now: () => number) {}
+  blocked(who: string): boolean {
+    const recent = (this.failures.get(who) ?? []).filter((t) => t > this.now() - FAILURE_WINDOW_MS);
+    this.failures.set(who, recent);
+    if (recent.length === 0) this.failures.delete(who);
+    return recent.length >= MAX_FAILURES;
+  }
+  fail(who: string): void {
+    if (this.failures.size > 10_000) this.failures.clear();
+    this.failures.set(who, [...(this.failures.get(who) ?? []), this.now()]);
+  }
+}
+
+const clientAddress = (c: UiContext): string => c.env?.incoming?.socket?.remoteAddress ?? 'unknown';
+
+export function registerLogin(app: Hono<UiEnv>, deps: Deps, sessions: SessionStore): void {
+  const throttle = new LoginThrottle(deps.now);
+  const disabled = () => !deps.config.adminToken;
+
+  app.get('/login', (c) => {
+    if (disabled()) return c.html(loginPage(null, null, true), 403);
+    if (sessions.get(readSessionCookie(c))) return seeOther(c, BASE);
+    return c.html(loginPage(issueLoginToken(c), null, false));
+  });
+
+  app.post('/login', async (c) => {
+    if (disabled()) return c.html(loginPage(null, null, true), 403);
+    if (!isSameOriginRequest(c)) return c.html(loginPage(issueLoginToken(c), 'Refused: the form was not sent from this site.', false), 403);
+    const form = await readForm(c);
+    if (!checkLoginToken(c, form.get('_login'))) {
+      return c.html(loginPage(issueLoginToken(c), 'The login form expired; please try again.', false), 403);
+    }
+    const who = clientAddress(c);
+    if (throttle.blocked(who)) return c.html(loginPage(issueLoginToken(c), 'Too many failed attempts; wait a minute and try again.', false), 429);
+    if (!isAdminToken(deps, form.get('token'))) {
+      throttle.fail(who);
+      deps.logger.warn({ request_id: c.get('state').requestId }, 'dashboard login with a wrong admin token');
+      return c.html(loginPage(issueLoginToken(c), 'Invalid admin token.', false), 401);
+    }
+    const old = readSessionCookie(c);
+    if (old) sessions.destroy(old); // never keep a session id chosen before login
+    const session = sessions.create();
+    setSessionCookie(c, session);
+    clearLoginCookie(c);
+    deps.store.appendAudit({ actor: UI_ACTOR, action: 'ui.login', targetId: null, requestId: c.get('state').requestId, details: null, now: deps.now() });
+    return seeOther(c, BASE);
+  });
+}
+
+/** Registered after the session middleware, which checks the CSRF token of this POST. */
+export function registerLogout(app: Hono<UiEnv>, sessions: SessionStore): void {
+  app.post('/logout', (c) => {
+    sessions.destroy(c.get('session').id);
+    clearSessionCookie(c);
+    return seeOther(c, `${BASE}/login`);
+  });
+}

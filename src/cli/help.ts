@@ -1,0 +1,47 @@
+/** The CLI's help texts: `reelay --help`, `reelay <command> [<sub>] --help`. */
+export const HELP: Record<string, string> = {
+  main: `usage: reelay <command> [options]
+
+commands:
+  keys create --name NAME [--credit USD] [--models a,b] [--rpm N] [--max-inflight N] [--expires ISO]
+  keys list
+  keys show ID
+  keys revoke ID
+  keys credit ID --amount USD [--note TEXT]     (a negative amount as --amount=-5)
+  usage export [--from D] [--to D] [--key ID] [--format csv|jsonl|json] [--out FILE]
+  usage summary [--group-by key|model|day] [--from D] [--to D] [--key ID]
+  requests show ID        request-log rows of a request id (reelay's, client's, upstream's) or video id
+  migrate                 apply database migrations
+  simulator [--port N]    run the upstream simulator alone
+
+Every command reads DATABASE_URL (default ./data/reelay.db). Add --help to any command.`,
+  keys: 'usage: reelay keys create|list|show|revoke|credit …\nRun `reelay keys <sub> --help` for one of them.',
+  'keys create':
+    'usage: reelay keys create --name NAME [--credit USD] [--models a,b] [--rpm N] [--max-inflight N] [--expires ISO]\nPrints the new key as JSON, with its secret in "key" (shown only this once).',
+  'keys list': 'usage: reelay keys list\nPrints all keys as JSON lines (never their secrets).',
+  'keys show': 'usage: reelay keys show ID\nPrints one key as JSON.',
+  'keys revoke': 'usage: reelay keys revoke ID\nRevokes the key: it answers 401 from then on; its history stays.',
+  'keys credit': 'usage: reelay keys credit ID --amount USD [--note TEXT]\nA positive amount tops up; a negative one (written --amount=-5) adjusts, never below zero available.',
+  usage: 'usage: reelay usage export|summary …\nRun `reelay usage <sub> --help` for one of them.',
+  'usage export': `usage: reelay usage export [--from D] [--to D] [--key ID] [--format csv|jsonl|json] [--out FILE]
+
+The billing export: one row per billable job submitted in [from, to), charged or not, oldest
+first. D is a date (2026-11-01, midnight UTC) or a timestamp (2026-11-01T12:00:00Z).
+Streams to stdout, or to FILE with --out (written to FILE.partial, renamed when complete).
+Progress goes to stderr only when stderr is a terminal. Columns: see docs/admin.md.`,
+  'usage summary': `usage: reelay usage summary [--group-by key|model|day] [--from D] [--to D] [--key ID]
+
+Totals (jobs, charged jobs, billed seconds, amount in USD) per key (default), model or UTC day
+of submission, as JSON on stdout.`,
+  requests: 'usage: reelay requests show ID',
+  'requests show': `usage: reelay requests show ID
+
+Prints the request-log rows (JSON lines, oldest first) whose reelay, client or upstream request
+id is ID, or that concern the video ID. Exits 1 when nothing matches.`,
+  migrate: 'usage: reelay migrate\nApplies pending migrations to DATABASE_URL.',
+  simulator:
+    'usage: reelay simulator [--port 8090] [--host 127.0.0.1] [--duration-ms 3000] [--api-key KEY] [--content-bytes N]\nRuns the built-in upstream simulator alone.',
+};
+
+/** Commands that take a sub-command (the help key is then `<command> <sub>`). */
+export const GROUPS = new Set(['keys', 'usage', 'requests']);

@@ -1,0 +1,130 @@
+/** /metrics and server-timing: reelay reports its own overhead (the bench measures the rest). */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { buildDeps } from '../../src/server.js';
+import { createApp } from '../../src/app.js';
+import { openMigratedDatabase, type Database_ } from '../../src/db/client.js';
+import { silentLogger } from '../../src/logging/logger.js';
+import { createKey } from '../../src/keys/service.js';
+import { METRIC_NAMES } from '../../src/metrics/index.js';
+import { startSimulator, type SimulatorHandle } from '../../src/simulator/index.js';
+import type { Deps } from '../../src/deps.js';
+
+let sim: SimulatorHandle;
+let deps: Deps & { database: Database_ };
+let app: ReturnType<typeof createApp>;
+let auth: Record<string, string>;
+
+beforeAll(async () => {
+  sim = await startSimulator({ jobDurationMs: 60_000, apiKey: 'sk-upstream' });
+  const config = loadConfig({ UPSTREAM_BASE_URL: sim.url, UPSTREAM_API_KEY: 'sk-upstream', DATABASE_URL: ':memory:' });
+  deps = buildDeps(config, { database: openMigratedDatabase(':memory:'), logger: silentLogger() });
+  app = createApp(deps);
+  const { key, secret } = createKey(deps.store, { name: 'metrics' }, Date.now());
+  deps.store.appendCredit(key.id, 10_000_000, 'test credit', { actor: 'test', requestId: null, now: Date.now() });
+  auth = { authorization: `Bearer ${secret}` };
+});
+
+afterAll(async () => {
+  deps.requestLog.stop();
+  await deps.upstream.close().catch(() => {});
+  deps.database.close();
+  await sim.close();
+});
+
+async function scrape(): Promise<string> {
+  const res = await app.request('/metrics');
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+  return res.text();
+}
+
+/** The value of one series, e.g. `reelay_http_requests_total{method="GET",route="/v1/videos/:id",status="200"}`. */
+function value(text: string, series: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
+}
+
+const timing = /^total;dur=(\d+\.\d{3}), upstream;dur=(\d+\.\d{3}), reelay;dur=(\d+\.\d{3})$/;
+
+async function createVideo(): Promise<string> {
+  const res = await app.request('/v1/videos', {
+    method: 'POST',
+    headers: { ...auth, 'content-type': 'application/json' },
+    body: JSON.stringify({ prompt: 'a lighthouse', seconds: '4' }),
+  });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { id: string }).id;
+}
+
+describe('GET /metrics', () => {
+  it('exposes every documented metric name with HELP and TYPE lines', async () => {
+    const text = await scrape();
+    for (const name of METRIC_NAMES) {
+      expect(text).toContain(`# TYPE ${name} `);
+      expect(text).toContain(`# HELP ${name} `);
+    }
+  });
+
+  it('counts a request by method, route pattern and status, with its durations', async () => {
+    const id = await createVideo();
+    const series = 'reelay_http_requests_total{method="GET",route="/v1/videos/:id",status="200"}';
+    const before = value(await scrape(), series);
+    const res = await app.request(`/v1/videos/${id}`, { headers: auth });
+    expect(res.status).toBe(200);
+    const after = await scrape();
+    expect(value(after, series)).toBe(before + 1);
+    // the label is the route pattern, never the id
+    expect(after).not.toContain(id);
+    expect(value(after, 'reelay_http_request_duration_seconds_count{method="GET",route="/v1/videos/:id",status="200"}')).toBe(before + 1);
+    expect(value(after, 'reelay_upstream_request_duration_seconds_count{route="/v1/videos/:id"}')).toBeGreaterThanOrEqual(1);
+    expect(value(after, 'reelay_overhead_seconds_count{route="/v1/videos/:id"}')).toBeGreaterThanOrEqual(1);
+  });
+
+  it('labels refused requests with the route pattern too, not the raw path', async () => {
+    const res = await app.request('/v1/videos/video_not_mine_123', { headers: { authorization: 'Bearer sk-reelay-wrong' } });
+    expect(res.status).toBe(401);
+    const text = await scrape();
+    expect(value(text, 'reelay_http_requests_total{method="GET",route="/v1/videos/:id",status="401"}')).toBeGreaterThanOrEqual(1);
+    expect(text).not.toContain('video_not_mine_123');
+  });
+
+  it('shows the open holds and the reconciler backlog from the database', async () => {
+    const before = await scrape();
+    await createVideo();
+    const after = await scrape();
+    expect(value(after, 'reelay_holds_open')).toBe(value(before, 'reelay_holds_open') + 1);
+    expect(value(after, 'reelay_holds_open_usd')).toBeCloseTo(value(before, 'reelay_holds_open_usd') + 0.4, 6);
+    expect(value(after, 'reelay_reconciler_backlog')).toBe(deps.store.countOpenJobsDue(Date.now()));
+  });
+});
+
+describe('server-timing', () => {
+  it('splits a proxied response into total, upstream and reelay time', async () => {
+    const id = await createVideo();
+    const res = await app.request(`/v1/videos/${id}`, { headers: auth });
+    expect(res.status).toBe(200);
+    const m = timing.exec(res.headers.get('server-timing') ?? '');
+    expect(m, res.headers.get('server-timing') ?? '(none)').not.toBeNull();
+    const [total, upstream, reelay] = [Number(m![1]), Number(m![2]), Number(m![3])];
+    expect(upstream).toBeGreaterThan(0);
+    expect(total).toBeGreaterThanOrEqual(upstream);
+    expect(reelay).toBeCloseTo(total - upstream, 2);
+  });
+
+  it('is on responses reelay answers itself, errors included, without an upstream part', async () => {
+    const res = await app.request('/v1/videos', { headers: { authorization: 'Bearer nope' } });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('server-timing')).toMatch(/^total;dur=\d+\.\d{3}, reelay;dur=\d+\.\d{3}$/);
+    const health = await app.request('/healthz');
+    expect(health.headers.get('server-timing')).toMatch(/^total;dur=/);
+  });
+
+  it('is on streamed video content', async () => {
+    const id = await createVideo();
+    const res = await app.request(`/v1/videos/${id}/content`, { headers: auth });
+    // the simulator serves content once the job is done; either way the header is there
+    expect(res.headers.get('server-timing')).toMatch(timing);
+    await res.arrayBuffer();
+  });
+});

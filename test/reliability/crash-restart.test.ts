@@ -1,0 +1,293 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect } from 'node:net';
+import Database from 'better-sqlite3';
+import { startFaultUpstream, type FaultUpstream } from '../helpers/fault-upstream.js';
+import { ledgerViolations } from '../helpers/ledger-invariants.js';
+import { openMigratedDatabase } from '../../src/db/client.js';
+import { createStore } from '../../src/db/store.js';
+import { createKey } from '../../src/keys/service.js';
+import { Capture, databaseBytes, sleep, waitFor } from './support.js';
+import { freePort, ReelayProcess } from './child.js';
+
+/**
+ * Crashes and restarts of a real reelay process. SIGKILL lands while creates are in flight (the
+ * upstream answers creates slowly), while downloads stream, and while the reconciler is in the
+ * middle of a batch of polls; after the restarts every job settles exactly once. SIGTERM drains
+ * in-flight requests, stops the reconciler even when its polls hang, and exits 0.
+ */
+const dirs: string[] = [];
+
+function setupDatabase(keys: number): { dbPath: string; secrets: string[] } {
+  const dir = mkdtempSync(join(tmpdir(), 'reelay-crash-'));
+  dirs.push(dir);
+  const dbPath = join(dir, 'reelay.db');
+  const setup = openMigratedDatabase(dbPath);
+  const store = createStore(setup);
+  const secrets: string[] = [];
+  for (let i = 0; i < keys; i++) {
+    const { key, secret } = createKey(store, { name: `crash ${i}` }, Date.now());
+    store.appendCredit(key.id, 500_000_000, 'crash test', { actor: 'test', requestId: null, now: Date.now() });
+    secrets.push(secret);
+  }
+  setup.close();
+  return { dbPath, secrets };
+}
+
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** Upstream exchanges of a kind that were open at time `at` (request received, response not closed). */
+function inFlightAt(up: FaultUpstream, at: number, match: (r: FaultUpstream['requests'][number]) => boolean): number {
+  return up.requests.filter((r) => match(r) && r.receivedAt <= at && (r.closedAt === null || r.closedAt >= at) && !(r.finished && r.closedAt !== null && r.closedAt < at)).length;
+}
+const isCreate = (r: FaultUpstream['requests'][number]) => r.method === 'POST' && r.path === '/v1/videos';
+/** The reconciler's own polls (client polls carry the client's user-agent, which is forwarded). */
+const isPoll = (r: FaultUpstream['requests'][number]) => r.method === 'GET' && /^\/v1\/videos\/video_[^/]+$/.test(r.path) && r.headers['user-agent'] === undefined;
+const isDownload = (r: FaultUpstream['requests'][number]) => r.method === 'GET' && r.path.endsWith('/content');
+
+describe('SIGKILL at random points of job lifecycles', () => {
+  let up: FaultUpstream;
+  let reelay: ReelayProcess;
+
+  beforeAll(async () => {
+    up = await startFaultUpstream({ completeAfterMs: 700, contentBytes: 1024 * 1024, chunkBytes: 16 * 1024, chunkDelayMs: 3 });
+    // Creates answer after 50–350 ms; polls (the reconciler's and clients') after 40–160 ms.
+    up.choose((r) => {
+      if (isCreate(r)) return { kind: 'delay', ms: 50 + Math.floor(Math.random() * 300) };
+      if (r.method === 'GET' && !r.path.endsWith('/content')) return { kind: 'delay', ms: 40 + Math.floor(Math.random() * 120) };
+      return undefined;
+    });
+  });
+  afterAll(async () => {
+    await reelay?.stop('SIGKILL');
+    await up.close();
+  });
+
+  it('settles every job exactly once across 6 kills that hit creates, downloads and reconciler batches', async () => {
+    const { dbPath, secrets } = setupDatabase(4);
+    reelay = new ReelayProcess(await freePort(), dbPath, up.url, { RECONCILER_INTERVAL_MS: '50', RECONCILER_MIN_POLL_MS: '50' });
+    await reelay.start();
+
+    const LIFECYCLES = 90;
+    const videos: { id: string; secret: string }[] = [];
+    const downloads = { complete: 0, interrupted: 0, wrongSize: 0 };
+    let stop = false;
+
+    const lifecycle = async (i: number) => {
+      const secret = secrets[i % secrets.length]!;
+      const body = JSON.stringify({ prompt: i % 6 === 0 ? `life ${i} [fail]` : `life ${i}`, seconds: ['4', '8', '12'][i % 3] });
+      let id: string | null = null;
+      for (let attempt = 0; attempt < 80 && !id && !stop; attempt++) {
+        try {
+          const res = await fetch(`${reelay.base}/v1/videos`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json', 'idempotency-key': `life-${i}`, 'x-client-request-id': `life-${i}-${attempt}` },
+            body,
+          });
+          if (res.status === 200) id = ((await res.json()) as { id: string }).id;
+          else if (res.status >= 500 || res.status === 409) await sleep(80);
+          else throw new Error(`create ${i}: ${res.status} ${await res.text()}`);
+        } catch (err) {
+          if ((err as Error).message.startsWith('create')) throw err;
+          await sleep(80);
+        }
+      }
+      if (!id) return;
+      videos.push({ id, secret });
+      if (i % 2 === 0) return; // this client never polls again: the reconciler must settle it
+      for (let p = 0; p < 100 && !stop; p++) {
+        try {
+          const res = await fetch(`${reelay.base}/v1/videos/${id}`, { headers: { authorization: `Bearer ${secret}` } });
+          if (res.ok && ['completed', 'failed'].includes(((await res.json()) as { status: string }).status)) return;
+        } catch {
+          /* down: try again */
+        }
+        await sleep(100);
+      }
+    };
+
+    const downloader = async () => {
+      while (!stop) {
+        const v = videos[Math.floor(Math.random() * videos.length)];
+        if (!v || !reelay.alive) {
+          await sleep(50);
+          continue;
+        }
+        try {
+          const res = await fetch(`${reelay.base}/v1/videos/${v.id}/content`, { headers: { authorization: `Bearer ${v.secret}` } });
+          if (res.status !== 200) {
+            await res.arrayBuffer().catch(() => {});
+            await sleep(30);
+            continue;
+          }
+          const bytes = (await res.arrayBuffer()).byteLength;
+          if (bytes === 1024 * 1024) downloads.complete++;
+          else downloads.wrongSize++;
+        } catch {
+          downloads.interrupted++;
+          await sleep(50);
+        }
+      }
+    };
+
+    const kills: number[] = [];
+    const killer = (async () => {
+      for (let k = 0; k < 6; k++) {
+        await sleep(400 + Math.random() * 500);
+        // Aim: wait (bounded) until a create, a download and a poll are all in flight upstream.
+        await waitFor(() => {
+          const now = Date.now();
+          return inFlightAt(up, now, isCreate) > 0 && inFlightAt(up, now, isDownload) > 0 && inFlightAt(up, now, isPoll) > 0;
+        }, 1500, 5);
+        kills.push(Date.now());
+        await reelay.stop('SIGKILL');
+        await reelay.start();
+      }
+    })();
+    const clients = Promise.all(Array.from({ length: LIFECYCLES }, (_, i) => sleep(i * 40).then(() => lifecycle(i))));
+    const downloaders = [downloader(), downloader()];
+    await killer;
+    await clients;
+    stop = true;
+    await Promise.all(downloaders);
+
+    const check = new Database(dbPath, { readonly: true });
+    try {
+      const open = () => (check.prepare("select count(*) as n from jobs where status in ('pending','queued','in_progress')").get() as { n: number }).n;
+      expect(await waitFor(() => open() === 0, 20_000, 100)).toBe(true);
+      await reelay.stop('SIGKILL');
+
+      // What the kills interrupted.
+      const hit = {
+        creates: kills.reduce((n, at) => n + inFlightAt(up, at, isCreate), 0),
+        downloads: kills.reduce((n, at) => n + inFlightAt(up, at, isDownload), 0),
+        polls: kills.reduce((n, at) => n + inFlightAt(up, at, isPoll), 0),
+      };
+      console.info(`crash: kills=${kills.length} creates-in-flight=${hit.creates} downloads-in-flight=${hit.downloads} polls-in-flight=${hit.polls} downloads=${JSON.stringify(downloads)}`);
+      expect(hit.creates).toBeGreaterThan(0);
+      expect(hit.downloads).toBeGreaterThan(0);
+      expect(hit.polls).toBeGreaterThan(0);
+      expect(downloads.complete).toBeGreaterThan(0);
+      expect(downloads.wrongSize).toBe(0); // a cut download is an error, never a short success
+
+      const jobs = check.prepare('select video_id as videoId, status, billed_seconds as billed, charged_micros as charged, request_id as rid from jobs').all() as {
+        videoId: string | null;
+        status: string;
+        billed: number | null;
+        charged: number;
+      }[];
+      for (const j of jobs) {
+        if (j.status === 'completed') {
+          expect(j.charged).toBe(j.billed! * 100_000);
+          expect(up.jobs.get(j.videoId!)?.status).toBe('completed');
+        } else {
+          expect(j.charged).toBe(0);
+        }
+      }
+      expect(jobs.filter((j) => j.status === 'completed').length).toBeGreaterThan(LIFECYCLES / 2);
+      expect(jobs.filter((j) => j.status === 'failed').length).toBeGreaterThan(0);
+      // No create was ever sent twice for one client request.
+      const perRequest = new Map<string, number>();
+      for (const r of up.creates()) {
+        const rid = String(r.headers['x-client-request-id']);
+        perRequest.set(rid, (perRequest.get(rid) ?? 0) + 1);
+      }
+      expect([...perRequest.values()].filter((n) => n > 1)).toEqual([]);
+      // Every upstream video is recorded on at most one job.
+      const videoIds = jobs.map((j) => j.videoId).filter((v) => v !== null);
+      expect(new Set(videoIds).size).toBe(videoIds.length);
+      expect(check.prepare("select job_id, count(*) as n from ledger where terminal = 1 group by job_id having n > 1").all()).toEqual([]);
+      expect((check.prepare('select sum(held_micros) as h from api_keys').get() as { h: number }).h).toBe(0);
+      expect(ledgerViolations(check)).toEqual([]);
+      expect(check.pragma('integrity_check', { simple: true })).toBe('ok');
+    } finally {
+      check.close();
+    }
+    const leaks = [
+      ...Capture.findSecrets(reelay.output, [...secrets, 'sk-upstream-RELIABILITY-7f3a9c2e5b1d4a60', 'reliability-admin-token-5c1e9a0b7d3f'], 'child output'),
+      ...Capture.findSecrets(databaseBytes(dbPath), [...secrets, 'sk-upstream-RELIABILITY-7f3a9c2e5b1d4a60'], 'database file'),
+    ];
+    expect(leaks).toEqual([]);
+  }, 120_000);
+});
+
+describe('graceful shutdown on SIGTERM', () => {
+  it('drains in-flight requests, stops a reconciler stuck on hung polls, and exits 0', async () => {
+    const up = await startFaultUpstream({ contentBytes: 2 * 1024 * 1024, chunkBytes: 16 * 1024, chunkDelayMs: 6 });
+    const { dbPath, secrets } = setupDatabase(1);
+    const secret = secrets[0]!;
+    const reelay = new ReelayProcess(await freePort(), dbPath, up.url, {
+      RECONCILER_INTERVAL_MS: '50',
+      RECONCILER_MIN_POLL_MS: '50',
+      UPSTREAM_HEADERS_TIMEOUT_MS: '30000',
+    });
+    try {
+      await reelay.start();
+      console.log('DBG started');
+      const auth = { authorization: `Bearer ${secret}` };
+      const create = (prompt: string) =>
+        fetch(`${reelay.base}/v1/videos`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ prompt }) });
+      // Open jobs for the reconciler, whose polls will hang from now on.
+      const open: string[] = [];
+      for (let i = 0; i < 5; i++) open.push(((await (await create(`open ${i}`)).json()) as { id: string }).id);
+      up.script({ method: 'GET', path: /^\/v1\/videos\/video_[^/]+$/, behaviour: { kind: 'hang' } });
+      expect(await waitFor(() => up.requests.some((r) => r.behaviour === 'hang'), 3000)).toBe(true);
+      console.log('DBG hang seen');
+
+      // In flight when SIGTERM arrives: a slow create, a streaming download, an idle keep-alive connection.
+      up.script({ method: 'POST', path: '/v1/videos', times: 1, behaviour: { kind: 'delay', ms: 800 } });
+      const slowCreate = create('in flight at SIGTERM');
+      const download = fetch(`${reelay.base}/v1/videos/${open[0]}/content`, { headers: auth }).then(async (r) => ({ status: r.status, bytes: (await r.arrayBuffer()).byteLength }));
+      const idle = connect(reelay.port, '127.0.0.1');
+      idle.write('GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n');
+      idle.on('error', () => {});
+      const idleClosed = new Promise<void>((r) => idle.on('close', () => r()));
+      await waitFor(() => up.requests.some((r) => r.path.endsWith('/content')) && up.creates().length === 6, 2000);
+      await sleep(100);
+
+      console.log('DBG sigterm');
+      const exit = reelay.stop('SIGTERM');
+      await sleep(150);
+      // No new connections once draining.
+      await expect(fetch(`${reelay.base}/healthz`)).rejects.toThrow();
+      console.log('DBG refused ok');
+      const created = await slowCreate;
+      console.log('DBG created', created.status);
+      expect(created.status).toBe(200);
+      const createdId = ((await created.json()) as { id: string }).id;
+      expect(await download).toEqual({ status: 200, bytes: 2 * 1024 * 1024 });
+      console.log('DBG download');
+      await idleClosed;
+      console.log('DBG idle closed');
+      const { code, ms } = await exit;
+      console.log('DBG exit', code, ms);
+      expect(code).toBe(0);
+      // Bounded although the reconciler's polls hang for 30 s.
+      expect(ms).toBeLessThan(6000);
+
+      const logs = reelay.logLines();
+      expect(logs.some((l) => l.msg === 'shutting down: draining in-flight requests')).toBe(true);
+      expect(logs.filter((l) => typeof l.level === 'number' && (l.level as number) >= 50)).toEqual([]);
+      expect(reelay.output.join('')).not.toMatch(/reconciler pass failed|database connection is not open|Error:/);
+
+      const check = new Database(dbPath, { readonly: true });
+      try {
+        // The create that was in flight is recorded (not left pending), with its hold.
+        expect(check.prepare('select status from jobs where video_id = ?').get(createdId)).toEqual({ status: 'queued' });
+        expect(check.prepare("select count(*) as n from jobs where status = 'pending'").get()).toEqual({ n: 0 });
+        expect(ledgerViolations(check)).toEqual([]);
+        expect(check.pragma('integrity_check', { simple: true })).toBe('ok');
+      } finally {
+        check.close();
+      }
+      expect(Capture.findSecrets(reelay.output, [secret, 'sk-upstream-RELIABILITY-7f3a9c2e5b1d4a60'], 'child output')).toEqual([]);
+    } finally {
+      await reelay.stop('SIGKILL');
+      await up.close();
+    }
+  }, 60_000);
+});
