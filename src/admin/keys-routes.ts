@@ -80,7 +80,8 @@ export function keysRoutes(deps: Deps): Hono<AppEnv> {
       ...(body.expires_at !== undefined && { expiresAt: body.expires_at }),
     };
     const key = deps.store.updateKey(id, patch)!;
-    deps.store.appendAudit({ ...who(c), action: 'key.update', targetId: id, details: body });
+    const details = body.expires_at === undefined ? body : { ...body, expires_at: body.expires_at === null ? null : new Date(body.expires_at).toISOString() };
+    deps.store.appendAudit({ ...who(c), action: 'key.update', targetId: id, details });
     return c.json(presentKey(key));
   });
 
