@@ -518,7 +518,11 @@ async function main(): Promise<void> {
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
   const cpu = os.cpus()[0]?.model.replace(/\s+/g, ' ').trim() ?? 'unknown CPU';
   const portkeyNote =
-    portkey && 'entry' in portkey ? `@portkey-ai/gateway ${PORTKEY_VERSION} from npm, \`node build/start-server.js --headless\`, NODE_ENV=production, its generic /v1 proxy route with x-portkey-provider: openai and x-portkey-custom-host.` : portkey && 'error' in portkey ? portkey.error : null;
+    portkey && 'entry' in portkey
+      ? `@portkey-ai/gateway ${PORTKEY_VERSION} from npm (beside @hono/node-server 1.14.1, the last version it works with), \`node build/start-server.js --headless\`, NODE_ENV=production, its generic /v1 proxy route with x-portkey-provider: openai and x-portkey-custom-host.`
+      : portkey && 'error' in portkey
+        ? portkey.error
+        : null;
   const text = markdown(
     { command, startedAt, seconds: (performance.now() - t0) / 1000, machine: `${os.cpus().length} × ${cpu}, ${fmt(os.totalmem() / 1024 ** 3)} GiB, Node ${process.version}`, rounds: opts.rounds, busyNote, portkeyNote },
     [...results.values()],

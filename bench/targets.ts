@@ -17,11 +17,11 @@ const PORTKEY_DIR = join(BENCH_DIR, '.portkey');
 /** Pinned so that results stay comparable from run to run. */
 export const PORTKEY_VERSION = '1.15.2';
 /**
- * The gateway's build appends to fetch() response headers, which @hono/node-server after 1.14.2
+ * The gateway's build appends to fetch() response headers, which @hono/node-server from 1.14.2 on
  * makes immutable ("TypeError: immutable" on every request: Portkey-AI/gateway issue #1389), so
- * the last compatible version is installed beside it.
+ * the last compatible version (1.14.1, checked) is installed beside it (with the @hono/node-ws that accepts it).
  */
-const PORTKEY_NODE_SERVER = '@hono/node-server@1.14.2';
+const PORTKEY_PINS = ['@hono/node-server@1.14.1', '@hono/node-ws@1.2.0'];
 
 export type TargetId = 'direct' | 'bare' | 'reelay' | 'compare' | 'portkey';
 
@@ -182,27 +182,23 @@ async function waitHttp(url: string, ms: number, proc: ChildProcess): Promise<bo
  */
 export async function ensurePortkey(log: (s: string) => void): Promise<{ entry: string } | { error: string }> {
   const entry = join(PORTKEY_DIR, 'node_modules', '@portkey-ai', 'gateway', 'build', 'start-server.js');
-  const installed = (() => {
+  const version = (pkg: string) => {
     try {
-      return (JSON.parse(readFileSync(join(PORTKEY_DIR, 'node_modules', '@portkey-ai', 'gateway', 'package.json'), 'utf8')) as { version: string }).version;
+      return (JSON.parse(readFileSync(join(PORTKEY_DIR, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version;
     } catch {
       return null;
     }
-  })();
-  const nodeServer = (() => {
-    try {
-      return (JSON.parse(readFileSync(join(PORTKEY_DIR, 'node_modules', '@hono', 'node-server', 'package.json'), 'utf8')) as { version: string }).version;
-    } catch {
-      return null;
-    }
-  })();
-  if (installed === PORTKEY_VERSION && `@hono/node-server@${nodeServer}` === PORTKEY_NODE_SERVER && existsSync(entry)) return { entry };
+  };
+  const wanted = [`@portkey-ai/gateway@${PORTKEY_VERSION}`, ...PORTKEY_PINS];
+  const nested = existsSync(join(PORTKEY_DIR, 'node_modules', '@portkey-ai', 'gateway', 'node_modules', '@hono', 'node-server'));
+  if (!nested && wanted.every((w) => version(w.slice(0, w.lastIndexOf('@'))) === w.slice(w.lastIndexOf('@') + 1)) && existsSync(entry)) return { entry };
   log(`installing @portkey-ai/gateway@${PORTKEY_VERSION} into bench/.portkey (npm) …`);
+  rmSync(PORTKEY_DIR, { recursive: true, force: true });
   mkdirSync(PORTKEY_DIR, { recursive: true });
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
   const r = spawnSync(
     npm,
-    ['install', '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--ignore-scripts', '--prefix', PORTKEY_DIR, `@portkey-ai/gateway@${PORTKEY_VERSION}`, PORTKEY_NODE_SERVER],
+    ['install', '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--ignore-scripts', '--prefix', PORTKEY_DIR, ...wanted],
     { cwd: PORTKEY_DIR, encoding: 'utf8', timeout: 180_000 },
   );
   if (r.status !== 0 || !existsSync(entry)) {

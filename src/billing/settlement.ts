@@ -126,7 +126,12 @@ export class Settlement {
           return this.settle(job, { kind: 'failed', finalObject: raw, errorCode: code }, actor, requestId).job ?? job;
         }
         if (status === 'queued' || status === 'in_progress') {
-          this.store.recordProgress(job.id, { status, progress: progressOf(object), nextPollAt: this.nextPollAt(job) }, now);
+          const progress = progressOf(object);
+          // Nothing new on a job that is not yet due for a poll: no statement at all (the store
+          // would skip this write too; see recordProgress).
+          const unchanged = status === job.status && progress === job.progress && job.pollFailures === 0 && job.notFoundCount === 0 && job.lastNotFoundAt === null;
+          if (unchanged && job.nextPollAt !== null && job.nextPollAt > now) return job;
+          this.store.recordProgress(job.id, { status, progress, nextPollAt: this.nextPollAt(job) }, now);
           return job;
         }
         // A status this contract does not know: keep the job open, look again later.

@@ -3,6 +3,12 @@ import type { Database_ } from './client.js';
 import { jobs } from './schema/index.js';
 import { OPEN_STATUSES, type JobRow } from './billing-store.js';
 
+/**
+ * How long a finished job's row may be served from memory. A completed or failed job's row no
+ * longer changes, except when the job is deleted, which drops it from the cache at once.
+ */
+export const FINISHED_JOB_CACHE_MS = 1000;
+
 /** Job reads and the non-money updates of a job's progress. */
 export function jobsStore({ db }: Database_) {
   const byVideo = db.select().from(jobs).where(eq(jobs.videoId, sql.placeholder('videoId'))).prepare();
@@ -28,6 +34,7 @@ export function jobsStore({ db }: Database_) {
       ),
     )
     .prepare();
+  const finished = new Map<string, { row: JobRow; at: number }>();
 
   return {
     getJob(id: string): JobRow | undefined {
@@ -35,6 +42,23 @@ export function jobsStore({ db }: Database_) {
     },
     getJobByVideoId(videoId: string): JobRow | undefined {
       return byVideo.get({ videoId });
+    },
+    /**
+     * getJobByVideoId for the /v1 routes: a finished job (see FINISHED_JOB_CACHE_MS) is served
+     * from memory for a moment, so a client polling a finished video costs no query at all.
+     */
+    getJobForRequest(videoId: string): JobRow | undefined {
+      const now = performance.now();
+      const hit = finished.get(videoId);
+      if (hit && now - hit.at < FINISHED_JOB_CACHE_MS) return hit.row;
+      const row = byVideo.get({ videoId });
+      if (row && (row.status === 'completed' || row.status === 'failed')) {
+        if (finished.size >= 1000) finished.clear();
+        finished.set(videoId, { row, at: now });
+      } else {
+        finished.delete(videoId);
+      }
+      return row;
     },
 
     /**
@@ -102,6 +126,7 @@ export function jobsStore({ db }: Database_) {
     },
 
     markDeleted(jobId: string, now: number): void {
+      finished.clear();
       db.update(jobs).set({ deletedAt: now, updatedAt: now }).where(eq(jobs.id, jobId)).run();
     },
 

@@ -18,6 +18,13 @@ export interface NewKey {
 
 export type KeyPatch = Partial<Pick<KeyRow, 'name' | 'expiresAt' | 'disabled' | 'allowedModels' | 'rpmLimit' | 'maxInflightJobs'>>;
 
+/**
+ * How long an authenticated key's row may be reused without reading it again. Changes made
+ * through this store (update, revoke) drop the cache at once; a change made by another process
+ * on the same database (the CLI) takes effect within this time.
+ */
+export const KEY_AUTH_CACHE_MS = 1000;
+
 export function keysStore({ db }: Database_) {
   const byHash = db.select().from(apiKeys).where(eq(apiKeys.hash, sql.placeholder('hash'))).prepare();
   const byId = db.select().from(apiKeys).where(eq(apiKeys.id, sql.placeholder('id'))).prepare();
@@ -26,6 +33,8 @@ export function keysStore({ db }: Database_) {
     .set({ lastUsedAt: sql`max(coalesce(${apiKeys.lastUsedAt}, 0), ${sql.placeholder('at')})` })
     .where(eq(apiKeys.id, sql.placeholder('id')))
     .prepare();
+  /** Rows of known keys by hash, for authentication only (unknown hashes are never cached). */
+  const authCache = new Map<string, { row: KeyRow; at: number }>();
 
   return {
     insertKey(key: NewKey): KeyRow {
@@ -34,6 +43,21 @@ export function keysStore({ db }: Database_) {
     },
     findKeyByHash(hash: string): KeyRow | undefined {
       return byHash.get({ hash });
+    },
+    /**
+     * findKeyByHash for authenticating a request, served from a short-lived cache (see
+     * KEY_AUTH_CACHE_MS): one query less per request. Its balance and last-used fields may be up
+     * to that old; nothing on the request path reads them (holds are checked in the database).
+     */
+    findKeyForAuth(hash: string): KeyRow | undefined {
+      const now = performance.now();
+      const hit = authCache.get(hash);
+      if (hit && now - hit.at < KEY_AUTH_CACHE_MS) return hit.row;
+      const row = byHash.get({ hash });
+      if (authCache.size >= 10_000) authCache.clear();
+      if (row) authCache.set(hash, { row, at: now });
+      else authCache.delete(hash);
+      return row;
     },
     getKey(id: string): KeyRow | undefined {
       return byId.get({ id });
@@ -48,10 +72,12 @@ export function keysStore({ db }: Database_) {
         .all();
     },
     updateKey(id: string, patch: KeyPatch): KeyRow | undefined {
+      authCache.clear();
       if (Object.keys(patch).length > 0) db.update(apiKeys).set(patch).where(eq(apiKeys.id, id)).run();
       return byId.get({ id });
     },
     revokeKey(id: string, now: number): KeyRow | undefined {
+      authCache.clear();
       db.update(apiKeys).set({ revokedAt: now }).where(and(eq(apiKeys.id, id), sql`${apiKeys.revokedAt} is null`)).run();
       return byId.get({ id });
     },

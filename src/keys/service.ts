@@ -22,7 +22,7 @@ export function authenticateKey(store: Store, authorization: string | undefined,
     throw new ApiError('invalid_api_key', 'You didn\'t provide an API key. Use "Authorization: Bearer sk-reelay-…".');
   }
   const secret = m[1]!;
-  const key = looksLikeReelayKey(secret) ? store.findKeyByHash(hashKey(secret)) : undefined;
+  const key = looksLikeReelayKey(secret) ? store.findKeyForAuth(hashKey(secret)) : undefined;
   if (keyRefusal(key, now) !== null) {
     throw new ApiError('invalid_api_key', 'Incorrect, revoked, disabled or expired API key provided.');
   }

@@ -1,5 +1,5 @@
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
-import type { Readable } from 'node:stream';
+import { finished, type Readable, type Writable } from 'node:stream';
 import { ApiError } from '../errors.js';
 
 /**
@@ -21,6 +21,23 @@ export interface UpstreamResponse {
   body: Dispatcher.ResponseData['body'];
   /** ms from sending to response headers */
   headersMs: number;
+}
+
+/** Status and headers of an upstream response, before its body. */
+export type UpstreamHead = Omit<UpstreamResponse, 'body'>;
+
+/**
+ * A relayed body that broke off after its response head went out: `side` says who broke it (the
+ * client hung up, or the upstream failed or stalled), `bytes` how much had been relayed.
+ */
+export class RelayInterrupted extends Error {
+  constructor(
+    readonly side: 'client' | 'upstream',
+    readonly bytes: number,
+    readonly cause?: unknown,
+  ) {
+    super(`relay interrupted by the ${side}`);
+  }
 }
 
 export type UpstreamFailureKind = 'unreachable' | 'timeout' | 'reset' | 'bad_response' | 'aborted';
@@ -99,8 +116,9 @@ export class Upstream {
         signal: req.signal,
       });
       if (res.statusCode > 599) {
-        // Not an HTTP status a response can carry on to the client: a bad response.
-        res.body.destroy();
+        // Not an HTTP status a response can carry on to the client: a bad response. dump() discards
+        // the body and swallows its errors (a bare destroy() would emit an unhandled 'error').
+        res.body.dump().catch(() => {});
         throw new UpstreamFailure('bad_response', true);
       }
       return { status: res.statusCode, headers: res.headers, body: res.body, headersMs: performance.now() - started };
@@ -109,23 +127,94 @@ export class Upstream {
     }
   }
 
-  /** Reads a (small) response body whole. Body failures are classified like request failures. */
-  static async readBody(res: UpstreamResponse, limitBytes = 8 * 1024 * 1024): Promise<Buffer> {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    try {
-      for await (const chunk of res.body) {
+  /**
+   * Relays an upstream response straight into a Node writable (the client's response) with no
+   * stream in between: each chunk undici reads is written to `sink`, and reading from the upstream
+   * pauses while `sink` is full. A slow client thus holds about one chunk per side, whatever the
+   * size of the file. `onHead` runs before the first byte (to write the response head).
+   *
+   * Resolves with the bytes relayed once `sink` has finished. Rejects with an UpstreamFailure when
+   * no response came (nothing was written to `sink`), or with RelayInterrupted when the body broke
+   * off midway (then `sink` is destroyed; a client that hangs up aborts the upstream request).
+   */
+  relay(req: UpstreamRequest, sink: Writable, onHead: (head: UpstreamHead) => void): Promise<number> {
+    const started = performance.now();
+    return new Promise((resolve, reject) => {
+      let bytes = 0;
+      let headSent = false;
+      let clientGone = false;
+      let upstream: Dispatcher.DispatchController | null = null;
+      const onSinkClose = () => {
+        if (sink.writableFinished) return;
+        clientGone = true;
+        upstream?.abort(new RelayInterrupted('client', bytes));
+      };
+      sink.once('close', onSinkClose);
+      const fail = (err: unknown) => {
+        sink.off('close', onSinkClose);
+        if (!headSent) return reject(clientGone ? new UpstreamFailure('aborted', true, err) : classifyUpstreamError(err));
+        sink.destroy();
+        reject(new RelayInterrupted(clientGone ? 'client' : 'upstream', bytes, err));
+      };
+      const opts: Dispatcher.DispatchOptions = { method: req.method, path: this.basePath + req.path, headers: req.headers, body: req.body ?? null };
+      this.pool.dispatch(opts, {
+        onRequestStart(controller) {
+          upstream = controller;
+          if (clientGone) controller.abort(new RelayInterrupted('client', 0));
+        },
+        onResponseStart(controller, statusCode, headers) {
+          if (statusCode > 599) return controller.abort(new UpstreamFailure('bad_response', true));
+          try {
+            onHead({ status: statusCode, headers: headers as UpstreamHead['headers'], headersMs: performance.now() - started });
+          } catch (err) {
+            return controller.abort(err as Error);
+          }
+          headSent = true;
+          sink.on('drain', () => controller.resume());
+        },
+        onResponseData(controller, chunk) {
+          bytes += chunk.length;
+          if (!sink.write(chunk)) controller.pause();
+        },
+        onResponseEnd() {
+          sink.off('close', onSinkClose);
+          sink.end();
+          finished(sink, (err) => (err ? reject(new RelayInterrupted('client', bytes, err)) : resolve(bytes)));
+        },
+        onResponseError(_controller, err) {
+          fail(err);
+        },
+      });
+    });
+  }
+
+  /**
+   * Reads a (small) response body whole. Body failures are classified like request failures.
+   * Plain stream events rather than `for await`: this runs for every status poll, and an async
+   * iterator costs a few promises per chunk.
+   */
+  static readBody(res: UpstreamResponse, limitBytes = 8 * 1024 * 1024): Promise<Buffer> {
+    const body = res.body;
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let total = 0;
+      const onData = (chunk: Buffer) => {
         total += chunk.length;
         if (total > limitBytes) {
-          res.body.destroy();
-          throw new UpstreamFailure('bad_response', true);
+          body.off('data', onData);
+          body.destroy();
+          reject(new UpstreamFailure('bad_response', true));
+          return;
         }
-        chunks.push(chunk as Buffer);
-      }
-    } catch (err) {
-      throw classifyUpstreamError(err);
-    }
-    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+        chunks.push(chunk);
+      };
+      body.on('data', onData);
+      // finished() also reports a body that closes early without an error.
+      finished(body, (err) => {
+        if (err) reject(classifyUpstreamError(err));
+        else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total));
+      });
+    });
   }
 
   async close(): Promise<void> {

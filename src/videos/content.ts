@@ -1,50 +1,73 @@
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { Context } from 'hono';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
-import type { AppEnv } from '../http/context.js';
+import type { AppEnv, RequestState } from '../http/context.js';
 import type { Deps } from '../deps.js';
-import type { UpstreamResponse } from '../relay/upstream.js';
-import { downstreamResponseHeaders } from '../relay/headers.js';
+import { RelayInterrupted, type UpstreamHead, type UpstreamRequest } from '../relay/upstream.js';
+import { downstreamResponseHeaders, upstreamRequestId } from '../relay/headers.js';
 import { finishRequest, serverTiming } from '../http/request-context.js';
+import { clientSignal } from '../http/client-headers.js';
+import type { ApiError } from '../errors.js';
 
-/**
- * Streams an upstream body (video content) to the client without buffering it: piped straight
- * into the socket with backpressure when running on Node's HTTP server, as a web stream otherwise.
- * A client that hangs up destroys the upstream body, which frees the upstream socket.
- */
-export async function streamToClient(c: Context<AppEnv>, deps: Deps, upstreamRes: UpstreamResponse): Promise<Response> {
-  const state = c.get('state');
-  const headers = downstreamResponseHeaders(upstreamRes.headers);
-  const length = upstreamRes.headers['content-length'];
+/** The client's response head for an upstream content response. Authenticated content is never public. */
+function contentHeaders(state: RequestState, head: UpstreamHead): Record<string, string> {
+  const headers = downstreamResponseHeaders(head.headers);
+  const length = head.headers['content-length'];
   if (typeof length === 'string' && /^\d+$/.test(length)) headers['content-length'] = length;
   headers['x-request-id'] = state.requestId;
   if (state.upstreamRequestId) headers['x-upstream-request-id'] = state.upstreamRequestId;
   if (!headers['cache-control']) headers['cache-control'] = 'private, no-store';
   state.respondedAt = performance.now();
   headers['server-timing'] = serverTiming(state);
+  return headers;
+}
 
+const toApiError = (err: unknown) => (err as { toApiError?: () => ApiError }).toApiError?.() ?? err;
+
+/**
+ * Streams video content from the upstream to the client without buffering it. On Node's HTTP
+ * server the upstream body is relayed straight into the client's socket with backpressure (no
+ * stream in between, see Upstream.relay); a client that hangs up aborts the upstream request. The
+ * request-log row is written when the transfer ends. Elsewhere (app.request() in tests) the body
+ * is handed over as a web stream.
+ */
+export async function sendContent(c: Context<AppEnv>, deps: Deps, req: UpstreamRequest): Promise<Response> {
+  const state = c.get('state');
+  const started = performance.now();
   const outgoing = c.env?.outgoing;
   if (!outgoing) {
-    return new Response(Readable.toWeb(upstreamRes.body) as ReadableStream, { status: upstreamRes.status, headers });
+    let res;
+    try {
+      res = await deps.upstream.request({ ...req, signal: clientSignal(c) });
+    } catch (err) {
+      throw toApiError(err);
+    } finally {
+      state.upstreamMs = performance.now() - started;
+    }
+    state.upstreamRequestId = upstreamRequestId(res.headers);
+    return new Response(Readable.toWeb(res.body) as ReadableStream, { status: res.status, headers: contentHeaders(state, res) });
   }
 
-  state.streamed = true;
-  let sent = 0;
-  outgoing.writeHead(upstreamRes.status, headers);
   const method = c.req.method;
-  const piping = pipeline(upstreamRes.body, outgoing);
-  // Counting alongside the pipe (attached after it, so no chunk flows before the pipe is in place).
-  upstreamRes.body.on('data', (chunk: Buffer) => {
-    sent += chunk.length;
-  });
-  piping
-    .catch((err: { code?: unknown }) => {
-      // Client hung up or the upstream broke midway: pipeline has destroyed both sides. The first
-      // error says which: an undici error (other than the abort that follows a hang-up) is the upstream's.
-      const code = typeof err?.code === 'string' ? err.code : '';
-      if (!state.errorCode) state.errorCode = code.startsWith('UND_ERR') && code !== 'UND_ERR_ABORTED' ? 'upstream_stream_error' : 'client_closed';
-    })
-    .finally(() => finishRequest(deps, state, method, upstreamRes.status, sent));
+  let status = 0;
+  try {
+    const bytes = await deps.upstream.relay(req, outgoing, (head) => {
+      status = head.status;
+      state.upstreamMs = head.headersMs;
+      state.upstreamRequestId = upstreamRequestId(head.headers);
+      const headers = contentHeaders(state, head);
+      state.streamed = true;
+      outgoing.writeHead(head.status, headers);
+    });
+    finishRequest(deps, state, method, status, bytes);
+  } catch (err) {
+    if (!(err instanceof RelayInterrupted)) {
+      // No response came: nothing was sent yet, the client gets the error envelope.
+      state.upstreamMs = performance.now() - started;
+      throw toApiError(err);
+    }
+    if (!state.errorCode) state.errorCode = err.side === 'client' ? 'client_closed' : 'upstream_stream_error';
+    finishRequest(deps, state, method, status, err.bytes);
+  }
   return RESPONSE_ALREADY_SENT;
 }

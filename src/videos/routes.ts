@@ -9,7 +9,7 @@ import { clientHeaders, clientSignal } from '../http/client-headers.js';
 import { parseRequestBody } from './request-body.js';
 import { sourceVideoRef, validateCreate, validateEdit, validateExtension, validateRemix } from './validate.js';
 import { submitBillable } from './submit.js';
-import { streamToClient } from './content.js';
+import { sendContent } from './content.js';
 import { Upstream } from '../relay/upstream.js';
 import { downstreamResponseHeaders, upstreamRequestHeaders, upstreamRequestId } from '../relay/headers.js';
 import { parseVideoObject } from '../billing/settlement.js';
@@ -29,7 +29,7 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
   const ownedJob = (c: Context<AppEnv>, videoId: string): JobRow => {
     const state = c.get('state');
     state.videoId = videoId;
-    const job = deps.store.getJobByVideoId(videoId);
+    const job = deps.store.getJobForRequest(videoId);
     if (!job || job.keyId !== state.key!.id || job.deletedAt !== null) throw notFound('video');
     return job;
   };
@@ -192,23 +192,11 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
     if (variant !== undefined && !['video', 'thumbnail', 'spritesheet'].includes(variant)) {
       throw invalid("'variant' must be one of 'video', 'thumbnail', 'spritesheet'.", 'variant');
     }
-    const state = c.get('state');
-    const started = performance.now();
-    let res;
-    try {
-      res = await deps.upstream.request({
-        method: 'GET',
-        path: pathWithQuery(c, `/videos/${encodeURIComponent(job.videoId!)}/content`),
-        headers: upstreamRequestHeaders(clientHeaders(c), deps.upstream.apiKey),
-        signal: clientSignal(c),
-      });
-    } catch (err) {
-      throw (err as { toApiError?: () => ApiError }).toApiError?.() ?? err;
-    } finally {
-      state.upstreamMs = performance.now() - started;
-    }
-    state.upstreamRequestId = upstreamRequestId(res.headers);
-    return streamToClient(c, deps, res);
+    return sendContent(c, deps, {
+      method: 'GET',
+      path: pathWithQuery(c, `/videos/${encodeURIComponent(job.videoId!)}/content`),
+      headers: upstreamRequestHeaders(clientHeaders(c), deps.upstream.apiKey),
+    });
   });
 
   app.get('/models', (c) => {

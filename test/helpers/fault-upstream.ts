@@ -251,7 +251,9 @@ export async function startFaultUpstream(opts: FaultUpstreamOptions = {}) {
         const job = m ? jobs.get(decodeURIComponent(m[1]!)) : undefined;
         const id = job?.id ?? `video_${randomBytes(10).toString('hex')}`;
         if (!job && rec.method === 'POST') {
-          jobs.set(id, { id, object: 'video', model: 'sora-2', status: b.status, progress: 0, seconds: '4', size: '720x1280', created_at: Math.floor(Date.now() / 1000), completed_at: null, error: null, createdMs: Date.now() });
+          // The answer carries the scripted status; the job itself lives on (unknown statuses as queued).
+          const stored = ['queued', 'in_progress', 'completed', 'failed'].includes(b.status) ? b.status : 'queued';
+          jobs.set(id, { id, object: 'video', model: 'sora-2', status: stored, progress: 0, seconds: '4', size: '720x1280', created_at: Math.floor(Date.now() / 1000), completed_at: null, error: null, createdMs: Date.now() });
         }
         return sendJson(res, 200, { ...(job ? jobView(job) : { id, object: 'video', model: 'sora-2', progress: 0, seconds: '4', size: '720x1280' }), status: b.status });
       }
@@ -301,7 +303,7 @@ export async function startFaultUpstream(opts: FaultUpstreamOptions = {}) {
       res.destroy();
     }
   });
-  server.keepAliveTimeout = 30_000;
+  server.keepAliveTimeout = 5_000;
   server.on('connection', (s: Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));

@@ -20,7 +20,8 @@ let s: Server;
 let key: { id: string; secret: string };
 
 beforeAll(async () => {
-  up = await startFaultUpstream({ contentBytes: 4 * 1024 * 1024, chunkBytes: 16 * 1024 });
+  // Content trickles (16 KiB every 2 ms), so a download is still streaming when a client gives up.
+  up = await startFaultUpstream({ contentBytes: 4 * 1024 * 1024, chunkBytes: 16 * 1024, chunkDelayMs: 2 });
   s = await startServer({
     upstreamUrl: up.url,
     env: {
@@ -43,6 +44,17 @@ afterAll(async () => {
   await s.close();
   await up.close();
 });
+
+/** The request-log row of a download (written when the stream ends, then flushed). */
+async function contentLogRow(id: string): Promise<unknown> {
+  const sqlite = s.reelay.deps.database.sqlite;
+  const get = () => {
+    s.reelay.deps.requestLog.flush();
+    return sqlite.prepare("select status, error_code from request_log where video_id = ? and route like '%content'").get(id);
+  };
+  await waitFor(() => get() !== undefined, 3000);
+  return get();
+}
 
 async function newVideo(): Promise<string> {
   const res = await s.call('/v1/videos', { method: 'POST', key: key.secret, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'p' }) });
@@ -110,9 +122,7 @@ describe('downloads cancelled midway', () => {
     const rec = contentRequests(id)[0]!;
     expect(await waitFor(() => rec.closedAt !== null, 2000)).toBe(true);
     expect(rec.closedAt! - at).toBeLessThan(1000);
-    s.reelay.deps.requestLog.flush();
-    const row = s.reelay.deps.database.sqlite.prepare("select status, error_code from request_log where video_id = ? and route like '%content'").get(id);
-    expect(row).toEqual({ status: 200, error_code: 'client_closed' });
+    expect(await contentLogRow(id)).toEqual({ status: 200, error_code: 'client_closed' });
   });
 
   it('a content stream that stalls midway is cut by the body timeout; the client sees a truncated body, reelay stays up', async () => {
@@ -125,9 +135,7 @@ describe('downloads cancelled midway', () => {
     expect(outcome.error).toBe(true);
     expect(Date.now() - started).toBeLessThan(3000);
     expect((await s.call('/healthz')).status).toBe(200);
-    s.reelay.deps.requestLog.flush();
-    const row = s.reelay.deps.database.sqlite.prepare("select status, error_code from request_log where video_id = ? and route like '%content'").get(id);
-    expect(row).toEqual({ status: 200, error_code: 'upstream_stream_error' });
+    expect(await contentLogRow(id)).toEqual({ status: 200, error_code: 'upstream_stream_error' });
   });
 
   it('a content stream that breaks midway ends the client response as broken, not as complete', async () => {
@@ -137,9 +145,7 @@ describe('downloads cancelled midway', () => {
     expect(outcome.status).toBe(200);
     expect(outcome.error).toBe(true);
     expect(outcome.bytes).toBeLessThan(4 * 1024 * 1024);
-    s.reelay.deps.requestLog.flush();
-    const row = s.reelay.deps.database.sqlite.prepare("select status, error_code from request_log where video_id = ? and route like '%content'").get(id);
-    expect(row).toEqual({ status: 200, error_code: 'upstream_stream_error' });
+    expect(await contentLogRow(id)).toEqual({ status: 200, error_code: 'upstream_stream_error' });
   });
 
   it('a whole download still works afterwards, byte for byte', async () => {

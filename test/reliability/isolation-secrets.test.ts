@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { startFaultUpstream, type FaultUpstream } from '../helpers/fault-upstream.js';
-import { ADMIN_TOKEN, inProcess, UPSTREAM_KEY, type InProcess } from './support.js';
+import { ADMIN_TOKEN, Capture, databaseBytes, inProcess, UPSTREAM_KEY, type InProcess } from './support.js';
 
 /**
  * Isolation and secrets: thousands of cross-tenant and guessed ids answer exactly like unknown ids
@@ -49,6 +49,20 @@ afterAll(async () => {
 });
 
 const NOT_FOUND = { error: { message: 'No video found with that id.', type: 'invalid_request_error', param: null, code: 'not_found' } };
+
+describe('the secret scan itself', () => {
+  it('finds a planted canary in log lines, responses, the database file and its WAL', async () => {
+    const canary = `canary${Date.now()}x${Math.random().toString(36).slice(2)}`;
+    const res = await h.call('/v1/videos', { key: alice.secret, headers: { 'x-request-id': canary } });
+    expect(res.headers.get('x-request-id')).toBe(canary);
+    h.deps.requestLog.flush();
+    expect(Capture.findSecrets(h.capture.logs, [canary], 'log').length).toBeGreaterThan(0);
+    expect(Capture.findSecrets(h.capture.responses, [canary], 'response').length).toBeGreaterThan(0);
+    const files = databaseBytes(h.dbPath);
+    expect(files.length).toBeGreaterThanOrEqual(2); // the database and its WAL
+    expect(Capture.findSecrets(files, [canary], 'database').length).toBeGreaterThan(0);
+  });
+});
 
 describe('cross-tenant and guessed ids', () => {
   const routes = (id: string): [string, string, string?][] => {

@@ -133,9 +133,28 @@ describe('a create under each upstream fault', () => {
     expect(h.violations()).toEqual([]);
   });
 
+  it('a reset while a 3 MiB multipart body is still being sent → 502, unknown, released, sent once', async () => {
+    const key = h.newKey('10.00');
+    const rid = `rel-create-${++seq}`;
+    up.script({ method: 'POST', path: '/v1/videos', times: 1, behaviour: { kind: 'reset-before-body' } });
+    const form = new FormData();
+    form.append('prompt', 'big reference');
+    form.append('input_reference', new Blob([new Uint8Array(3 * 1024 * 1024)], { type: 'image/png' }), 'ref.png');
+    const req = new Request('http://x/', { method: 'POST', body: form });
+    const body = new Uint8Array(await req.arrayBuffer());
+    const res = await h.call('/v1/videos', { method: 'POST', key: key.secret, headers: { 'content-type': req.headers.get('content-type')!, 'x-client-request-id': rid }, body });
+    up.reset();
+    expect(res.status).toBe(502);
+    expect(res.json()).toMatchObject({ error: { code: 'upstream_error' } });
+    expect(createsFor(rid)).toBe(1);
+    expect(up.creates().find((r) => r.headers['x-client-request-id'] === rid)!.bodyBytes).toBe(0);
+    expect(h.deps.store.getKey(key.id)).toMatchObject({ balanceMicros: 10_000_000, heldMicros: 0 });
+    expect(h.violations()).toEqual([]);
+  });
+
   it('logs every unknown-outcome create for admin review, without the body or the credentials', () => {
     const incidents = h.capture.logs.filter((l) => l.includes('create_outcome_unknown'));
-    expect(incidents.length).toBeGreaterThanOrEqual(cases.filter((c) => c[4] === 'unknown').length);
+    expect(incidents.length).toBeGreaterThanOrEqual(cases.filter((c) => c[4] === 'unknown').length + 1);
     for (const line of incidents) expect(line).not.toMatch(/prompt|authorization/i);
   });
 
