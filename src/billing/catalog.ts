@@ -110,8 +110,9 @@ export function quote(
   options: { extension?: boolean } = {},
 ): PriceQuote | PriceError {
   const name = priceModelName(catalog, req.model);
+  const shown = req.model.length > 100 ? `${req.model.slice(0, 100)}…` : req.model;
   if (!name) {
-    return { code: 'model_not_priced', param: 'model', message: `The model '${req.model}' has no price in this gateway's catalog.` };
+    return { code: 'model_not_priced', param: 'model', message: `The model '${shown}' has no price in this gateway's catalog.` };
   }
   const price = catalog.get(name)!;
   const allowedSeconds = options.extension ? price.extensionSeconds : price.seconds;
@@ -122,7 +123,7 @@ export function quote(
       return {
         code: 'invalid_request',
         param: 'seconds',
-        message: `Invalid 'seconds' for model '${req.model}': allowed values are ${allowedSeconds.map((s) => `'${s}'`).join(', ')}.`,
+        message: `Invalid 'seconds' for model '${shown}': allowed values are ${allowedSeconds.map((s) => `'${s}'`).join(', ')}.`,
       };
     }
     seconds = parsed;
@@ -134,7 +135,7 @@ export function quote(
       return {
         code: 'invalid_request',
         param: 'size',
-        message: `Invalid 'size' for model '${req.model}': allowed values are ${sizes.map((s) => `'${s}'`).join(', ')}.`,
+        message: `Invalid 'size' for model '${shown}': allowed values are ${sizes.map((s) => `'${s}'`).join(', ')}.`,
       };
     }
     size = req.size;

@@ -5,6 +5,7 @@ import { jobsStore } from './jobs-store.js';
 import { requestLogStore } from './request-log-store.js';
 import { idempotencyStore } from './idempotency-store.js';
 import { auditStore } from './audit-store.js';
+import { charactersStore } from './characters-store.js';
 import { adminStore } from './admin-store.js';
 import { usageStore } from './usage-store.js';
 import { dashboardStore } from './dashboard-store.js';
@@ -21,6 +22,7 @@ export function createStore(database: Database_) {
     ...requestLogStore(database),
     ...idempotencyStore(database),
     ...auditStore(database),
+    ...charactersStore(database),
     ...adminStore(database),
     ...usageStore(database),
     ...dashboardStore(database),

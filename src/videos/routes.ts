@@ -121,12 +121,22 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
     const isMultipart = /^multipart\/form-data/i.test(c.req.header('content-type') ?? '');
     const raw = await readBody(c, isMultipart ? multipartLimit : JSON_LIMIT_BYTES);
     const res = await forwardSmall(c, 'POST', '/videos/characters', { raw, contentType: c.req.header('content-type') ?? 'application/json' });
+    if (res.status >= 200 && res.status < 300) {
+      // Remember who created the character, so only that key can read it back.
+      const id = (parseVideoObject(res.bytes.toString('utf8'))?.id ?? null) as unknown;
+      const state = c.get('state');
+      if (typeof id === 'string' && id.length > 0 && id.length <= 200) {
+        deps.store.recordCharacter({ id, keyId: state.key!.id, requestId: state.requestId, createdAt: deps.now() });
+      }
+    }
     return send(res.status, res.headers, res.bytes);
   });
 
   app.get('/videos/characters/:id', async (c) => {
     route(c, '/v1/videos/characters/:id');
-    const res = await forwardSmall(c, 'GET', `/videos/characters/${encodeURIComponent(c.req.param('id'))}`);
+    const character = deps.store.getCharacter(c.req.param('id'));
+    if (!character || character.keyId !== c.get('state').key!.id) throw notFound('character');
+    const res = await forwardSmall(c, 'GET', `/videos/characters/${encodeURIComponent(character.id)}`);
     return send(res.status, res.headers, res.bytes);
   });
 

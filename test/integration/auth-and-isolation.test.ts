@@ -108,3 +108,29 @@ describe('tenant isolation', () => {
     expect((await h.call(`/v1/videos/${videoId}`, { key: a.secret })).status).toBe(200);
   });
 });
+
+describe('characters', () => {
+  it('are readable only by the key that created them; others get 404 with no upstream call', async () => {
+    const a = h.newKey('1.00');
+    const b = h.newKey('1.00');
+    const form = new FormData();
+    form.append('name', 'Ada');
+    form.append('video', new Blob([Buffer.from('fake mp4 bytes')], { type: 'video/mp4' }), 'ada.mp4');
+    const req = new Request('http://x/', { method: 'POST', body: form });
+    const body = new Uint8Array(await req.arrayBuffer());
+    const created = await h.call('/v1/videos/characters', { key: a.secret, method: 'POST', headers: { 'content-type': req.headers.get('content-type')! }, body });
+    expect(created.status).toBe(200);
+    const character = (await created.json()) as { id: string; name: string };
+    expect(character.name).toBe('Ada');
+    const mine = await h.call(`/v1/videos/characters/${character.id}`, { key: a.secret });
+    expect(mine.status).toBe(200);
+    expect(await mine.json()).toMatchObject({ id: character.id, name: 'Ada' });
+    const before = sim.sim.requestCount;
+    for (const id of [character.id, 'char_guessed_0001']) {
+      const res = await h.call(`/v1/videos/characters/${id}`, { key: b.secret });
+      expect(res.status).toBe(404);
+    }
+    expect(sim.sim.requestCount).toBe(before);
+    expect(h.deps.store.getKey(a.id)!.balanceMicros).toBe(1_000_000);
+  });
+});

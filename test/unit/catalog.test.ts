@@ -36,6 +36,8 @@ describe('price catalog', () => {
     expect(priceModelName(DEFAULT_CATALOG, 'sora-2-2025-12-08')).toBe('sora-2');
     expect(priceModelName(DEFAULT_CATALOG, 'sora-2-pro-2025-10-06')).toBe('sora-2-pro');
     expect(quote(DEFAULT_CATALOG, { model: 'sora-3' })).toMatchObject({ code: 'model_not_priced', param: 'model' });
+    const long = quote(DEFAULT_CATALOG, { model: 'm'.repeat(100_000) });
+    expect(isPriceError(long) && long.message.length).toBeLessThan(200);
   });
 
   it.each([

@@ -4,3 +4,4 @@ export { ledger } from './ledger.js';
 export { idempotencyKeys } from './idempotency.js';
 export { requestLog } from './request-log.js';
 export { auditLog } from './audit.js';
+export { characters } from './characters.js';

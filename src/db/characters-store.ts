@@ -1,0 +1,16 @@
+import { eq } from 'drizzle-orm';
+import type { Database_ } from './client.js';
+import { characters } from './schema/index.js';
+
+export type CharacterRow = typeof characters.$inferSelect;
+
+export function charactersStore({ db }: Database_) {
+  return {
+    recordCharacter(c: CharacterRow): void {
+      db.insert(characters).values(c).onConflictDoNothing().run();
+    },
+    getCharacter(id: string): CharacterRow | undefined {
+      return db.select().from(characters).where(eq(characters.id, id)).get();
+    },
+  };
+}
