@@ -3,6 +3,7 @@
  * processes), resident memory from /proc/<pid>/status. "Foreign" CPU is the machine's busy time
  * minus our processes' — other people's work that would skew a benchmark on a 2-core machine.
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 
@@ -94,4 +95,15 @@ export function rssPeak(pid: number, everyMs = 50): { stop(): number } {
       return Math.max(peak, rssBytes(pid));
     },
   };
+}
+
+/**
+ * Pins a process (all its threads) to one CPU with taskset. The benchmark gives the target under
+ * test a core of its own and puts the load generator and the fake upstream on the other, so that
+ * where the scheduler happens to place three busy processes on two cores does not decide the
+ * result. Returns false where taskset is unavailable.
+ */
+export function pinToCpu(pid: number, cpu: number): boolean {
+  const r = spawnSync('taskset', ['-a', '-c', '-p', String(cpu), String(pid)], { encoding: 'utf8' });
+  return r.status === 0;
 }

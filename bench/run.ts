@@ -1,9 +1,9 @@
 /**
  * `npm run bench`: reelay side by side with its baselines, on this machine, over loopback only.
  *
- *   npm run bench                      full run (about 8 minutes)
- *   npm run bench -- --quick           short windows (about 2–3 minutes)
- *   options: --rounds N (≥ 3)  --only poll-running,download,…  --no-portkey  --force  --wait-quiet S
+ *   npm run bench                      full run (about 9 minutes)
+ *   npm run bench -- --quick           short windows, no warm-up pass (about 3 minutes)
+ *   options: --rounds N (≥ 3)  --only poll-running,download,…  --no-portkey  --force  --wait-quiet S  --pin
  *            --compare DIR   also run reelay from another checkout (with this bench in it), e.g. the
  *                            code before a change, interleaved with this one
  *
@@ -41,7 +41,7 @@ import {
   type TargetId,
 } from './targets.js';
 import type { LoadJob, LoadResult, HttpRequestSpec } from './loadgen.js';
-import { cpuWindow, machineBusyCores, rssBytes, rssPeak } from './machine.js';
+import { cpuWindow, machineBusyCores, pinToCpu, rssBytes, rssPeak } from './machine.js';
 import { fmt, markdown, med, median, NOISY_CORES, type Check, type Sample, type ScenarioResult } from './report.js';
 
 // --- options -----------------------------------------------------------------------------------
@@ -55,10 +55,11 @@ interface Options {
   portkey: boolean;
   force: boolean;
   waitQuietS: number;
+  pin: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { quick: false, compare: null, rounds: 3, only: null, portkey: true, force: false, waitQuietS: 60 };
+  const o: Options = { quick: false, compare: null, rounds: 3, only: null, portkey: true, force: false, waitQuietS: 60, pin: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => {
@@ -72,9 +73,10 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--no-portkey') o.portkey = false;
     else if (a === '--compare') o.compare = resolve(value());
     else if (a === '--force') o.force = true;
+    else if (a === '--pin') o.pin = true;
     else if (a === '--wait-quiet') o.waitQuietS = Number(value()) || 0;
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: npm run bench -- [--quick] [--rounds N] [--only a,b] [--no-portkey] [--force] [--wait-quiet S] [--compare DIR]\n');
+      process.stdout.write('usage: npm run bench -- [--quick] [--rounds N] [--only a,b] [--no-portkey] [--force] [--wait-quiet S] [--compare DIR] [--pin]\n');
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
   }
@@ -83,8 +85,8 @@ function parseArgs(argv: string[]): Options {
 
 const opts = parseArgs(process.argv.slice(2));
 const T = opts.quick
-  ? { warmupMs: 500, durationMs: 2000, latencyMs: 1500, downloads: 3, slowMs: 3000, idleMs: 12_000 }
-  : { warmupMs: 1500, durationMs: 6000, latencyMs: 3000, downloads: 5, slowMs: 6000, idleMs: 20_000 };
+  ? { warmupMs: 400, durationMs: 1500, latencyMs: 1000, downloads: 3, slowMs: 2500, idleMs: 10_000, warmupPass: false }
+  : { warmupMs: 1000, durationMs: 5000, latencyMs: 3000, downloads: 5, slowMs: 5000, idleMs: 20_000, warmupPass: true };
 const CONCURRENCY = 64;
 const SEED_JOBS = 100;
 const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -150,6 +152,8 @@ interface Ctx {
   loadgen: LoadGen;
   upstream: Child;
   ourPids: () => number[];
+  /** RSS of each target process just before its first round (by pid) */
+  idleRss: Map<number, number>;
 }
 
 interface ScenarioDef {
@@ -162,6 +166,8 @@ interface ScenarioDef {
   targets: TargetId[];
   /** Prepares jobs through reelay; returns what `run` needs. */
   seed(reelay: Target): Promise<string[]>;
+  /** Run once per target before the rounds and discard (JIT, connections); not for memory scenarios. */
+  warmup: boolean;
   run(t: Target, ids: string[], ctx: Ctx): Promise<Sample>;
 }
 
@@ -203,6 +209,7 @@ function pollScenario(id: string, title: string, prompt: string, targets: Target
       }
       return ids;
     },
+    warmup: true,
     run: (t, ids, ctx) => throughputSample(t, ctx, ids.map((v) => get(t, `/v1/videos/${v}`)), CONCURRENCY, T.durationMs, (r) => r.rps),
   };
 }
@@ -217,28 +224,35 @@ function slowScenario(bytes: number): ScenarioDef {
     digits: 1,
     targets: ['direct', 'bare', 'reelay'],
     seed: async (reelay) => [await createVideo(reelay, `content:${bytes}`)],
+    warmup: false,
     async run(t, ids, ctx) {
       await sleep(500);
+      // Growth is counted from the process's size before its first round, so memory kept from
+      // earlier rounds counts too.
       const before = rssBytes(t.pid);
+      if (!ctx.idleRss.has(t.pid)) ctx.idleRss.set(t.pid, before);
+      const idle = ctx.idleRss.get(t.pid)!;
       const peak = rssPeak(t.pid, 25);
       const win = cpuWindow(ctx.ourPids());
-      const r = await ctx.loadgen.run({ kind: 'slow', port: t.port, request: get(t, `/v1/videos/${ids[0]}/content`), clients: 200, bytesPerSecond: 256 * 1024, durationMs: T.slowMs });
+      const r = await ctx.loadgen.run({ kind: 'slow', port: t.port, request: get(t, `/v1/videos/${ids[0]}/content`), clients: 200, bytesPerSecond: SLOW_READER_BYTES_PER_S, durationMs: T.slowMs });
       const cpu = win.end();
       const top = peak.stop();
       if (r.kind !== 'slow') throw new Error('unexpected result');
       await sleep(500); // let the target notice the hang-ups before the next round
       return {
-        value: (top - before) / MB,
+        value: (top - idle) / MB,
         foreign: cpu.foreignCores,
         errors: r.errors,
         firstError: r.firstError,
-        detail: `RSS ${fmt(before / MB, 1)} → peak ${fmt(top / MB, 1)} MB, ${fmt(r.bytes / MB)} MB read by the clients`,
+        detail: `RSS before round 1 ${fmt(idle / MB, 1)}, before this round ${fmt(before / MB, 1)} → peak ${fmt(top / MB, 1)} MB; clients read ${fmt(r.bytes / MB)} MB`,
       };
     },
   };
 }
 
 const DOWNLOAD_BYTES = 100 * MB;
+/** Each slow reader takes 256 KiB/s (2 Mbit/s): far slower than the upstream, so backpressure must hold. */
+const SLOW_READER_BYTES_PER_S = 256 * 1024;
 
 const SCENARIOS: ScenarioDef[] = [
   pollScenario('poll-running', 'Status polling, jobs in progress (proxied)', 'in_progress', ['direct', 'bare', 'reelay', 'portkey']),
@@ -252,6 +266,7 @@ const SCENARIOS: ScenarioDef[] = [
     digits: 0,
     targets: ['direct', 'bare', 'reelay'],
     seed: async () => [],
+    warmup: true,
     run: (t, _ids, ctx) =>
       throughputSample(
         t,
@@ -271,6 +286,7 @@ const SCENARIOS: ScenarioDef[] = [
     digits: 3,
     targets: ['direct', 'bare', 'reelay', 'portkey'],
     seed: (reelay) => seedJobs(reelay, 'in_progress', 10),
+    warmup: true,
     run: (t, ids, ctx) => throughputSample(t, ctx, ids.map((v) => get(t, `/v1/videos/${v}`)), 1, T.latencyMs, (r) => r.p50),
   },
   {
@@ -282,6 +298,7 @@ const SCENARIOS: ScenarioDef[] = [
     digits: 3,
     targets: ['direct', 'bare', 'reelay'],
     seed: async (reelay) => [await createVideo(reelay, `content:${DOWNLOAD_BYTES}`)],
+    warmup: true,
     async run(t, ids, ctx) {
       const win = cpuWindow(ctx.ourPids());
       const r = await ctx.loadgen.run({ kind: 'download', origin: t.origin, request: get(t, `/v1/videos/${ids[0]}/content`), count: T.downloads, expectBytes: DOWNLOAD_BYTES });
@@ -373,6 +390,9 @@ async function waitForQuiet(): Promise<string | null> {
   }
 }
 
+/** Whether every process could be pinned (taskset); reported with the results. */
+let pinned = false;
+
 async function runScenario(def: ScenarioDef, loadgen: LoadGen, portkey: { entry: string } | { error: string } | null): Promise<ScenarioResult> {
   const result: ScenarioResult = { ...def, targets: opts.compare ? [...def.targets, 'compare'] : def.targets, samples: new Map(), skipped: new Map() };
   const upstream = await startUpstream();
@@ -395,12 +415,17 @@ async function runScenario(def: ScenarioDef, loadgen: LoadGen, portkey: { entry:
         }
       }
     }
+    if (opts.pin) {
+      // The target under test gets CPU 0 to itself; the load generator and the fake upstream share CPU 1.
+      pinned = pinToCpu(loadgen.pid, 1) && pinToCpu(upstream.pid, 1);
+      for (const t of targets.values()) if (t.id !== 'direct') pinned &&= pinToCpu(t.pid, 0);
+    }
     // Jobs belong to the reelay that created them; the fake upstream itself is stateless, so the
     // other targets use reelay's ids.
     const ids = await def.seed(reelay);
     const compareIds = targets.has('compare') ? await def.seed(targets.get('compare')!) : [];
     const idsFor = (t: TargetId) => (t === 'compare' ? compareIds : ids);
-    const ctx: Ctx = { loadgen, upstream, ourPids: () => [loadgen.pid, upstream.pid, ...[...targets.values()].map((t) => t.pid)] };
+    const ctx: Ctx = { loadgen, upstream, idleRss: new Map(), ourPids: () => [loadgen.pid, upstream.pid, ...[...targets.values()].map((t) => t.pid)] };
     const order = [...def.targets, ...(def.targets.includes('reelay') ? (['compare'] as const) : [])].filter((t) => targets.has(t));
     // Portkey answers with its own envelope; make sure it really relays before timing it.
     if (targets.has('portkey') && ids[0]) {
@@ -410,6 +435,10 @@ async function runScenario(def: ScenarioDef, loadgen: LoadGen, portkey: { entry:
         result.skipped.set('portkey', `did not relay GET /v1/videos/{id} (status ${res.statusCode})`);
         order.splice(order.indexOf('portkey'), 1);
       }
+    }
+    if (def.warmup && T.warmupPass) {
+      for (const id of order) await def.run(targets.get(id)!, idsFor(id), ctx);
+      log(`  (warm-up pass done)`);
     }
     for (let round = 0; round < opts.rounds; round++) {
       const rotated = order.map((_, i) => order[(i + round) % order.length]!);
@@ -524,7 +553,15 @@ async function main(): Promise<void> {
         ? portkey.error
         : null;
   const text = markdown(
-    { command, startedAt, seconds: (performance.now() - t0) / 1000, machine: `${os.cpus().length} × ${cpu}, ${fmt(os.totalmem() / 1024 ** 3)} GiB, Node ${process.version}`, rounds: opts.rounds, busyNote, portkeyNote },
+    {
+      command,
+      startedAt,
+      seconds: (performance.now() - t0) / 1000,
+      machine: `${os.cpus().length} × ${cpu}, ${fmt(os.totalmem() / 1024 ** 3)} GiB, Node ${process.version}${pinned ? '; the target under test pinned to CPU 0, load generator and fake upstream to CPU 1' : ''}`,
+      rounds: opts.rounds,
+      busyNote,
+      portkeyNote,
+    },
     [...results.values()],
     idle?.text ?? '',
     checks(results, idle?.reelayMB ?? null),

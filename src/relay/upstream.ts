@@ -163,6 +163,7 @@ export class Upstream {
           if (clientGone) controller.abort(new RelayInterrupted('client', 0));
         },
         onResponseStart(controller, statusCode, headers) {
+          if (statusCode < 200) return; // informational (1xx): the real response follows
           if (statusCode > 599) return controller.abort(new UpstreamFailure('bad_response', true));
           try {
             onHead({ status: statusCode, headers: headers as UpstreamHead['headers'], headersMs: performance.now() - started });

@@ -1,0 +1,120 @@
+/**
+ * The hot path keeps a key's row and a finished job's row in memory for a moment (see
+ * KEY_AUTH_CACHE_MS, FINISHED_JOB_CACHE_MS) and skips writing polls that learn nothing. None of
+ * that may change what a client sees: these tests prove revocation, disabling and deletion take
+ * effect on the very next request, and that a poll which changes something is still recorded.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSimulator, type SimulatorHandle } from '../../src/simulator/index.js';
+import { buildHarness, ADMIN_TOKEN } from '../helpers/app-harness.js';
+
+let sim: SimulatorHandle;
+let h: ReturnType<typeof buildHarness>;
+
+beforeAll(async () => {
+  sim = await startSimulator({ jobDurationMs: 400, queuedMs: 50, apiKey: 'sk-upstream-secret-0001' });
+  h = buildHarness({ upstreamUrl: sim.url });
+});
+
+afterAll(async () => {
+  h.deps.requestLog.stop();
+  await h.deps.upstream.close().catch(() => {});
+  await sim.close();
+});
+
+const admin = (path: string, method: string, body?: unknown) =>
+  h.app.request(path, {
+    method,
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+
+async function createVideo(secret: string): Promise<string> {
+  const res = await h.createJson(secret, { prompt: 'a lighthouse', seconds: '4' });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { id: string }).id;
+}
+
+async function finishedVideo(secret: string): Promise<string> {
+  const id = await createVideo(secret);
+  for (let i = 0; i < 100; i++) {
+    const res = await h.call(`/v1/videos/${id}`, { key: secret });
+    if (((await res.json()) as { status: string }).status === 'completed') return id;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error('video did not complete');
+}
+
+describe('key authentication cache', () => {
+  it('a revoked key is refused on its very next request', async () => {
+    const k = h.newKey('10.00');
+    expect((await h.call('/v1/models', { key: k.secret })).status).toBe(200);
+    expect((await admin(`/admin/keys/${k.id}`, 'DELETE')).status).toBe(200);
+    expect((await h.call('/v1/models', { key: k.secret })).status).toBe(401);
+  });
+
+  it('a disabled key is refused at once, and works again once re-enabled', async () => {
+    const k = h.newKey('10.00');
+    expect((await h.call('/v1/models', { key: k.secret })).status).toBe(200);
+    expect((await admin(`/admin/keys/${k.id}`, 'PATCH', { disabled: true })).status).toBe(200);
+    expect((await h.call('/v1/models', { key: k.secret })).status).toBe(401);
+    expect((await admin(`/admin/keys/${k.id}`, 'PATCH', { disabled: false })).status).toBe(200);
+    expect((await h.call('/v1/models', { key: k.secret })).status).toBe(200);
+  });
+
+  it('a changed model allow-list applies to the next request', async () => {
+    const k = h.newKey('10.00');
+    expect((await h.createJson(k.secret, { prompt: 'p', model: 'sora-2' })).status).toBe(200);
+    expect((await admin(`/admin/keys/${k.id}`, 'PATCH', { allowed_models: ['sora-2-pro'] })).status).toBe(200);
+    expect((await h.createJson(k.secret, { prompt: 'p', model: 'sora-2' })).status).toBe(403);
+  });
+});
+
+describe('finished jobs served from memory', () => {
+  it('serves a finished video from the stored object without calling the upstream', async () => {
+    const k = h.newKey('10.00');
+    const id = await finishedVideo(k.secret);
+    const before = sim.sim.requestCount;
+    for (let i = 0; i < 3; i++) {
+      const res = await h.call(`/v1/videos/${id}`, { key: k.secret });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-reelay-cache')).toBe('final');
+    }
+    expect(sim.sim.requestCount).toBe(before);
+  });
+
+  it('a deleted video answers 404 on the next poll, and other keys never see it', async () => {
+    const k = h.newKey('10.00');
+    const other = h.newKey('10.00');
+    const id = await finishedVideo(k.secret);
+    expect((await h.call(`/v1/videos/${id}`, { key: k.secret })).status).toBe(200);
+    expect((await h.call(`/v1/videos/${id}`, { key: other.secret })).status).toBe(404);
+    expect((await h.call(`/v1/videos/${id}`, { key: k.secret, method: 'DELETE' })).status).toBe(200);
+    expect((await h.call(`/v1/videos/${id}`, { key: k.secret })).status).toBe(404);
+  });
+});
+
+describe('polls of a running job', () => {
+  it('record a change of status and progress, and leave the row alone when nothing changed', async () => {
+    const k = h.newKey('10.00');
+    const id = await createVideo(k.secret);
+    const job = () => h.deps.store.getJobByVideoId(id)!;
+    // Poll until the upstream reports progress, then the row shows what the poll saw.
+    let seen: { status: string; progress: number } | null = null;
+    for (let i = 0; i < 50 && !seen; i++) {
+      const body = (await (await h.call(`/v1/videos/${id}`, { key: k.secret })).json()) as { status: string; progress: number };
+      if (body.status === 'in_progress') seen = body;
+      else await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(seen).not.toBeNull();
+    expect(job().status).toBe('in_progress');
+    const written = job().updatedAt;
+    // The same answer again, long before the next poll is due: nothing to write.
+    const again = job();
+    h.deps.settlement.observe(again, { type: 'object', object: { id, status: again.status, progress: again.progress }, raw: '{}' }, 'test', null);
+    expect(job().updatedAt).toBe(written);
+    // A different progress is written.
+    h.deps.settlement.observe(again, { type: 'object', object: { id, status: 'in_progress', progress: (again.progress ?? 0) + 1 }, raw: '{}' }, 'test', null);
+    expect(job().progress).toBe((again.progress ?? 0) + 1);
+  });
+});
