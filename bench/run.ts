@@ -2,7 +2,7 @@
  * `npm run bench`: reelay side by side with its baselines, on this machine, over loopback only.
  *
  *   npm run bench                      full run (about 9 minutes)
- *   npm run bench -- --quick           short windows, no warm-up pass (about 3 minutes)
+ *   npm run bench -- --quick           short windows, no warm-up pass (about 4 minutes)
  *   options: --rounds N (≥ 3)  --only poll-running,download,…  --no-portkey  --force  --wait-quiet S  --pin
  *            --compare DIR   also run reelay from another checkout (with this bench in it), e.g. the
  *                            code before a change, interleaved with this one
