@@ -62,6 +62,9 @@ describe('request ids and the request log', () => {
   });
 
   it('puts x-request-id on every kind of response, including health and admin', async () => {
+    const health = await h.app.request('/healthz');
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok' });
     for (const res of [await h.app.request('/healthz'), await h.admin('/admin/keys'), await h.app.request('/admin/keys'), await h.app.request('/nope')]) {
       expect(res.headers.get('x-request-id')).toMatch(/^req_/);
     }

@@ -154,3 +154,20 @@ describe('creates whose outcome is unknown', () => {
     }
   });
 });
+
+describe('idempotency keys over time', () => {
+  it('replay within 24 h and create a new job after that', async () => {
+    const key = h.newKey('2.00');
+    const first = await h.createJson(key.secret, { prompt: 'daily' }, { 'idempotency-key': 'daily-1' });
+    const firstId = ((await first.json()) as { id: string }).id;
+    clock.advance(23 * 3600_000);
+    const replay = await h.createJson(key.secret, { prompt: 'daily' }, { 'idempotency-key': 'daily-1' });
+    expect(((await replay.json()) as { id: string }).id).toBe(firstId);
+    clock.advance(2 * 3600_000);
+    const fresh = await h.createJson(key.secret, { prompt: 'daily' }, { 'idempotency-key': 'daily-1' });
+    expect(fresh.status).toBe(200);
+    expect(fresh.headers.get('idempotent-replayed')).toBeNull();
+    expect(((await fresh.json()) as { id: string }).id).not.toBe(firstId);
+  });
+});
+
