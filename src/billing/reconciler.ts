@@ -3,12 +3,14 @@ import type { JobRow } from '../db/billing-store.js';
 import { Upstream, UpstreamFailure } from '../relay/upstream.js';
 import { parseVideoObject, type Observation, type Settlement } from './settlement.js';
 import type { Logger } from '../logging/logger.js';
+import { IDEMPOTENCY_TTL_MS } from '../db/idempotency-store.js';
 
 /**
  * Settles every job even when its client never polls again. Each pass:
  *  1. creates left `pending` by an earlier process (it died mid-create): outcome unknown → released;
  *  2. open jobs older than the maximum job age → expired, released;
- *  3. open jobs whose next poll is due → polled, with backoff and respect for retry-after.
+ *  3. open jobs whose next poll is due → polled, with backoff and respect for retry-after;
+ *  4. about once an hour, idempotency records past their 24 h replay window are deleted.
  * All state lives in the database, so a restarted process simply carries on.
  */
 export interface ReconcilerOptions {
@@ -39,8 +41,7 @@ export class Reconciler {
   private stopped = false;
   /** Aborts the polls in flight when the reconciler stops (a hung upstream must not hold up shutdown). */
   private aborter = new AbortController();
-  /** Jobs waiting for a poll at the start of the last pass (for /metrics). */
-  backlog = 0;
+  private lastPurgeAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly o: ReconcilerOptions) {}
 
@@ -87,7 +88,11 @@ export class Reconciler {
       seen++;
     }
 
-    this.backlog = store.countOpenJobsDue(now());
+    // Idempotency records are only replayed for 24 h; drop older ones about once an hour.
+    if (now() - this.lastPurgeAt >= 3600_000) {
+      store.purgeIdempotencyKeys(now() - IDEMPOTENCY_TTL_MS);
+      this.lastPurgeAt = now();
+    }
     const due = store.jobsDueForPoll(now(), batch);
     const concurrency = this.o.concurrency ?? 8;
     let next = 0;

@@ -2,6 +2,9 @@ import { and, eq, lt } from 'drizzle-orm';
 import type { Database_ } from './client.js';
 import { idempotencyKeys } from './schema/index.js';
 
+/** How long an Idempotency-Key replays its first answer. */
+export const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
+
 export type IdempotencyRow = typeof idempotencyKeys.$inferSelect;
 
 export type ClaimResult = { claimed: true } | { claimed: false; existing: IdempotencyRow };

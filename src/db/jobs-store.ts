@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, gte, inArray, isNotNull, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { Database_ } from './client.js';
 import { jobs } from './schema/index.js';
 import { OPEN_STATUSES, type JobRow } from './billing-store.js';
@@ -171,10 +171,6 @@ export function jobsStore({ db }: Database_) {
       return { jobs: row.jobs, heldMicros: row.heldMicros ?? 0 };
     },
 
-    countOpenJobs(): number {
-      return db.select({ n: sql<number>`count(*)` }).from(jobs).where(inArray(jobs.status, [...OPEN_STATUSES])).get()!.n;
-    },
-
     countOpenJobsDue(now: number): number {
       return db
         .select({ n: sql<number>`count(*)` })
@@ -183,26 +179,5 @@ export function jobsStore({ db }: Database_) {
         .get()!.n;
     },
 
-    /** Used by the admin views; `from` inclusive, `to` exclusive (ms). */
-    listJobs(f: { keyId?: string; status?: string; model?: string; from?: number; to?: number; afterSeq?: { createdAt: number; id: string }; limit: number }): JobRow[] {
-      return db
-        .select()
-        .from(jobs)
-        .where(
-          and(
-            f.keyId ? eq(jobs.keyId, f.keyId) : undefined,
-            f.status ? eq(jobs.status, f.status) : undefined,
-            f.model ? eq(jobs.model, f.model) : undefined,
-            f.from !== undefined ? gte(jobs.createdAt, f.from) : undefined,
-            f.to !== undefined ? lt(jobs.createdAt, f.to) : undefined,
-            f.afterSeq
-              ? or(gt(jobs.createdAt, f.afterSeq.createdAt), and(eq(jobs.createdAt, f.afterSeq.createdAt), gt(jobs.id, f.afterSeq.id)))
-              : undefined,
-          ),
-        )
-        .orderBy(asc(jobs.createdAt), asc(jobs.id))
-        .limit(f.limit)
-        .all();
-    },
   };
 }

@@ -14,6 +14,7 @@ import { parseVideoObject } from '../billing/settlement.js';
 import { checkModelAllowed } from './validate.js';
 import { clientHeaders } from '../http/client-headers.js';
 import { bytesResponse } from '../http/body.js';
+import { IDEMPOTENCY_TTL_MS } from '../db/idempotency-store.js';
 
 /**
  * A billable POST: price → (idempotency claim) → hold → forward once → record the job or release.
@@ -28,7 +29,6 @@ export interface BillableSpec {
   body: ParsedBody;
 }
 
-const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
 
 
 export async function submitBillable(c: Context<AppEnv>, deps: Deps, spec: BillableSpec): Promise<Response> {

@@ -169,5 +169,16 @@ describe('idempotency keys over time', () => {
     expect(fresh.headers.get('idempotent-replayed')).toBeNull();
     expect(((await fresh.json()) as { id: string }).id).not.toBe(firstId);
   });
+
+  it('are deleted by the reconciler once past their 24 h window, and kept before', async () => {
+    const key = h.newKey('1.00');
+    await h.createJson(key.secret, { prompt: 'purge me' }, { 'idempotency-key': 'purge-1' });
+    const count = () => (h.database.sqlite.prepare('select count(*) as n from idempotency_keys where key_id = ?').get(key.id) as { n: number }).n;
+    await reconciler(h).tick();
+    expect(count()).toBe(1);
+    clock.advance(24 * 3600_000 + 1);
+    await reconciler(h).tick();
+    expect(count()).toBe(0);
+  });
 });
 
