@@ -9,14 +9,7 @@ import type { PollTiming } from '../../src/billing/settlement.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 
-/** A manually driven clock for tests that need time to pass (404 spacing, job age). */
-export class TestClock {
-  constructor(public t = Date.UTC(2026, 10, 21, 12, 0, 0)) {}
-  now = () => this.t;
-  advance(ms: number): void {
-    this.t += ms;
-  }
-}
+export { TestClock } from './clock.js';
 
 export interface HarnessOptions {
   upstreamUrl: string;

@@ -7,12 +7,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type SimulatorHandle } from '../../src/simulator/index.js';
 import { buildHarness, ADMIN_TOKEN } from '../helpers/app-harness.js';
+import { TestClock } from '../helpers/clock.js';
 
 let sim: SimulatorHandle;
 let h: ReturnType<typeof buildHarness>;
+// The upstream's jobs move on only when a test advances this clock, however loaded the machine.
+const JOB_MS = 400;
+const upstreamClock = new TestClock();
 
 beforeAll(async () => {
-  sim = await startSimulator({ jobDurationMs: 400, queuedMs: 50, apiKey: 'sk-upstream-secret-0001' });
+  sim = await startSimulator({ jobDurationMs: JOB_MS, queuedMs: 50, apiKey: 'sk-upstream-secret-0001', now: upstreamClock.now });
   h = buildHarness({ upstreamUrl: sim.url });
 });
 
@@ -37,12 +41,10 @@ async function createVideo(secret: string): Promise<string> {
 
 async function finishedVideo(secret: string): Promise<string> {
   const id = await createVideo(secret);
-  for (let i = 0; i < 100; i++) {
-    const res = await h.call(`/v1/videos/${id}`, { key: secret });
-    if (((await res.json()) as { status: string }).status === 'completed') return id;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error('video did not complete');
+  upstreamClock.advance(JOB_MS);
+  const res = await h.call(`/v1/videos/${id}`, { key: secret });
+  expect(((await res.json()) as { status: string }).status).toBe('completed');
+  return id;
 }
 
 describe('key authentication cache', () => {
@@ -99,14 +101,11 @@ describe('polls of a running job', () => {
     const k = h.newKey('10.00');
     const id = await createVideo(k.secret);
     const job = () => h.deps.store.getJobByVideoId(id)!;
-    // Poll until the upstream reports progress, then the row shows what the poll saw.
-    let seen: { status: string; progress: number } | null = null;
-    for (let i = 0; i < 50 && !seen; i++) {
-      const body = (await (await h.call(`/v1/videos/${id}`, { key: k.secret })).json()) as { status: string; progress: number };
-      if (body.status === 'in_progress') seen = body;
-      else await new Promise((r) => setTimeout(r, 10));
-    }
-    expect(seen).not.toBeNull();
+    // Once the upstream reports progress, the row shows what the poll saw.
+    upstreamClock.advance(200);
+    const seen = (await (await h.call(`/v1/videos/${id}`, { key: k.secret })).json()) as { status: string; progress: number };
+    expect(seen).toMatchObject({ status: 'in_progress', progress: expect.any(Number) });
+    expect(seen.progress).toBeGreaterThan(0);
     expect(job().status).toBe('in_progress');
     const written = job().updatedAt;
     // The same answer again, long before the next poll is due: nothing to write.

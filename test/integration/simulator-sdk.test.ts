@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SimulatorHandle, startSimulator } from '../../src/simulator/index.js';
+import { TestClock } from '../helpers/clock.js';
 
 const API_KEY = 'sk-sim-test';
 const asset = (f: string) => readFileSync(new URL(`../../src/simulator/assets/${f}`, import.meta.url));
@@ -14,14 +15,18 @@ const PNG_1x1 = Buffer.from(
 let handle: SimulatorHandle;
 let client: OpenAI;
 
-async function waitForStatus(id: string, timeoutMs = 5000): Promise<OpenAI.Videos.Video> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await client.videos.retrieve(id);
-    if (v.status === 'completed' || v.status === 'failed') return v;
-    if (Date.now() > deadline) throw new Error(`video ${id} still ${v.status}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+// The simulator runs on a manual clock: a job's status moves only when a test advances time, so
+// a slow or loaded machine cannot skip a state or finish a job early.
+const JOB_MS = 200;
+const QUEUED_MS = 50;
+const clock = new TestClock();
+
+/** Lets the job's whole duration pass, then reads its final state. */
+async function waitForStatus(id: string): Promise<OpenAI.Videos.Video> {
+  clock.advance(JOB_MS);
+  const v = await client.videos.retrieve(id);
+  if (v.status !== 'completed' && v.status !== 'failed') throw new Error(`video ${id} still ${v.status}`);
+  return v;
 }
 
 async function completedVideo(params: Partial<OpenAI.Videos.VideoCreateParams> = {}): Promise<OpenAI.Videos.Video> {
@@ -30,7 +35,7 @@ async function completedVideo(params: Partial<OpenAI.Videos.VideoCreateParams> =
 }
 
 beforeAll(async () => {
-  handle = await startSimulator({ jobDurationMs: 200, queuedMs: 50, apiKey: API_KEY });
+  handle = await startSimulator({ jobDurationMs: JOB_MS, queuedMs: QUEUED_MS, apiKey: API_KEY, now: clock.now });
   client = new OpenAI({ apiKey: API_KEY, baseURL: handle.url, maxRetries: 0 });
 });
 afterAll(() => handle.close());
@@ -55,16 +60,13 @@ describe('simulator via the openai SDK', () => {
     const contentType = handle.sim.requests.at(-1)!.headers['content-type'];
     expect(contentType).toMatch(/^multipart\/form-data/); // the SDK always sends multipart
 
-    const seen = new Set<string>();
-    let done: OpenAI.Videos.Video | undefined;
-    for (let i = 0; i < 200 && !done; i++) {
-      const v = await client.videos.retrieve(created.id);
-      seen.add(v.status);
-      if (v.status === 'in_progress') expect(v.progress).toBeLessThan(100);
-      if (v.status === 'completed') done = v;
-      else await new Promise((r) => setTimeout(r, 10));
-    }
-    expect(seen.has('in_progress')).toBe(true);
+    clock.advance(QUEUED_MS + 50);
+    const running = await client.videos.retrieve(created.id);
+    expect(running).toMatchObject({ status: 'in_progress', completed_at: null });
+    expect(running.progress).toBeGreaterThan(0);
+    expect(running.progress).toBeLessThan(100);
+    clock.advance(JOB_MS);
+    const done = await client.videos.retrieve(created.id);
     expect(done).toMatchObject({ status: 'completed', progress: 100 });
     expect(done!.completed_at).toBeGreaterThanOrEqual(created.created_at);
   });

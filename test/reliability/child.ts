@@ -81,6 +81,16 @@ export class ReelayProcess {
     });
   }
 
+  /** Resolves once a JSON log line with this `msg` has been written; false after `timeoutMs`. */
+  async waitForLog(msg: string, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.logLines().some((l) => l.msg === msg)) return true;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return false;
+  }
+
   /** The JSON log lines written so far. */
   logLines(): Record<string, unknown>[] {
     return this.output

@@ -238,8 +238,11 @@ describe('graceful shutdown on SIGTERM', () => {
 
       // In flight when SIGTERM arrives: a slow create, a streaming download, an idle keep-alive connection.
       up.script({ method: 'POST', path: '/v1/videos', times: 1, behaviour: { kind: 'delay', ms: 800 } });
-      const slowCreate = create('in flight at SIGTERM');
-      const download = fetch(`${reelay.base}/v1/videos/${open[0]}/content`, { headers: auth }).then(async (r) => ({ status: r.status, bytes: (await r.arrayBuffer()).byteLength }));
+      // Settled into values so that a failed assertion below leaves no unhandled rejection behind.
+      const slowCreate = create('in flight at SIGTERM').catch((e: unknown) => e);
+      const download = fetch(`${reelay.base}/v1/videos/${open[0]}/content`, { headers: auth })
+        .then(async (r) => ({ status: r.status, bytes: (await r.arrayBuffer()).byteLength }))
+        .catch((e: unknown) => e);
       const idle = connect(reelay.port, '127.0.0.1');
       idle.write('GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n');
       idle.on('error', () => {});
@@ -248,10 +251,12 @@ describe('graceful shutdown on SIGTERM', () => {
       await waitFor(() => up.requests.some((r) => r.path.endsWith('/content')) && up.creates().length === 6, 2000);
       await sleep(100);
       const exit = reelay.stop('SIGTERM');
-      await sleep(150);
-      // No new connections once draining.
-      await expect(fetch(`${reelay.base}/healthz`)).rejects.toThrow();
+      // No new connections once draining. The listener closes right after this line is logged;
+      // a loaded machine may still schedule the child late, so allow it a few seconds.
+      expect(await reelay.waitForLog('shutting down: draining in-flight requests', 10_000)).toBe(true);
+      expect(await waitFor(() => fetch(`${reelay.base}/healthz`).then(() => false, () => true), 5000)).toBe(true);
       const created = await slowCreate;
+      if (!(created instanceof Response)) throw created;
       expect(created.status).toBe(200);
       const createdId = ((await created.json()) as { id: string }).id;
       expect(await download).toEqual({ status: 200, bytes: 2 * 1024 * 1024 });
@@ -261,8 +266,10 @@ describe('graceful shutdown on SIGTERM', () => {
       expect(code).toBe(0);
       // Bounded although the reconciler's polls hang for 30 s, and not held up by keep-alive
       // connections that went idle (they are closed as soon as their response ends).
-      expect(ms).toBeLessThan(6000);
-      expect(Date.now() - lastResponseAt).toBeLessThan(2000);
+      // (Generous bounds for a loaded machine: the hung polls would hold it 30 s, and an idle
+      // keep-alive connection 5 s.)
+      expect(ms).toBeLessThan(10_000);
+      expect(Date.now() - lastResponseAt).toBeLessThan(3000);
 
       const logs = reelay.logLines();
       expect(logs.some((l) => l.msg === 'shutting down: draining in-flight requests')).toBe(true);
