@@ -12,6 +12,14 @@ export interface Database_ {
   sqlite: Database.Database;
   db: Db;
   close(): void;
+  /**
+   * Runs `write` with commits that skip the disk sync (synchronous = NORMAL), for best-effort
+   * records only: request-log rows, keys' last-used times, a running job's progress and poll
+   * schedule. In WAL mode such a commit survives the process crashing, but an OS crash or power cut
+   * may lose the last ones. Money state (holds, charges, ledger, keys) never goes through here: the
+   * next commit at FULL syncs the log, these frames included.
+   */
+  withoutSync<T>(write: () => T): T;
 }
 
 /** The migrations folder sits at the package root, two levels above this file (src/db or dist/db). */
@@ -34,7 +42,23 @@ export function openDatabase(path: string): Database_ {
   const sqlite = new Database(path);
   applyPragmas(sqlite);
   const db = drizzle(sqlite, { schema });
-  return { sqlite, db, close: () => sqlite.close() };
+  const relaxed = sqlite.prepare('pragma synchronous = NORMAL');
+  const strict = sqlite.prepare('pragma synchronous = FULL');
+  return {
+    sqlite,
+    db,
+    close: () => sqlite.close(),
+    withoutSync<T>(write: () => T): T {
+      // Inside a transaction the caller's commit decides; the pragma is left alone.
+      if (sqlite.inTransaction) return write();
+      relaxed.run();
+      try {
+        return write();
+      } finally {
+        strict.run();
+      }
+    },
+  };
 }
 
 export function runMigrations(database: Database_): void {

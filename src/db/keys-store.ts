@@ -25,7 +25,7 @@ export type KeyPatch = Partial<Pick<KeyRow, 'name' | 'expiresAt' | 'disabled' | 
  */
 export const KEY_AUTH_CACHE_MS = 1000;
 
-export function keysStore({ db }: Database_) {
+export function keysStore({ db, withoutSync }: Database_) {
   const byHash = db.select().from(apiKeys).where(eq(apiKeys.hash, sql.placeholder('hash'))).prepare();
   const byId = db.select().from(apiKeys).where(eq(apiKeys.id, sql.placeholder('id'))).prepare();
   const touch = db
@@ -81,9 +81,12 @@ export function keysStore({ db }: Database_) {
       db.update(apiKeys).set({ revokedAt: now }).where(and(eq(apiKeys.id, id), sql`${apiKeys.revokedAt} is null`)).run();
       return byId.get({ id });
     },
-    /** last_used_at is refreshed in batches with the request log, never on the hot path. */
+    /** last_used_at is refreshed in batches with the request log, never on the hot path; best effort (see withoutSync). */
     touchKeys(lastUsed: Map<string, number>): void {
-      for (const [id, at] of lastUsed) touch.run({ id, at });
+      if (lastUsed.size === 0) return;
+      withoutSync(() => db.transaction(() => {
+        for (const [id, at] of lastUsed) touch.run({ id, at });
+      }));
     },
   };
 }

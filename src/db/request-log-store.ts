@@ -16,7 +16,7 @@ export interface RequestLogQuery {
   limit: number;
 }
 
-export function requestLogStore({ db }: Database_) {
+export function requestLogStore({ db, withoutSync }: Database_) {
   const p = (name: string) => sql.placeholder(name);
   // Prepared once: a flush runs it once per row, instead of building a multi-row INSERT each time.
   const insertOne = db
@@ -40,10 +40,10 @@ export function requestLogStore({ db }: Database_) {
     .prepare();
 
   return {
-    /** One transaction per batch: one disk sync for many rows. */
+    /** One transaction per batch, best effort: no disk sync of its own (see withoutSync). */
     insertRequestLogBatch(rows: RequestLogRow[]): void {
       if (rows.length === 0) return;
-      db.transaction(() => {
+      withoutSync(() => db.transaction(() => {
         for (const r of rows) {
           insertOne.run({
             ...r,
@@ -57,7 +57,7 @@ export function requestLogStore({ db }: Database_) {
             bytesOut: r.bytesOut ?? 0,
           });
         }
-      });
+      }));
     },
 
     /** Newest first. `requestId` matches reelay's, the client's or the upstream's id. */

@@ -45,16 +45,3 @@ function tooLarge(limit: number): ApiError {
 export function asBodyInit(bytes: Buffer | string): BodyInit {
   return bytes as unknown as BodyInit;
 }
-
-/** A complete response with an explicit content-length (one write, and the request log knows the size). */
-export function bytesResponse(status: number, headers: Record<string, string>, bytes: Buffer | string): Response {
-  const length = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.length;
-  return new Response(asBodyInit(bytes), {
-    status,
-    headers: { ...headers, 'content-type': headers['content-type'] ?? 'application/json', 'content-length': String(length) },
-  });
-}
-
-export function jsonResponse(value: unknown, status = 200): Response {
-  return bytesResponse(status, {}, JSON.stringify(value));
-}

@@ -18,8 +18,10 @@ export interface RequestState {
   respondedAt: number | null;
   errorCode: string | null;
   bytesIn: number;
-  /** Set by routes that stream the response themselves (they also write the log row when done). */
+  /** Set by routes that stream the response themselves (they also write the log row when done), and by `respond`. */
   bytesOut: number | null;
+  /** `respond` built the response with reelay's own headers already on it. */
+  headersDone: boolean;
   streamed: boolean;
 }
 

@@ -1,8 +1,9 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { AppEnv, RequestState } from './context.js';
 import type { Deps } from '../deps.js';
 import { isAcceptableRequestId, newId } from '../ids.js';
 import { routePath } from 'hono/route';
+import { asBodyInit } from './body.js';
 
 /**
  * First middleware: gives the request its id (reusing a well-formed incoming x-request-id), puts
@@ -28,11 +29,18 @@ export function requestContext(deps: Deps): MiddlewareHandler<AppEnv> {
       errorCode: null,
       bytesIn: Number(c.req.header('content-length') ?? 0) || 0,
       bytesOut: null,
+      headersDone: false,
       streamed: false,
     };
     c.set('state', state);
     await next();
     if (state.streamed && state.respondedAt !== null) return; // the route wrote the response itself and finishes the row
+    if (state.headersDone) {
+      // Built by `respond`: touching c.res.headers here would make the Node adapter give up its
+      // fast path and build a whole fetch Response and Headers for every poll.
+      finishRequest(deps, state, c.req.method, c.res.status, state.bytesOut ?? 0);
+      return;
+    }
     state.respondedAt = performance.now();
     c.res.headers.set('server-timing', serverTiming(state));
     if (state.streamed) return; // the streaming route finishes the row itself
@@ -41,6 +49,28 @@ export function requestContext(deps: Deps): MiddlewareHandler<AppEnv> {
     const length = Number(c.res.headers.get('content-length') ?? 0) || 0;
     finishRequest(deps, state, c.req.method, c.res.status, length);
   };
+}
+
+/**
+ * A complete response (one write, an explicit content-length) with reelay's own headers
+ * (x-request-id, x-upstream-request-id, server-timing) set at once. Routes answer with this.
+ */
+export function respond(c: Context<AppEnv>, status: number, headers: Record<string, string>, bytes: Buffer | string): Response {
+  const state = c.get('state');
+  const length = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.length;
+  state.respondedAt = performance.now();
+  state.bytesOut = length;
+  state.headersDone = true;
+  const out: Record<string, string> = { ...headers, 'content-type': headers['content-type'] ?? 'application/json', 'content-length': String(length) };
+  out['x-request-id'] = state.requestId;
+  if (state.upstreamRequestId) out['x-upstream-request-id'] = state.upstreamRequestId;
+  out['server-timing'] = serverTiming(state);
+  return new Response(asBodyInit(bytes), { status, headers: out });
+}
+
+/** `respond` with a JSON value. */
+export function respondJson(c: Context<AppEnv>, value: unknown, status = 200): Response {
+  return respond(c, status, {}, JSON.stringify(value));
 }
 
 /**

@@ -7,7 +7,12 @@ export type { Logger };
  * and bodies are never passed to the logger, so keys and credentials cannot leak through it.
  */
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
-  return pino({ level, base: { service: 'reelay' }, timestamp: pino.stdTimeFunctions.isoTime }, destination as never);
+  // stdout by default, written asynchronously: a log line never blocks a request on a write
+  // system call, and lines logged while a write is in flight go out together in the next one.
+  // pino flushes what is buffered when the process exits; only a SIGKILL or a power cut can lose
+  // the last lines (the request log in SQLite is the record of requests, not these lines).
+  const dest = destination ?? pino.destination({ dest: 1, sync: false });
+  return pino({ level, base: { service: 'reelay' }, timestamp: pino.stdTimeFunctions.isoTime }, dest as never);
 }
 
 export function silentLogger(): Logger {

@@ -4,7 +4,8 @@ import type { Deps } from '../deps.js';
 import type { JobRow } from '../db/billing-store.js';
 import { ApiError, invalid, notFound } from '../errors.js';
 import { keyAuth } from '../http/key-auth.js';
-import { readBody, JSON_LIMIT_BYTES, bytesResponse, jsonResponse } from '../http/body.js';
+import { readBody, JSON_LIMIT_BYTES } from '../http/body.js';
+import { respond, respondJson } from '../http/request-context.js';
 import { clientHeaders, clientSignal } from '../http/client-headers.js';
 import { parseRequestBody } from './request-body.js';
 import { sourceVideoRef, validateCreate, validateEdit, validateExtension, validateRemix } from './validate.js';
@@ -68,8 +69,6 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
     }
   };
 
-  const send = bytesResponse;
-
   const pathWithQuery = (c: Context<AppEnv>, path: string) => {
     const q = c.req.url.indexOf('?');
     return q === -1 ? path : path + c.req.url.slice(q);
@@ -129,7 +128,7 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
         deps.store.recordCharacter({ id, keyId: state.key!.id, requestId: state.requestId, createdAt: deps.now() });
       }
     }
-    return send(res.status, res.headers, res.bytes);
+    return respond(c, res.status, res.headers, res.bytes);
   });
 
   app.get('/videos/characters/:id', async (c) => {
@@ -137,7 +136,7 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
     const character = deps.store.getCharacter(c.req.param('id'));
     if (!character || character.keyId !== c.get('state').key!.id) throw notFound('character');
     const res = await forwardSmall(c, 'GET', `/videos/characters/${encodeURIComponent(character.id)}`);
-    return send(res.status, res.headers, res.bytes);
+    return respond(c, res.status, res.headers, res.bytes);
   });
 
   // --- reads ---------------------------------------------------------------------------------
@@ -159,7 +158,7 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
     const rows = deps.store.listVideosForKeys([key.id], { after, limit: limit + 1, order });
     const page = rows.slice(0, limit);
     const data = page.map(toVideoObject);
-    return jsonResponse({
+    return respondJson(c, {
       object: 'list',
       data,
       first_id: page[0]?.videoId ?? null,
@@ -173,7 +172,7 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
     const job = ownedJob(c, c.req.param('id'));
     if ((job.status === 'completed' || job.status === 'failed') && job.finalObject) {
       c.get('state').upstreamRequestId = null;
-      return send(200, { 'x-reelay-cache': 'final' }, job.finalObject);
+      return respond(c, 200, { 'x-reelay-cache': 'final' }, job.finalObject);
     }
     const res = await forwardSmall(c, 'GET', `/videos/${encodeURIComponent(job.videoId!)}`);
     const state = c.get('state');
@@ -184,7 +183,7 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
     } else if (res.status === 404) {
       deps.settlement.observe(job, { type: 'not_found' }, 'system', state.requestId);
     }
-    return send(res.status, res.headers, res.bytes);
+    return respond(c, res.status, res.headers, res.bytes);
   });
 
   app.delete('/videos/:id', async (c) => {
@@ -192,7 +191,7 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
     const job = ownedJob(c, c.req.param('id'));
     const res = await forwardSmall(c, 'DELETE', `/videos/${encodeURIComponent(job.videoId!)}`);
     if (res.status >= 200 && res.status < 300) deps.store.markDeleted(job.id, deps.now());
-    return send(res.status, res.headers, res.bytes);
+    return respond(c, res.status, res.headers, res.bytes);
   });
 
   app.get('/videos/:id/content', async (c) => {
@@ -215,7 +214,7 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
     const data = [...deps.catalog.entries()]
       .filter(([name]) => !key.allowedModels || key.allowedModels.includes(name))
       .map(([name, price]) => ({ id: name, object: 'model', created: 0, owned_by: 'reelay', sizes: sizesOf(price), seconds: price.seconds.map(String) }));
-    return jsonResponse({ object: 'list', data });
+    return respondJson(c, { object: 'list', data });
   });
 
   return app;

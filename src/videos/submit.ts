@@ -13,7 +13,7 @@ import { downstreamResponseHeaders, upstreamRequestHeaders, upstreamRequestId } 
 import { parseVideoObject } from '../billing/settlement.js';
 import { checkModelAllowed } from './validate.js';
 import { clientHeaders } from '../http/client-headers.js';
-import { bytesResponse } from '../http/body.js';
+import { respond } from '../http/request-context.js';
 import { IDEMPOTENCY_TTL_MS } from '../db/idempotency-store.js';
 
 /**
@@ -59,17 +59,17 @@ export async function submitBillable(c: Context<AppEnv>, deps: Deps, spec: Billa
         throw new ApiError('idempotency_key_in_use', 'A request with this Idempotency-Key is still in progress.', 'Idempotency-Key');
       }
       const headers = JSON.parse(prior.responseHeaders ?? '{}') as Record<string, string>;
-      return bytesResponse(prior.responseStatus ?? 200, { ...headers, 'idempotent-replayed': 'true' }, prior.responseBody ?? '');
+      return respond(c, prior.responseStatus ?? 200, { ...headers, 'idempotent-replayed': 'true' }, prior.responseBody ?? '');
     }
   }
 
   try {
     const res = await holdAndForward(c, deps, spec);
     if (idemKey !== undefined) {
-      if (res.remember) deps.store.completeIdempotencyKey(key.id, idemKey, { status: res.response.status, headers: res.headers, body: res.bodyText });
+      if (res.remember) deps.store.completeIdempotencyKey(key.id, idemKey, { status: res.status, headers: res.headers, body: res.bodyText });
       else deps.store.releaseIdempotencyKey(key.id, idemKey);
     }
-    return res.response;
+    return respond(c, res.status, res.headers, res.body);
   } catch (err) {
     if (idemKey !== undefined) deps.store.releaseIdempotencyKey(key.id, idemKey);
     throw err;
@@ -77,8 +77,9 @@ export async function submitBillable(c: Context<AppEnv>, deps: Deps, spec: Billa
 }
 
 interface Forwarded {
-  response: Response;
+  status: number;
   headers: Record<string, string>;
+  body: Buffer;
   bodyText: string;
   /** false when nothing was created and a retry with the same key should really try again */
   remember: boolean;
@@ -151,7 +152,7 @@ async function holdAndForward(c: Context<AppEnv>, deps: Deps, spec: BillableSpec
     // The upstream refused: nothing was created, the hold goes back.
     deps.settlement.settle(job, { kind: 'rejected', errorCode: `upstream_${upstreamRes.status}` }, who.actor, state.requestId);
     state.errorCode = `upstream_${upstreamRes.status}`;
-    return { response: bytesResponse(upstreamRes.status, headers, body), headers, bodyText, remember: upstreamRes.status < 500 && upstreamRes.status !== 429 };
+    return { status: upstreamRes.status, headers, body, bodyText, remember: upstreamRes.status < 500 && upstreamRes.status !== 429 };
   }
 
   const object = parseVideoObject(bodyText);
@@ -182,7 +183,7 @@ async function holdAndForward(c: Context<AppEnv>, deps: Deps, spec: BillableSpec
     deps.settlement.observe(recorded, { type: 'object', object, raw: bodyText }, who.actor, state.requestId);
   }
   headers['x-reelay-hold-usd'] = formatUsd(job.heldMicros);
-  return { response: bytesResponse(upstreamRes.status, headers, body), headers, bodyText, remember: true };
+  return { status: upstreamRes.status, headers, body, bodyText, remember: true };
 }
 
 /** The create may or may not have reached the upstream and no answer came back: release, log for review. */

@@ -1,0 +1,66 @@
+/**
+ * Money state is committed with synchronous = FULL; only best-effort records (request log, last
+ * used times, job progress) skip the disk sync, and the connection is back at FULL right after.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openMigratedDatabase, type Database_ } from '../../src/db/client.js';
+import { createStore } from '../../src/db/store.js';
+import { createKey } from '../../src/keys/service.js';
+
+const FULL = 2;
+const NORMAL = 1;
+
+let database: Database_;
+afterEach(() => database?.close());
+
+const synchronous = () => database.sqlite.pragma('synchronous', { simple: true });
+
+describe('withoutSync', () => {
+  it('runs the write at synchronous = NORMAL and restores FULL afterwards, also when it throws', () => {
+    database = openMigratedDatabase(join(mkdtempSync(join(tmpdir(), 'reelay-sync-')), 'r.db'));
+    expect(synchronous()).toBe(FULL);
+    expect(database.withoutSync(() => synchronous())).toBe(NORMAL);
+    expect(synchronous()).toBe(FULL);
+    expect(() =>
+      database.withoutSync(() => {
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
+    expect(synchronous()).toBe(FULL);
+  });
+
+  it('leaves a surrounding transaction alone (its own commit decides)', () => {
+    database = openMigratedDatabase(join(mkdtempSync(join(tmpdir(), 'reelay-sync-')), 'r.db'));
+    const inside = database.sqlite.transaction(() => database.withoutSync(() => synchronous()))();
+    expect(inside).toBe(FULL);
+  });
+
+  it('is what the request log and last-used writes go through, and nothing that moves money', () => {
+    database = openMigratedDatabase(join(mkdtempSync(join(tmpdir(), 'reelay-sync-')), 'r.db'));
+    let relaxed = 0;
+    const watched: Database_ = {
+      ...database,
+      withoutSync<T>(write: () => T): T {
+        relaxed++;
+        return database.withoutSync(write);
+      },
+    };
+    const store = createStore(watched);
+    store.insertRequestLogBatch([{ requestId: 'req_1', method: 'GET', route: '/v1/models', status: 200, durationMs: 1, createdAt: 1 }]);
+    expect(relaxed).toBe(1);
+    expect(store.searchRequestLog({ requestId: 'req_1', limit: 5 })).toHaveLength(1);
+    expect(synchronous()).toBe(FULL);
+
+    const before = relaxed;
+    const { key } = createKey(store, { name: 'k' }, 1000);
+    store.appendCredit(key.id, 5_000_000, 'credit', { actor: 'test', requestId: null, now: 1000 });
+    expect(relaxed).toBe(before); // keys and credits: synced
+
+    store.touchKeys(new Map([[key.id, 2000]]));
+    expect(relaxed).toBe(before + 1);
+    expect(store.getKey(key.id)!.lastUsedAt).toBe(2000);
+  });
+});
