@@ -12,6 +12,7 @@ import { newId } from '../../src/ids.js';
 import { openMigratedDatabase } from '../../src/db/client.js';
 import { silentLogger } from '../../src/logging/logger.js';
 import type { Store } from '../../src/db/store.js';
+import { TestClock } from '../helpers/clock.js';
 
 /**
  * The admin dashboard in headless Chromium against a real reelay server (real sockets, a SQLite
@@ -94,7 +95,9 @@ async function login(p: Page, token: string) {
 describe('admin dashboard in a browser', () => {
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    sim = await startSimulator({ jobDurationMs: 200 });
+    // The upstream's job finishes when this clock says so, not when a loaded machine gets round to it.
+    const simClock = new TestClock(Date.now());
+    sim = await startSimulator({ jobDurationMs: 200, now: simClock.now });
     dir = mkdtempSync(join(tmpdir(), 'reelay-dashboard-'));
     reelay = await startReelay(
       loadConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: join(dir, 'reelay.db'), UPSTREAM_BASE_URL: sim.url, ADMIN_TOKEN }),
@@ -113,11 +116,13 @@ describe('admin dashboard in a browser', () => {
     const video = (await res.json()) as { id: string };
     liveCreate = { requestId: res.headers.get('x-request-id')!, videoId: video.id };
     jobCount++;
-    for (let i = 0; i < 100; i++) {
-      const poll = await fetch(`${reelay.url}/v1/videos/${video.id}`, { headers: auth });
-      if (((await poll.json()) as { status: string }).status === 'completed') break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    // A poll while it runs, then one after it finished: the lifecycle the request lookup shows.
+    simClock.advance(100);
+    const running = await fetch(`${reelay.url}/v1/videos/${video.id}`, { headers: auth });
+    expect(((await running.json()) as { status: string }).status).toBe('in_progress');
+    simClock.advance(100);
+    const poll = await fetch(`${reelay.url}/v1/videos/${video.id}`, { headers: auth });
+    expect(((await poll.json()) as { status: string }).status).toBe('completed');
     reelay.deps.requestLog.flush();
 
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +14,10 @@ import type { KeyRow } from '../../src/db/keys-store.js';
 import type { JobRow } from '../../src/db/billing-store.js';
 
 /** The operator CLI as operators run it: `node bin/reelay.js …` against a SQLite file. */
+
+// Every command is a fresh `node` + tsx process: a test runs up to six of them one after another,
+// which took 17 s of the default 30 s on a loaded 2-core machine. Nothing here is timed.
+vi.setConfig({ testTimeout: 120_000 });
 const BIN = fileURLToPath(new URL('../../bin/reelay.js', import.meta.url));
 const T0 = Date.UTC(2026, 10, 1);
 

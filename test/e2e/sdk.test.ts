@@ -8,6 +8,7 @@ import { startReelay, type RunningReelay } from '../../src/server.js';
 import { loadConfig } from '../../src/config.js';
 import { createKey } from '../../src/keys/service.js';
 import { silentLogger } from '../../src/logging/logger.js';
+import { TestClock } from '../helpers/clock.js';
 
 /** The official openai SDK against a real reelay server (real sockets, SQLite file) and the simulator. */
 let sim: SimulatorHandle;
@@ -15,9 +16,12 @@ let reelay: RunningReelay;
 let client: OpenAI;
 let keyId: string;
 const seen: Response[] = [];
+// The simulator's jobs move on only when a test advances this clock, however loaded the machine.
+const JOB_MS = 300;
+const simClock = new TestClock(Date.now());
 
 beforeAll(async () => {
-  sim = await startSimulator({ jobDurationMs: 300, apiKey: 'sk-upstream-e2e' });
+  sim = await startSimulator({ jobDurationMs: JOB_MS, apiKey: 'sk-upstream-e2e', now: simClock.now });
   const dir = mkdtempSync(join(tmpdir(), 'reelay-e2e-'));
   reelay = await startReelay(
     loadConfig({
@@ -51,13 +55,14 @@ afterAll(async () => {
   await sim.close();
 });
 
+/** Polls the job while it runs, lets its whole duration pass, then polls its final state. */
 async function untilDone(id: string) {
-  for (let i = 0; i < 100; i++) {
-    const v = await client.videos.retrieve(id);
-    if (v.status === 'completed' || v.status === 'failed') return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('not done');
+  simClock.advance(JOB_MS / 2);
+  expect((await client.videos.retrieve(id)).status).toBe('in_progress');
+  simClock.advance(JOB_MS);
+  const v = await client.videos.retrieve(id);
+  if (v.status !== 'completed' && v.status !== 'failed') throw new Error(`video ${id} still ${v.status}`);
+  return v;
 }
 
 describe('the openai SDK through reelay', () => {

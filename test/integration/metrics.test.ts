@@ -9,19 +9,23 @@ import { createKey } from '../../src/keys/service.js';
 import { METRIC_NAMES } from '../../src/metrics/index.js';
 import { startSimulator, type SimulatorHandle } from '../../src/simulator/index.js';
 import type { Deps } from '../../src/deps.js';
+import { TestClock } from '../helpers/clock.js';
 
 let sim: SimulatorHandle;
 let deps: Deps & { database: Database_ };
 let app: ReturnType<typeof createApp>;
 let auth: Record<string, string>;
+// reelay's clock moves only when a test advances it, so a gauge read at scrape time and the same
+// count taken by the test afterwards see the same "now", however slowly the machine runs.
+const clock = new TestClock(Date.now());
 
 beforeAll(async () => {
   sim = await startSimulator({ jobDurationMs: 60_000, apiKey: 'sk-upstream' });
   const config = loadConfig({ UPSTREAM_BASE_URL: sim.url, UPSTREAM_API_KEY: 'sk-upstream', DATABASE_URL: ':memory:' });
-  deps = buildDeps(config, { database: openMigratedDatabase(':memory:'), logger: silentLogger() });
+  deps = buildDeps(config, { database: openMigratedDatabase(':memory:'), logger: silentLogger(), now: clock.now });
   app = createApp(deps);
-  const { key, secret } = createKey(deps.store, { name: 'metrics' }, Date.now());
-  deps.store.appendCredit(key.id, 10_000_000, 'test credit', { actor: 'test', requestId: null, now: Date.now() });
+  const { key, secret } = createKey(deps.store, { name: 'metrics' }, clock.now());
+  deps.store.appendCredit(key.id, 10_000_000, 'test credit', { actor: 'test', requestId: null, now: clock.now() });
   auth = { authorization: `Bearer ${secret}` };
 });
 
@@ -95,7 +99,12 @@ describe('GET /metrics', () => {
     const after = await scrape();
     expect(value(after, 'reelay_holds_open')).toBe(value(before, 'reelay_holds_open') + 1);
     expect(value(after, 'reelay_holds_open_usd')).toBeCloseTo(value(before, 'reelay_holds_open_usd') + 0.4, 6);
-    expect(value(after, 'reelay_reconciler_backlog')).toBe(deps.store.countOpenJobsDue(Date.now()));
+    expect(value(after, 'reelay_reconciler_backlog')).toBe(deps.store.countOpenJobsDue(clock.now()));
+    // Once every open job's next poll is due, the backlog counts them all.
+    clock.advance(10 * 60_000);
+    const due = deps.store.countOpenJobsDue(clock.now());
+    expect(due).toBeGreaterThan(0);
+    expect(value(await scrape(), 'reelay_reconciler_backlog')).toBe(due);
   });
 });
 

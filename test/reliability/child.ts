@@ -7,6 +7,7 @@ import { UPSTREAM_KEY, ADMIN_TOKEN } from './support.js';
  * crash and shutdown tests: every line it writes is kept so it can be scanned for secrets.
  */
 const ROOT = new URL('../..', import.meta.url).pathname;
+const START_TIMEOUT_MS = 30_000;
 
 export function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -53,7 +54,10 @@ export class ReelayProcess {
     this.starts++;
     proc.stdout!.on('data', (d: Buffer) => this.output.push(d.toString()));
     proc.stderr!.on('data', (d: Buffer) => this.output.push(d.toString()));
-    for (let i = 0; i < 300; i++) {
+    // A deadline rather than a count of tries: on a loaded machine a cold `tsx` start alone can
+    // take several seconds.
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    while (Date.now() < deadline) {
       try {
         const res = await fetch(`${this.base}/healthz`);
         if (res.ok) return;
@@ -63,7 +67,7 @@ export class ReelayProcess {
       if (proc.exitCode !== null) throw new Error(`reelay exited: ${this.output.join('').slice(-2000)}`);
       await new Promise((r) => setTimeout(r, 30));
     }
-    throw new Error('reelay did not start');
+    throw new Error(`reelay did not start within ${START_TIMEOUT_MS} ms: ${this.output.join('').slice(-2000)}`);
   }
 
   get alive(): boolean {
