@@ -3,6 +3,7 @@ import { connect, type Socket } from 'node:net';
 import { request as httpRequest } from 'node:http';
 import { startFaultUpstream, type FaultUpstream } from '../helpers/fault-upstream.js';
 import { envelope, rawExchange, sleep, startServer, waitFor, type Server } from './support.js';
+import { createApp } from '../../src/app.js';
 
 /**
  * Clients that misbehave, against a real reelay server on 127.0.0.1: downloads cancelled midway,
@@ -58,10 +59,20 @@ async function contentLogRow(id: string): Promise<unknown> {
   return get();
 }
 
+/**
+ * A video to misbehave on. Made through the app in process (same database, upstream and key), not
+ * over a socket: this server's header and request deadlines are a fraction of a second, and on a
+ * starved machine Node's deadline check can run before an ordinary setup request's bytes are
+ * read. The misbehaving requests under test all go over real sockets.
+ */
 async function newVideo(): Promise<string> {
-  const res = await s.call('/v1/videos', { method: 'POST', key: key.secret, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'p' }) });
+  const res = await createApp(s.reelay.deps).request('/v1/videos', {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key.secret}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ prompt: 'p' }),
+  });
   expect(res.status).toBe(200);
-  return res.json().id as string;
+  return ((await res.json()) as { id: string }).id;
 }
 
 /** Upstream requests a client caused (the server's own reconciler polls are left out). */

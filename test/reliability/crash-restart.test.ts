@@ -145,7 +145,7 @@ describe('SIGKILL at random points of job lifecycles', () => {
         await waitFor(() => {
           const now = Date.now();
           return inFlightAt(up, now, isCreate) > 0 && inFlightAt(up, now, isDownload) > 0 && inFlightAt(up, now, isPoll) > 0;
-        }, 1500, 5);
+        }, 5000, 5);
         kills.push(Date.now());
         await reelay.stop('SIGKILL');
         await reelay.start();
