@@ -142,7 +142,7 @@ export function dashboardStore({ db, sqlite }: Database_) {
     modelHealth(r: TimeRange): ModelDayHealth[] {
       return health.all(r);
     },
-    /** A job by the reelay or upstream request id of its create (not indexed: a scan, for rare lookups). */
+    /** A job by the reelay or upstream request id of its create (both indexed). */
     findJobByCreateRequestId(id: string): JobRow | undefined {
       return db.select().from(jobs).where(or(eq(jobs.requestId, id), eq(jobs.upstreamRequestId, id))).limit(1).get();
     },

@@ -44,5 +44,9 @@ export const jobs = sqliteTable(
     index('jobs_key_created_idx').on(t.keyId, t.createdAt),
     index('jobs_status_poll_idx').on(t.status, t.nextPollAt),
     index('jobs_created_idx').on(t.createdAt),
+    // Looking a job up by its create's request id (reelay's or the upstream's), e.g. a create
+    // that never got a video id, from the dashboard's request lookup.
+    index('jobs_request_id_idx').on(t.requestId),
+    index('jobs_upstream_request_id_idx').on(t.upstreamRequestId),
   ],
 );
