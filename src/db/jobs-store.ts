@@ -10,7 +10,7 @@ import { OPEN_STATUSES, type JobRow } from './billing-store.js';
 export const FINISHED_JOB_CACHE_MS = 1000;
 
 /** Job reads and the non-money updates of a job's progress. */
-export function jobsStore({ db, withoutSync }: Database_) {
+export function jobsStore({ db }: Database_) {
   const byVideo = db.select().from(jobs).where(eq(jobs.videoId, sql.placeholder('videoId'))).prepare();
   const byId = db.select().from(jobs).where(eq(jobs.id, sql.placeholder('id'))).prepare();
   const recordProgressStmt = db
@@ -93,9 +93,7 @@ export function jobsStore({ db, withoutSync }: Database_) {
      * moves next_poll_at on), so the reconciler's schedule is the same as if every poll were written.
      */
     recordProgress(jobId: string, s: { status: 'queued' | 'in_progress'; progress: number | null; nextPollAt: number }, now: number): void {
-      // Best effort (see withoutSync): no money moves here, and a lost update only means the
-      // reconciler looks at the job again a little sooner.
-      withoutSync(() => recordProgressStmt.run({ id: jobId, status: s.status, progress: s.progress, nextPollAt: s.nextPollAt, now }));
+      recordProgressStmt.run({ id: jobId, status: s.status, progress: s.progress, nextPollAt: s.nextPollAt, now });
     },
 
     /** A transient poll failure: back off, keep the job open. */

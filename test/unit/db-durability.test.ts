@@ -38,7 +38,7 @@ describe('withoutSync', () => {
     expect(inside).toBe(FULL);
   });
 
-  it('is what the request log and last-used writes go through, and nothing that moves money', () => {
+  it('is what the request log and last-used writes go through, and nothing that moves money or changes a job', () => {
     database = openMigratedDatabase(join(mkdtempSync(join(tmpdir(), 'reelay-sync-')), 'r.db'));
     let relaxed = 0;
     const watched: Database_ = {
@@ -62,5 +62,18 @@ describe('withoutSync', () => {
     store.touchKeys(new Map([[key.id, 2000]]));
     expect(relaxed).toBe(before + 1);
     expect(store.getKey(key.id)!.lastUsedAt).toBe(2000);
+
+    // A job's whole life (hold, submission, progress, settlement) commits at FULL.
+    const hold = store.placeHold(
+      { id: 'job_1', keyId: key.id, kind: 'create', model: 'sora-2', size: '720x1280', requestedSeconds: 4, sourceVideoId: null, rateMicros: 100_000, flatPriceMicros: null, heldMicros: 400_000, requestId: 'req_2' },
+      { actor: 'test', requestId: 'req_2', now: 3000 },
+      { maxInflightJobs: null },
+    );
+    expect(hold.ok).toBe(true);
+    store.recordSubmitted('job_1', { videoId: 'video_1', status: 'queued', progress: 0, upstreamRequestId: null, nextPollAt: 4000 }, 3000);
+    store.recordProgress('job_1', { status: 'in_progress', progress: 50, nextPollAt: 6000 }, 5000);
+    store.settleJob('job_1', { kind: 'completed', billedSeconds: 4, finalObject: '{}', completedAt: 7000 }, { actor: 'test', requestId: null, now: 7000 });
+    expect(store.getJob('job_1')).toMatchObject({ status: 'completed', chargedMicros: 400_000 });
+    expect(relaxed).toBe(before + 1);
   });
 });
