@@ -13,7 +13,8 @@ export interface Sample {
   detail?: string;
 }
 
-export interface ScenarioResult {
+/** What a scenario is: shared by its definition (bench/run.ts) and its result. */
+export interface ScenarioInfo {
   id: string;
   title: string;
   measure: string;
@@ -21,6 +22,9 @@ export interface ScenarioResult {
   better: 'higher' | 'lower';
   digits: number;
   targets: TargetId[];
+}
+
+export interface ScenarioResult extends ScenarioInfo {
   samples: Map<TargetId, Sample[]>;
   skipped: Map<TargetId, string>;
 }

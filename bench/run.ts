@@ -42,7 +42,7 @@ import {
 } from './targets.js';
 import type { LoadJob, LoadResult, HttpRequestSpec } from './loadgen.js';
 import { cpuWindow, machineBusyCores, pinToCpu, rssBytes, rssPeak } from './machine.js';
-import { fmt, markdown, med, median, NOISY_CORES, type Check, type Sample, type ScenarioResult } from './report.js';
+import { fmt, markdown, med, median, NOISY_CORES, type Check, type Sample, type ScenarioInfo, type ScenarioResult } from './report.js';
 
 // --- options -----------------------------------------------------------------------------------
 
@@ -156,14 +156,7 @@ interface Ctx {
   idleRss: Map<number, number>;
 }
 
-interface ScenarioDef {
-  id: string;
-  title: string;
-  measure: string;
-  unit: string;
-  better: 'higher' | 'lower';
-  digits: number;
-  targets: TargetId[];
+interface ScenarioDef extends ScenarioInfo {
   /** Prepares jobs through reelay; returns what `run` needs. */
   seed(reelay: Target): Promise<string[]>;
   /** Run once per target before the rounds and discard (JIT, connections); not for memory scenarios. */
