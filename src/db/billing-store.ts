@@ -3,6 +3,7 @@ import type { Database_ } from './client.js';
 import { apiKeys, jobs, ledger } from './schema/index.js';
 import { newId } from '../ids.js';
 import { chargeFor } from '../billing/catalog.js';
+import type { JobRowCache } from './job-row-cache.js';
 
 /**
  * The units of work that move money. Each is one synchronous BEGIN IMMEDIATE transaction that
@@ -51,7 +52,8 @@ export type SettleResult = { settled: true; job: JobRow; chargedMicros: number }
 
 export class BalanceError extends Error {}
 
-export function billingStore({ db }: Database_) {
+/** `cache`: the /v1 routes' job rows; every write to a job here drops that job's row. */
+export function billingStore({ db }: Database_, cache: JobRowCache) {
   const immediate = { behavior: 'immediate' } as const;
 
   function insertEntry(
@@ -112,6 +114,7 @@ export function billingStore({ db }: Database_) {
       s: { videoId: string; status: 'queued' | 'in_progress'; progress: number | null; upstreamRequestId: string | null; nextPollAt: number },
       now: number,
     ): JobRow | undefined {
+      cache.forget(jobId);
       return db
         .update(jobs)
         .set({
@@ -132,6 +135,7 @@ export function billingStore({ db }: Database_) {
      * in one transaction. Compare-and-set on the status means the loser of any race does nothing.
      */
     settleJob(jobId: string, outcome: Outcome, who: Actor): SettleResult {
+      cache.forget(jobId);
       return db.transaction((tx) => {
         const job = tx.select().from(jobs).where(eq(jobs.id, jobId)).get();
         if (!job || !(OPEN_STATUSES as readonly string[]).includes(job.status)) return { settled: false as const, job };
@@ -193,6 +197,7 @@ export function billingStore({ db }: Database_) {
 
     /** A completion seen after the job was expired: recorded for the admin, never charged. */
     recordLateCompletion(jobId: string, s: { billedSeconds: number; finalObject: string; completedAt: number }, now: number): void {
+      cache.forget(jobId);
       db.update(jobs)
         .set({ lateCompletedAt: now, finalObject: s.finalObject, completedAt: s.completedAt, updatedAt: now })
         .where(and(eq(jobs.id, jobId), eq(jobs.status, 'expired'), sql`${jobs.lateCompletedAt} is null`))

@@ -2,15 +2,10 @@ import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lt, lte, or, sql, t
 import type { Database_ } from './client.js';
 import { jobs } from './schema/index.js';
 import { OPEN_STATUSES, type JobRow } from './billing-store.js';
+import type { JobRowCache } from './job-row-cache.js';
 
-/**
- * How long a finished job's row may be served from memory. A completed or failed job's row no
- * longer changes, except when the job is deleted, which drops it from the cache at once.
- */
-export const FINISHED_JOB_CACHE_MS = 1000;
-
-/** Job reads and the non-money updates of a job's progress. */
-export function jobsStore({ db }: Database_) {
+/** Job reads and the non-money updates of a job's progress. Every update drops the job's cached row. */
+export function jobsStore({ db }: Database_, cache: JobRowCache) {
   const byVideo = db.select().from(jobs).where(eq(jobs.videoId, sql.placeholder('videoId'))).prepare();
   const byId = db.select().from(jobs).where(eq(jobs.id, sql.placeholder('id'))).prepare();
   const recordProgressStmt = db
@@ -34,7 +29,6 @@ export function jobsStore({ db }: Database_) {
       ),
     )
     .prepare();
-  const finished = new Map<string, { row: JobRow; at: number }>();
 
   return {
     getJob(id: string): JobRow | undefined {
@@ -44,20 +38,14 @@ export function jobsStore({ db }: Database_) {
       return byVideo.get({ videoId });
     },
     /**
-     * getJobByVideoId for the /v1 routes: a finished job (see FINISHED_JOB_CACHE_MS) is served
-     * from memory for a moment, so a client polling a finished video costs no query at all.
+     * getJobByVideoId for the /v1 routes: the row is reused for a moment (see JobRowCache), so a
+     * client polling a video many times a second costs no query per poll.
      */
     getJobForRequest(videoId: string): JobRow | undefined {
-      const now = performance.now();
-      const hit = finished.get(videoId);
-      if (hit && now - hit.at < FINISHED_JOB_CACHE_MS) return hit.row;
+      const hit = cache.get(videoId);
+      if (hit) return hit;
       const row = byVideo.get({ videoId });
-      if (row && (row.status === 'completed' || row.status === 'failed')) {
-        if (finished.size >= 1000) finished.clear();
-        finished.set(videoId, { row, at: now });
-      } else {
-        finished.delete(videoId);
-      }
+      if (row) cache.set(row);
       return row;
     },
 
@@ -93,11 +81,13 @@ export function jobsStore({ db }: Database_) {
      * moves next_poll_at on), so the reconciler's schedule is the same as if every poll were written.
      */
     recordProgress(jobId: string, s: { status: 'queued' | 'in_progress'; progress: number | null; nextPollAt: number }, now: number): void {
-      recordProgressStmt.run({ id: jobId, status: s.status, progress: s.progress, nextPollAt: s.nextPollAt, now });
+      const { changes } = recordProgressStmt.run({ id: jobId, status: s.status, progress: s.progress, nextPollAt: s.nextPollAt, now });
+      if (changes > 0) cache.forget(jobId);
     },
 
     /** A transient poll failure: back off, keep the job open. */
     recordPollFailure(jobId: string, nextPollAt: number, now: number): void {
+      cache.forget(jobId);
       db.update(jobs)
         .set({ pollFailures: sql`${jobs.pollFailures} + 1`, nextPollAt, updatedAt: now })
         .where(and(eq(jobs.id, jobId), inArray(jobs.status, ['queued', 'in_progress'])))
@@ -109,6 +99,7 @@ export function jobsStore({ db }: Database_) {
      * count after this observation.
      */
     recordNotFound(jobId: string, now: number, spacingMs: number, nextPollAt: number): number {
+      cache.forget(jobId);
       return db.transaction(
         (tx) => {
           const job = tx.select().from(jobs).where(eq(jobs.id, jobId)).get();
@@ -126,7 +117,7 @@ export function jobsStore({ db }: Database_) {
     },
 
     markDeleted(jobId: string, now: number): void {
-      finished.clear();
+      cache.forget(jobId);
       db.update(jobs).set({ deletedAt: now, updatedAt: now }).where(eq(jobs.id, jobId)).run();
     },
 

@@ -9,16 +9,19 @@ import { charactersStore } from './characters-store.js';
 import { adminStore } from './admin-store.js';
 import { usageStore } from './usage-store.js';
 import { dashboardStore } from './dashboard-store.js';
+import { JobRowCache } from './job-row-cache.js';
 
 /**
  * Every query the application makes, as whole units of work. This is the seam where a PostgreSQL
  * implementation will sit beside the SQLite one: routes and domain code only see `Store`.
  */
 export function createStore(database: Database_) {
+  // Shared by the two stores that write job rows, so that every write drops the row it changed.
+  const jobRows = new JobRowCache();
   return {
     ...keysStore(database),
-    ...billingStore(database),
-    ...jobsStore(database),
+    ...billingStore(database, jobRows),
+    ...jobsStore(database, jobRows),
     ...requestLogStore(database),
     ...idempotencyStore(database),
     ...auditStore(database),

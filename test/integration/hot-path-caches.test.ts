@@ -1,13 +1,14 @@
 /**
- * The hot path keeps a key's row and a finished job's row in memory for a moment (see
- * KEY_AUTH_CACHE_MS, FINISHED_JOB_CACHE_MS) and skips writing polls that learn nothing. None of
- * that may change what a client sees: these tests prove revocation, disabling and deletion take
- * effect on the very next request, and that a poll which changes something is still recorded.
+ * The hot path keeps a key's row and a job's row in memory for a moment (see KEY_AUTH_CACHE_MS,
+ * JOB_ROW_CACHE_MS) and skips writing polls that learn nothing. None of that may change what a
+ * client sees: these tests prove revocation, disabling, deletion and settlement take effect on the
+ * very next request, and that a poll which changes something is still recorded.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type SimulatorHandle } from '../../src/simulator/index.js';
 import { buildHarness, ADMIN_TOKEN } from '../helpers/app-harness.js';
 import { TestClock } from '../helpers/clock.js';
+import { JOB_ROW_CACHE_MS } from '../../src/db/job-row-cache.js';
 
 let sim: SimulatorHandle;
 let h: ReturnType<typeof buildHarness>;
@@ -115,5 +116,44 @@ describe('polls of a running job', () => {
     // A different progress is written.
     h.deps.settlement.observe(again, { type: 'object', object: { id, status: 'in_progress', progress: (again.progress ?? 0) + 1 }, raw: '{}' }, 'test', null);
     expect(job().progress).toBe((again.progress ?? 0) + 1);
+  });
+});
+
+describe('running jobs: the row reused between polls', () => {
+  const poll = async (secret: string, id: string) => {
+    const res = await h.call(`/v1/videos/${id}`, { key: secret });
+    return { status: res.status, cache: res.headers.get('x-reelay-cache'), body: (await res.json()) as { status?: string } };
+  };
+
+  it('a job settled by the reconciler is answered from its final object on the next poll', async () => {
+    const k = h.newKey('10.00');
+    const id = await createVideo(k.secret);
+    expect((await poll(k.secret, id)).cache).toBeNull(); // proxied, and its row is now reused
+    const job = h.deps.store.getJobByVideoId(id)!;
+    h.deps.settlement.observe(job, { type: 'object', object: { id, status: 'failed', error: { code: 'x' } }, raw: JSON.stringify({ id, object: 'video', status: 'failed' }) }, 'system', null);
+    const before = sim.sim.requestCount;
+    const next = await poll(k.secret, id);
+    expect(next).toMatchObject({ status: 200, cache: 'final', body: { status: 'failed' } });
+    expect(sim.sim.requestCount).toBe(before);
+  });
+
+  it('a running job deleted by its owner answers 404 on the next poll', async () => {
+    const k = h.newKey('10.00');
+    const id = await createVideo(k.secret);
+    expect((await poll(k.secret, id)).status).toBe(200);
+    expect((await h.call(`/v1/videos/${id}`, { key: k.secret, method: 'DELETE' })).status).toBe(200);
+    const before = sim.sim.requestCount;
+    expect((await poll(k.secret, id)).status).toBe(404);
+    expect(sim.sim.requestCount).toBe(before); // reelay's own 404, not the upstream's
+  });
+
+  it('a change made outside this process is seen within JOB_ROW_CACHE_MS', async () => {
+    const k = h.newKey('10.00');
+    const id = await createVideo(k.secret);
+    expect((await poll(k.secret, id)).status).toBe(200);
+    // Another instance on the same database deletes the video: this process's store is not told.
+    h.deps.database.sqlite.prepare('update jobs set deleted_at = ? where video_id = ?').run(Date.now(), id);
+    await new Promise((r) => setTimeout(r, JOB_ROW_CACHE_MS + 50));
+    expect((await poll(k.secret, id)).status).toBe(404);
   });
 });
