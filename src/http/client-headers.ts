@@ -10,6 +10,19 @@ export function clientHeaders(c: Context<AppEnv>): HeaderBag {
 }
 
 /**
+ * One request header, as Node parsed it. `c.req.header()` would first build a fetch Headers
+ * object from all of the request's raw headers (the Node adapter does so lazily, on first use).
+ * Repeated headers read as Node joins them (`, `), except those HTTP allows only once, such as
+ * `authorization` and `content-length`, of which Node keeps the first.
+ */
+export function requestHeader(c: Context<AppEnv>, name: string): string | undefined {
+  const incoming = c.env?.incoming;
+  if (!incoming) return c.req.header(name);
+  const value = incoming.headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/**
  * An AbortSignal that fires when the client goes away before its response is finished. On Node's
  * server it listens to the response's `close` directly: `c.req.raw.signal` would first build a
  * whole fetch Request (headers included) just to hand out its signal.

@@ -3,11 +3,12 @@ import type { AppEnv } from './context.js';
 import type { Deps } from '../deps.js';
 import { authenticateKey } from '../keys/service.js';
 import { ApiError } from '../errors.js';
+import { requestHeader } from './client-headers.js';
 
 /** /v1 authentication with a reelay key, then the key's requests-per-minute limit. */
 export function keyAuth(deps: Deps): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const key = authenticateKey(deps.store, c.req.header('authorization'), deps.now());
+    const key = authenticateKey(deps.store, requestHeader(c, 'authorization'), deps.now());
     c.get('state').key = key;
     if (key.rpmLimit !== null) {
       const wait = deps.rateLimiter.take(key.id, key.rpmLimit);

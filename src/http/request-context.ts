@@ -4,6 +4,7 @@ import type { Deps } from '../deps.js';
 import { isAcceptableRequestId, newId } from '../ids.js';
 import { routePath } from 'hono/route';
 import { asBodyInit } from './body.js';
+import { requestHeader } from './client-headers.js';
 
 /**
  * First middleware: gives the request its id (reusing a well-formed incoming x-request-id), puts
@@ -11,8 +12,8 @@ import { asBodyInit } from './body.js';
  */
 export function requestContext(deps: Deps): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const incoming = c.req.header('x-request-id');
-    const clientSupplied = incoming ?? c.req.header('x-client-request-id') ?? null;
+    const incoming = requestHeader(c, 'x-request-id');
+    const clientSupplied = incoming ?? requestHeader(c, 'x-client-request-id') ?? null;
     const state: RequestState = {
       requestId: isAcceptableRequestId(incoming) ? incoming : newId('req'),
       clientRequestId: clientSupplied !== null && clientSupplied.length <= 512 ? clientSupplied : null,
@@ -27,7 +28,7 @@ export function requestContext(deps: Deps): MiddlewareHandler<AppEnv> {
       upstreamMs: null,
       respondedAt: null,
       errorCode: null,
-      bytesIn: Number(c.req.header('content-length') ?? 0) || 0,
+      bytesIn: Number(requestHeader(c, 'content-length') ?? 0) || 0,
       bytesOut: null,
       headersDone: false,
       streamed: false,

@@ -140,6 +140,27 @@ describe('the openai SDK through reelay', () => {
     }
   });
 
+  it("reads the client's request headers over a real socket: its request id, its client id, its key and its body size", async () => {
+    // These headers are read from Node's parsed request (not a fetch Headers), so check them on a real server.
+    const reused = `client-${Date.now()}`;
+    const models = await fetch(`${reelay.url}/v1/models`, { headers: { authorization: `Bearer ${client.apiKey}`, 'x-request-id': reused } });
+    expect(models.status).toBe(200);
+    expect(models.headers.get('x-request-id')).toBe(reused);
+    const body = JSON.stringify({ prompt: 'header check', model: 'no-such-model' });
+    const create = await fetch(`${reelay.url}/v1/videos`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${client.apiKey}`, 'content-type': 'application/json', 'x-client-request-id': `${reused}-c` },
+      body,
+    });
+    expect(create.status).toBe(400);
+    const denied = await fetch(`${reelay.url}/v1/models`, { headers: { authorization: 'Bearer sk-reelay-not-a-key' } });
+    expect(denied.status).toBe(401);
+    reelay.deps.requestLog.flush();
+    expect(reelay.deps.store.searchRequestLog({ requestId: reused, limit: 2 })).toMatchObject([{ requestId: reused, keyId, status: 200 }]);
+    const row = reelay.deps.store.searchRequestLog({ requestId: `${reused}-c`, limit: 2 });
+    expect(row).toMatchObject([{ clientRequestId: `${reused}-c`, requestId: create.headers.get('x-request-id'), keyId, bytesIn: Buffer.byteLength(body) }]);
+  });
+
   it('puts x-request-id on every response and logs a row for each', async () => {
     expect(seen.length).toBeGreaterThan(10);
     reelay.deps.requestLog.flush();
