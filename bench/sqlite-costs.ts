@@ -4,7 +4,10 @@
  *
  *  1. one autocommit UPDATE at synchronous=FULL (a disk sync per commit) and at NORMAL (none);
  *  2. inserting request-log rows (the real table and indexes, from migrations/) in batches, with
- *     random request ids and with time-ordered ones as `newId` makes them now.
+ *     random request ids and with time-ordered ones as `newId` makes them now;
+ *  3. inserting finished-poll request-log rows into reelay's own migrated database, through a
+ *     drizzle prepared statement with named placeholders and through a plain better-sqlite3
+ *     statement with positional values (change 15).
  *
  * Each measurement runs twice, alternating, so a disturbance shows as a disagreement.
  */
@@ -12,7 +15,11 @@ import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { sql } from 'drizzle-orm';
 import { BENCH_DIR, ROOT } from './targets.js';
+import { openMigratedDatabase } from '../src/db/client.js';
+import { requestLog } from '../src/db/schema/index.js';
+import { newId } from '../src/ids.js';
 
 const dir = join(BENCH_DIR, 'results', 'tmp', 'sqlite-costs');
 rmSync(dir, { recursive: true, force: true });
@@ -81,10 +88,48 @@ function rowCost(kind: keyof typeof ids): number {
   return (ms * 1000) / n;
 }
 
+const COLUMNS = ['requestId', 'clientRequestId', 'upstreamRequestId', 'keyId', 'method', 'route', 'videoId', 'status', 'errorCode', 'durationMs', 'upstreamDurationMs', 'bytesIn', 'bytesOut', 'createdAt'] as const;
+
+function insertPathCost(path: 'drizzle' | 'raw'): number {
+  const file = join(dir, `insert-${path}.db`);
+  for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
+  const database = openMigratedDatabase(file);
+  const drizzleInsert = database.db
+    .insert(requestLog)
+    .values(Object.fromEntries(COLUMNS.map((c) => [c, sql.placeholder(c)])) as never)
+    .prepare();
+  const rawInsert = database.sqlite.prepare(
+    'insert into request_log (request_id, client_request_id, upstream_request_id, key_id, method, route, video_id, status, error_code, duration_ms, upstream_duration_ms, bytes_in, bytes_out, created_at) values (?,?,?,?,?,?,?,?,?,?,?,?,?,?)',
+  );
+  let ms = 0;
+  let n = 0;
+  for (let b = 0; b < 20; b++) {
+    const rows = Array.from({ length: 3000 }, (_, i) => ({
+      requestId: newId('req'), clientRequestId: null, upstreamRequestId: null, keyId: 'key_bench', method: 'GET',
+      route: `/v1/videos/video_done_${i % 100}`, videoId: `video_done_${i % 100}`, status: 200, errorCode: null,
+      durationMs: 0, upstreamDurationMs: null, bytesIn: 0, bytesOut: 500, createdAt: Date.now(),
+    }));
+    const t0 = performance.now();
+    database.withoutSync(() =>
+      database.db.transaction(() => {
+        for (const r of rows) {
+          if (path === 'drizzle') drizzleInsert.run({ ...r });
+          else rawInsert.run(...COLUMNS.map((c) => r[c]));
+        }
+      }),
+    );
+    ms += performance.now() - t0;
+    n += rows.length;
+  }
+  database.sqlite.close();
+  return (ms * 1000) / n;
+}
+
 process.stdout.write(`request_log: ${requestLogDdl.length - 1} indexes from migrations/0000_init.sql\n`);
 for (let round = 1; round <= 2; round++) {
   process.stdout.write(`round ${round}\n`);
   for (const s of ['FULL', 'NORMAL'] as const) process.stdout.write(`  autocommit UPDATE, synchronous=${s}: ${commitCost(s).toFixed(3)} ms\n`);
   for (const k of Object.keys(ids) as (keyof typeof ids)[]) process.stdout.write(`  request-log row insert, ${k} ids: ${rowCost(k).toFixed(1)} µs\n`);
+  for (const path of ['drizzle', 'raw'] as const) process.stdout.write(`  finished-poll row into reelay's database, ${path} statement: ${insertPathCost(path).toFixed(1)} µs\n`);
 }
 rmSync(dir, { recursive: true, force: true });
