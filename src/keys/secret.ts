@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 
 /** Pure key-format helpers: generation, hashing, display prefix. */
 export const KEY_PREFIX = 'sk-reelay-';
@@ -8,9 +8,9 @@ export function generateKeySecret(): string {
   return KEY_PREFIX + randomBytes(32).toString('base64url');
 }
 
-/** Only this hash is stored; the plaintext is shown once. */
+/** Only this hash is stored; the plaintext is shown once. (One-shot `hash`: it runs on every request.) */
 export function hashKey(secret: string): string {
-  return createHash('sha256').update(secret, 'utf8').digest('hex');
+  return hash('sha256', secret, 'hex');
 }
 
 /** What admins see to recognise a key: the fixed prefix and the first four random characters. */
