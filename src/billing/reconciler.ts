@@ -118,8 +118,8 @@ export class Reconciler {
     const headers: Record<string, string> = { accept: 'application/json', 'accept-encoding': 'identity' };
     if (this.o.upstream.apiKey) headers['authorization'] = `Bearer ${this.o.upstream.apiKey}`;
     try {
-      const res = await this.o.upstream.request({ method: 'GET', path: `/videos/${encodeURIComponent(job.videoId!)}`, headers, signal: this.aborter.signal });
-      const body = await Upstream.readBody(res);
+      const res = await this.o.upstream.fetchSmall({ method: 'GET', path: `/videos/${encodeURIComponent(job.videoId!)}`, headers, signal: this.aborter.signal });
+      const body = res.bytes;
       if (res.status === 200) {
         const raw = body.toString('utf8');
         const object = parseVideoObject(raw);

@@ -26,6 +26,9 @@ export interface UpstreamResponse {
 /** Status and headers of an upstream response, before its body. */
 export type UpstreamHead = Omit<UpstreamResponse, 'body'>;
 
+/** A small upstream response, read whole. */
+export type SmallResponse = UpstreamHead & { bytes: Buffer };
+
 /**
  * A relayed body that broke off after its response head went out: `side` says who broke it (the
  * client hung up, or the upstream failed or stalled), `bytes` how much had been relayed.
@@ -190,30 +193,51 @@ export class Upstream {
   }
 
   /**
-   * Reads a (small) response body whole. Body failures are classified like request failures.
-   * Plain stream events rather than `for await`: this runs for every status poll, and an async
-   * iterator costs a few promises per chunk.
+   * A request whose answer is small and read whole (status polls, deletes, characters, creates):
+   * status, headers and the body as one Buffer. It dispatches with a handler that gathers the
+   * chunks itself, without the Readable body stream `request` builds for every response: this
+   * runs for every status poll. `onHead` runs when the response head arrives, before the body.
+   *
+   * Rejects with an UpstreamFailure, classified like `request`'s: no response, a body that breaks
+   * off, times out or is over `limitBytes` (bad_response), or `signal` firing (aborted).
    */
-  static readBody(res: UpstreamResponse, limitBytes = 8 * 1024 * 1024): Promise<Buffer> {
-    const body = res.body;
+  fetchSmall(req: UpstreamRequest, onHead?: (head: UpstreamHead) => void, limitBytes = 8 * 1024 * 1024): Promise<SmallResponse> {
+    const started = performance.now();
+    const signal = req.signal;
+    if (signal?.aborted) return Promise.reject(new UpstreamFailure('aborted', false));
     return new Promise((resolve, reject) => {
+      let head: UpstreamHead | null = null;
+      let upstream: Dispatcher.DispatchController | null = null;
       const chunks: Buffer[] = [];
       let total = 0;
-      const onData = (chunk: Buffer) => {
-        total += chunk.length;
-        if (total > limitBytes) {
-          body.off('data', onData);
-          body.destroy();
-          reject(new UpstreamFailure('bad_response', true));
-          return;
-        }
-        chunks.push(chunk);
-      };
-      body.on('data', onData);
-      // finished() also reports a body that closes early without an error.
-      finished(body, (err) => {
-        if (err) reject(classifyUpstreamError(err));
-        else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total));
+      const onAbort = () => upstream?.abort(new undiciErrors.RequestAbortedError());
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const done = () => signal?.removeEventListener('abort', onAbort);
+      const opts: Dispatcher.DispatchOptions = { method: req.method, path: this.basePath + req.path, headers: req.headers, body: req.body ?? null };
+      this.pool.dispatch(opts, {
+        onRequestStart(controller) {
+          upstream = controller;
+          if (signal?.aborted) controller.abort(new undiciErrors.RequestAbortedError());
+        },
+        onResponseStart(controller, statusCode, headers) {
+          if (statusCode < 200) return; // informational (1xx): the real response follows
+          if (statusCode > 599) return controller.abort(new UpstreamFailure('bad_response', true));
+          head = { status: statusCode, headers: headers as UpstreamHead['headers'], headersMs: performance.now() - started };
+          onHead?.(head);
+        },
+        onResponseData(controller, chunk) {
+          total += chunk.length;
+          if (total > limitBytes) return controller.abort(new UpstreamFailure('bad_response', true));
+          chunks.push(chunk);
+        },
+        onResponseEnd() {
+          done();
+          resolve({ ...head!, bytes: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total) });
+        },
+        onResponseError(_controller, err) {
+          done();
+          reject(classifyUpstreamError(err));
+        },
       });
     });
   }

@@ -11,7 +11,6 @@ import { parseRequestBody } from './request-body.js';
 import { sourceVideoRef, validateCreate, validateEdit, validateExtension, validateRemix } from './validate.js';
 import { submitBillable } from './submit.js';
 import { sendContent } from './content.js';
-import { Upstream } from '../relay/upstream.js';
 import { downstreamResponseHeaders, upstreamRequestHeaders, upstreamRequestId } from '../relay/headers.js';
 import { parseVideoObject } from '../billing/settlement.js';
 import { toVideoObject } from './video-object.js';
@@ -58,10 +57,10 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
     if (body) headers['content-type'] = body.contentType;
     const started = performance.now();
     try {
-      const res = await deps.upstream.request({ method, path, headers, body: body?.raw, signal: clientSignal(c) });
-      state.upstreamRequestId = upstreamRequestId(res.headers);
-      const bytes = await Upstream.readBody(res);
-      return { status: res.status, headers: downstreamResponseHeaders(res.headers), bytes };
+      const res = await deps.upstream.fetchSmall({ method, path, headers, body: body?.raw, signal: clientSignal(c) }, (head) => {
+        state.upstreamRequestId = upstreamRequestId(head.headers);
+      });
+      return { status: res.status, headers: downstreamResponseHeaders(res.headers), bytes: res.bytes };
     } catch (err) {
       throw (err as { toApiError?: () => ApiError }).toApiError?.() ?? err;
     } finally {

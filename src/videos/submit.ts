@@ -8,7 +8,7 @@ import type { ParsedBody } from './request-body.js';
 import { ApiError } from '../errors.js';
 import { newId } from '../ids.js';
 import { formatUsd } from '../money.js';
-import { Upstream, UpstreamFailure } from '../relay/upstream.js';
+import { UpstreamFailure } from '../relay/upstream.js';
 import { downstreamResponseHeaders, upstreamRequestHeaders, upstreamRequestId } from '../relay/headers.js';
 import { parseVideoObject } from '../billing/settlement.js';
 import { checkModelAllowed } from './validate.js';
@@ -129,14 +129,18 @@ async function holdAndForward(c: Context<AppEnv>, deps: Deps, spec: BillableSpec
   let body: Buffer;
   const started = performance.now();
   try {
-    upstreamRes = await deps.upstream.request({
-      method: 'POST',
-      path: spec.upstreamPath,
-      headers: { ...upstreamRequestHeaders(clientHeaders(c), deps.upstream.apiKey), 'content-type': spec.body.contentType },
-      body: spec.body.raw,
-    });
-    state.upstreamRequestId = upstreamRequestId(upstreamRes.headers);
-    body = await Upstream.readBody(upstreamRes);
+    upstreamRes = await deps.upstream.fetchSmall(
+      {
+        method: 'POST',
+        path: spec.upstreamPath,
+        headers: { ...upstreamRequestHeaders(clientHeaders(c), deps.upstream.apiKey), 'content-type': spec.body.contentType },
+        body: spec.body.raw,
+      },
+      (head) => {
+        state.upstreamRequestId = upstreamRequestId(head.headers);
+      },
+    );
+    body = upstreamRes.bytes;
   } catch (err) {
     state.upstreamMs = performance.now() - started;
     const failure = err instanceof UpstreamFailure ? err : new UpstreamFailure('reset', true, err);
