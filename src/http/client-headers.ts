@@ -21,18 +21,3 @@ export function requestHeader(c: Context<AppEnv>, name: string): string | undefi
   const value = incoming.headers[name];
   return Array.isArray(value) ? value.join(', ') : value;
 }
-
-/**
- * An AbortSignal that fires when the client goes away before its response is finished. On Node's
- * server it listens to the response's `close` directly: `c.req.raw.signal` would first build a
- * whole fetch Request (headers included) just to hand out its signal.
- */
-export function clientSignal(c: Context<AppEnv>): AbortSignal {
-  const outgoing = c.env?.outgoing;
-  if (!outgoing) return c.req.raw.signal;
-  const controller = new AbortController();
-  outgoing.once('close', () => {
-    if (!outgoing.writableFinished) controller.abort();
-  });
-  return controller.signal;
-}

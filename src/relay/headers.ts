@@ -56,10 +56,12 @@ export type HeaderBag = Record<string, string | string[] | undefined>;
 
 const UNSAFE_VALUE = /[\r\n\0]/;
 
-function connectionNamed(headers: HeaderBag): Set<string> {
-  const named = new Set<string>();
+/** Header names listed in `Connection` (dropped as hop-by-hop), or null when there is none. */
+function connectionNamed(headers: HeaderBag): Set<string> | null {
   const raw = headers['connection'];
-  for (const v of Array.isArray(raw) ? raw : raw ? [raw] : []) {
+  if (raw === undefined) return null;
+  const named = new Set<string>();
+  for (const v of Array.isArray(raw) ? raw : [raw]) {
     for (const token of v.split(',')) {
       const t = token.trim().toLowerCase();
       if (t) named.add(t);
@@ -71,9 +73,10 @@ function connectionNamed(headers: HeaderBag): Set<string> {
 function filter(headers: HeaderBag, drop: Set<string>): Record<string, string> {
   const named = connectionNamed(headers);
   const out: Record<string, string> = {};
-  for (const [rawName, rawValue] of Object.entries(headers)) {
+  for (const rawName in headers) {
+    const rawValue = headers[rawName];
     const name = rawName.toLowerCase();
-    if (rawValue === undefined || HOP_BY_HOP.has(name) || drop.has(name) || named.has(name)) continue;
+    if (rawValue === undefined || HOP_BY_HOP.has(name) || drop.has(name) || named?.has(name)) continue;
     const value = Array.isArray(rawValue) ? rawValue.join(', ') : String(rawValue);
     if (UNSAFE_VALUE.test(value)) continue;
     out[name] = value;

@@ -13,6 +13,11 @@ export interface UpstreamRequest {
   headers: Record<string, string>;
   body?: Buffer | Readable | null;
   signal?: AbortSignal;
+  /**
+   * fetchSmall only: the client's response. If it closes before it has finished (the client hung
+   * up), the upstream request is aborted, as with `signal` but without an AbortController per request.
+   */
+  client?: Writable;
 }
 
 export interface UpstreamResponse {
@@ -199,25 +204,37 @@ export class Upstream {
    * runs for every status poll. `onHead` runs when the response head arrives, before the body.
    *
    * Rejects with an UpstreamFailure, classified like `request`'s: no response, a body that breaks
-   * off, times out or is over `limitBytes` (bad_response), or `signal` firing (aborted).
+   * off, times out or is over `limitBytes` (bad_response), or `signal` firing or `client` closing
+   * early (aborted).
    */
   fetchSmall(req: UpstreamRequest, onHead?: (head: UpstreamHead) => void, limitBytes = 8 * 1024 * 1024): Promise<SmallResponse> {
     const started = performance.now();
-    const signal = req.signal;
-    if (signal?.aborted) return Promise.reject(new UpstreamFailure('aborted', false));
+    const { signal, client } = req;
+    if (signal?.aborted || client?.destroyed) return Promise.reject(new UpstreamFailure('aborted', false));
     return new Promise((resolve, reject) => {
       let head: UpstreamHead | null = null;
       let upstream: Dispatcher.DispatchController | null = null;
+      let aborted = false;
       const chunks: Buffer[] = [];
       let total = 0;
-      const onAbort = () => upstream?.abort(new undiciErrors.RequestAbortedError());
+      const onAbort = () => {
+        aborted = true;
+        upstream?.abort(new undiciErrors.RequestAbortedError());
+      };
+      const onClientClose = () => {
+        if (!client!.writableFinished) onAbort();
+      };
       signal?.addEventListener('abort', onAbort, { once: true });
-      const done = () => signal?.removeEventListener('abort', onAbort);
+      client?.once('close', onClientClose);
+      const done = () => {
+        signal?.removeEventListener('abort', onAbort);
+        client?.off('close', onClientClose);
+      };
       const opts: Dispatcher.DispatchOptions = { method: req.method, path: this.basePath + req.path, headers: req.headers, body: req.body ?? null };
       this.pool.dispatch(opts, {
         onRequestStart(controller) {
           upstream = controller;
-          if (signal?.aborted) controller.abort(new undiciErrors.RequestAbortedError());
+          if (aborted) controller.abort(new undiciErrors.RequestAbortedError());
         },
         onResponseStart(controller, statusCode, headers) {
           if (statusCode < 200) return; // informational (1xx): the real response follows

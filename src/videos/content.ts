@@ -6,7 +6,6 @@ import type { Deps } from '../deps.js';
 import { RelayInterrupted, type UpstreamHead, type UpstreamRequest } from '../relay/upstream.js';
 import { downstreamResponseHeaders, upstreamRequestId } from '../relay/headers.js';
 import { finishRequest, serverTiming } from '../http/request-context.js';
-import { clientSignal } from '../http/client-headers.js';
 import type { ApiError } from '../errors.js';
 
 /** The client's response head for an upstream content response. Authenticated content is never public. */
@@ -38,7 +37,7 @@ export async function sendContent(c: Context<AppEnv>, deps: Deps, req: UpstreamR
   if (!outgoing) {
     let res;
     try {
-      res = await deps.upstream.request({ ...req, signal: clientSignal(c) });
+      res = await deps.upstream.request({ ...req, signal: c.req.raw.signal });
     } catch (err) {
       throw toApiError(err);
     } finally {

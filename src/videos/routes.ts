@@ -6,7 +6,7 @@ import { ApiError, invalid, notFound } from '../errors.js';
 import { keyAuth } from '../http/key-auth.js';
 import { readBody, JSON_LIMIT_BYTES } from '../http/body.js';
 import { respond, respondJson } from '../http/request-context.js';
-import { clientHeaders, clientSignal } from '../http/client-headers.js';
+import { clientHeaders } from '../http/client-headers.js';
 import { parseRequestBody } from './request-body.js';
 import { sourceVideoRef, validateCreate, validateEdit, validateExtension, validateRemix } from './validate.js';
 import { submitBillable } from './submit.js';
@@ -57,7 +57,11 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
     if (body) headers['content-type'] = body.contentType;
     const started = performance.now();
     try {
-      const res = await deps.upstream.fetchSmall({ method, path, headers, body: body?.raw, signal: clientSignal(c) }, (head) => {
+      // On Node's server the client's hang-up is its response closing early; elsewhere (app.request
+      // in tests) the request's signal. `c.req.raw.signal` would build a whole fetch Request on Node.
+      const outgoing = c.env?.outgoing;
+      const hangUp = outgoing ? { client: outgoing } : { signal: c.req.raw.signal };
+      const res = await deps.upstream.fetchSmall({ method, path, headers, body: body?.raw, ...hangUp }, (head) => {
         state.upstreamRequestId = upstreamRequestId(head.headers);
       });
       return { status: res.status, headers: downstreamResponseHeaders(res.headers), bytes: res.bytes };

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { PassThrough } from 'node:stream';
 import { Upstream, UpstreamFailure } from '../../src/relay/upstream.js';
 
 let server: http.Server;
@@ -82,6 +83,17 @@ describe('Upstream.fetchSmall', () => {
     const ac = new AbortController();
     const pending = upstream.fetchSmall({ method: 'GET', path: '/hang', headers: {}, signal: ac.signal });
     setTimeout(() => ac.abort(), 50);
+    const err = await failureOf(pending);
+    expect(err.kind).toBe('aborted');
+    for (let i = 0; i < 100 && closedEarly === before; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(closedEarly).toBe(before + 1);
+  });
+
+  it("stops when the client's response closes before it finished, and closes the upstream request", async () => {
+    const before = closedEarly;
+    const client = new PassThrough();
+    const pending = upstream.fetchSmall({ method: 'GET', path: '/hang', headers: {}, client });
+    setTimeout(() => client.destroy(), 50);
     const err = await failureOf(pending);
     expect(err.kind).toBe('aborted');
     for (let i = 0; i < 100 && closedEarly === before; i++) await new Promise((r) => setTimeout(r, 10));

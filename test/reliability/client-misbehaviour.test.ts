@@ -118,6 +118,26 @@ describe('downloads cancelled midway', () => {
     expect(rec.closedAt! - at).toBeLessThan(1000);
   });
 
+  it('a status poll whose client vanishes before the upstream answered releases the upstream socket', async () => {
+    const id = await newVideo();
+    const marker = `vanishing-poll-${id}`;
+    // Only this client's poll hangs (the reconciler's own polls of the job are answered).
+    up.choose((r) => (r.headers['x-client-request-id'] === marker ? { kind: 'hang' } : undefined));
+    try {
+      const polls = () => up.requests.filter((r) => r.headers['x-client-request-id'] === marker);
+      const socket = connect(s.port, '127.0.0.1');
+      socket.write(`GET /v1/videos/${id} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${key.secret}\r\nx-client-request-id: ${marker}\r\n\r\n`);
+      expect(await waitFor(() => polls().length === 1, 2000)).toBe(true);
+      const at = Date.now();
+      socket.destroy();
+      const rec = polls()[0]!;
+      expect(await waitFor(() => rec.closedAt !== null, 2000)).toBe(true);
+      expect(rec.closedAt! - at).toBeLessThan(1000);
+    } finally {
+      up.choose(null);
+    }
+  });
+
   it('release the upstream socket when the client stops mid-stream on a raw socket', async () => {
     const id = await newVideo();
     const socket = connect(s.port, '127.0.0.1');
