@@ -73,6 +73,39 @@ function versusBare(r: ScenarioResult): string {
   return `${fmt(a / b, 2)}×`;
 }
 
+/**
+ * The target process's own CPU time per request (µs), the median over rounds: CPU cores used
+ * during the round ÷ requests/s. Throughput scenarios only.
+ */
+export function cpuPerRequest(r: ScenarioResult, t: TargetId): number {
+  const xs = (r.samples.get(t) ?? []).filter((s) => s.targetCpu !== undefined && s.value > 0).map((s) => (s.targetCpu! * 1e6) / s.value);
+  return median(xs);
+}
+
+/**
+ * Requests/s ratios hold only while every target gets a whole core; when other processes take CPU
+ * from the machine they move by tens of percent. CPU time per request moves much less, so it is
+ * reported beside them: bare ÷ reelay is the throughput ratio each would reach on a core of its own.
+ */
+function cpuTable(results: ScenarioResult[], compare: boolean): string[] {
+  const rows = results.filter((r) => r.unit === 'req/s' && r.targets.includes('bare') && r.targets.includes('reelay'));
+  if (rows.length === 0) return [];
+  const lines = [
+    'CPU time per request, the target process\'s own (µs; median over rounds of its CPU use ÷ its requests/s):',
+    '',
+    `| scenario | bare proxy | reelay |${compare ? ' reelay (--compare) |' : ''} bare ÷ reelay |`,
+    `| --- | ---: | ---: |${compare ? ' ---: |' : ''} ---: |`,
+  ];
+  for (const r of rows) {
+    const bare = cpuPerRequest(r, 'bare');
+    const reelay = cpuPerRequest(r, 'reelay');
+    const other = compare ? ` ${fmt(cpuPerRequest(r, 'compare'))} |` : '';
+    lines.push(`| ${r.title} | ${fmt(bare)} | ${fmt(reelay)} |${other} ${fmt(bare / reelay, 2)}× |`);
+  }
+  lines.push('');
+  return lines;
+}
+
 export interface ReportHeader {
   command: string;
   startedAt: Date;
@@ -99,6 +132,7 @@ export function markdown(h: ReportHeader, results: ScenarioResult[], idle: strin
     lines.push(`| ${r.title} | ${r.measure} | ${used.map((t) => (r.targets.includes(t) ? cell(r, t) : '')).join(' | ')} | ${versusBare(r)} |${vsCompare}`);
   }
   lines.push('');
+  lines.push(...cpuTable(results, compare));
   lines.push(idle);
   lines.push('');
   lines.push('| target | goal | this run | |');

@@ -42,7 +42,7 @@ import {
 } from './targets.js';
 import type { LoadJob, LoadResult, HttpRequestSpec } from './loadgen.js';
 import { cpuWindow, machineBusyCores, pinToCpu, rssBytes, rssPeak } from './machine.js';
-import { fmt, markdown, med, median, NOISY_CORES, type Check, type Sample, type ScenarioInfo, type ScenarioResult } from './report.js';
+import { cpuPerRequest, fmt, markdown, med, median, NOISY_CORES, type Check, type Sample, type ScenarioInfo, type ScenarioResult } from './report.js';
 
 // --- options -----------------------------------------------------------------------------------
 
@@ -454,16 +454,21 @@ async function runScenario(def: ScenarioDef, loadgen: LoadGen, portkey: { entry:
 }
 
 function checks(results: Map<string, ScenarioResult>, idleMB: number | null): Check[] {
+  // The requests/s ratio is the measure of record; the CPU-per-request ratio is shown beside it.
+  const cpuNote = (id: string) => {
+    const r = results.get(id)!;
+    return `by CPU time per request: ${fmt(cpuPerRequest(r, 'bare') / cpuPerRequest(r, 'reelay'), 2)}×`;
+  };
   const out: Check[] = [];
   const ratio = (id: string, a: TargetId, b: TargetId) => med(results.get(id), a) / med(results.get(id), b);
   const has = (id: string, ...ts: TargetId[]) => ts.every((t) => Number.isFinite(med(results.get(id), t)));
   if (has('poll-running', 'reelay', 'bare')) {
     const r = ratio('poll-running', 'reelay', 'bare');
-    out.push({ what: 'polling running jobs vs bare proxy', target: '≥ 0.8×', actual: `${fmt(r, 2)}×`, met: r >= 0.8 });
+    out.push({ what: 'polling running jobs vs bare proxy', target: '≥ 0.8×', actual: `${fmt(r, 2)}×`, met: r >= 0.8, note: cpuNote('poll-running') });
   }
   if (has('poll-finished', 'reelay', 'bare')) {
     const r = ratio('poll-finished', 'reelay', 'bare');
-    out.push({ what: 'polling finished jobs vs bare proxy', target: '≥ 1.5×', actual: `${fmt(r, 2)}×`, met: r >= 1.5 });
+    out.push({ what: 'polling finished jobs vs bare proxy', target: '≥ 1.5×', actual: `${fmt(r, 2)}×`, met: r >= 1.5, note: cpuNote('poll-finished') });
   }
   if (has('download', 'reelay', 'bare')) {
     const r = ratio('download', 'reelay', 'bare');
