@@ -1,6 +1,7 @@
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 import { finished, type Readable, type Writable } from 'node:stream';
 import { ApiError } from '../errors.js';
+import { relayedGarbage } from './relayed-garbage.js';
 
 /**
  * The upstream client: one undici Pool to the provider, separate connect / headers / body-idle
@@ -183,6 +184,7 @@ export class Upstream {
         },
         onResponseData(controller, chunk) {
           bytes += chunk.length;
+          relayedGarbage.note(chunk.length);
           if (!sink.write(chunk)) controller.pause();
         },
         onResponseEnd() {

@@ -1,0 +1,50 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+/**
+ * Every chunk a download relays arrives in a fresh buffer that Node allocates for the socket
+ * read (up to 64 KiB, outside the JavaScript heap), and is garbage as soon as the client's socket
+ * has taken it. V8 collects such buffers only when its heap fills or when external memory has grown
+ * by about 64 MB since the last full collection, so with many slow readers tens of MB of spent
+ * chunks pile up. A young-generation collection (scavenge, about a millisecond here) frees them;
+ * this runs one after every RELAYED_BYTES_PER_SCAVENGE bytes relayed.
+ */
+export const RELAYED_BYTES_PER_SCAVENGE = 16 * 1024 * 1024;
+
+export type Gc = (options: { type: 'minor' | 'major'; execution?: 'sync' | 'async' }) => void;
+
+function gcFunction(): Gc | null {
+  const existing = (globalThis as { gc?: unknown }).gc;
+  if (typeof existing === 'function') return existing as Gc;
+  try {
+    // The V8 flag that exposes gc() is read when a context is created, so a fresh context has it.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as unknown;
+    return typeof gc === 'function' ? (gc as Gc) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Runs `gc` (a scavenge) each time another `every` bytes have been noted. */
+export class ScavengeEvery {
+  private sinceLast = 0;
+  constructor(
+    private readonly gc: Gc | null,
+    private readonly every: number,
+  ) {}
+
+  get active(): boolean {
+    return this.gc !== null;
+  }
+
+  note(bytes: number): void {
+    this.sinceLast += bytes;
+    if (this.sinceLast < this.every || this.gc === null) return;
+    this.sinceLast = 0;
+    this.gc({ type: 'minor' });
+  }
+}
+
+/** The process-wide valve that Upstream.relay feeds with every chunk it relays. */
+export const relayedGarbage = new ScavengeEvery(gcFunction(), RELAYED_BYTES_PER_SCAVENGE);
