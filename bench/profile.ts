@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { BENCH_DIR, build, built, startBare, startChild, startUpstream, tempDir, UPSTREAM_KEY, type Child } from './targets.js';
 import { processCpu } from './machine.js';
+import { NODE_FLAGS } from '../src/runtime-flags.js';
 import type { LoadJob, LoadResult } from './loadgen.js';
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
@@ -103,7 +104,7 @@ async function main(): Promise<void> {
     'reelay-profile',
     built('bench/reelay-target.js'),
     { DATABASE_URL: join(dir, 'reelay.db'), UPSTREAM_BASE_URL: `http://127.0.0.1:${upstreamPort}/v1` },
-    profiling ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [],
+    [...NODE_FLAGS, ...(profiling ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])],
   );
   const origin = `http://127.0.0.1:${reelay.message.port as number}`;
   const headers = { authorization: `Bearer ${reelay.message.key as string}` };

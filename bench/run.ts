@@ -43,6 +43,7 @@ import {
 import type { LoadJob, LoadResult, HttpRequestSpec } from './loadgen.js';
 import { cpuWindow, machineBusyCores, pinToCpu, rssBytes, rssPeak } from './machine.js';
 import { cpuPerRequest, fmt, markdown, med, median, NOISY_CORES, type Check, type Sample, type ScenarioInfo, type ScenarioResult } from './report.js';
+import { NODE_FLAGS } from '../src/runtime-flags.js';
 
 // --- options -----------------------------------------------------------------------------------
 
@@ -313,7 +314,7 @@ async function startReelayTsx(upstreamPort: number): Promise<{ pid: number; stop
   const dir = tempDir('reelay-tsx');
   mkdirSync(join(BENCH_DIR, 'results', 'logs'), { recursive: true });
   const fd = openSync(join(BENCH_DIR, 'results', 'logs', 'reelay-tsx.log'), 'w');
-  const proc: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const proc: ChildProcess = spawn(process.execPath, [...NODE_FLAGS, '--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: join(dir, 'reelay.db'), UPSTREAM_BASE_URL: `http://127.0.0.1:${upstreamPort}/v1`, LOG_LEVEL: 'info' },
     stdio: ['ignore', fd, fd],

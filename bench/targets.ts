@@ -10,6 +10,7 @@ import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { request } from 'undici';
+import { NODE_FLAGS } from '../src/runtime-flags.js';
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 export const ROOT = join(BENCH_DIR, '..');
@@ -144,7 +145,7 @@ export async function startReelayTarget(upstreamPort: number, name = 'reelay', r
   const c = await startChild(name, built('bench/reelay-target.js', root), {
     DATABASE_URL: join(dir, 'reelay.db'),
     UPSTREAM_BASE_URL: `http://127.0.0.1:${upstreamPort}/v1`,
-  });
+  }, [...NODE_FLAGS]);
   const port = c.message.port as number;
   const id: TargetId = root === ROOT ? 'reelay' : 'compare';
   return { id, origin: `http://127.0.0.1:${port}`, port, pid: c.pid, headers: { authorization: `Bearer ${c.message.key as string}` }, stop: c.stop };

@@ -9,7 +9,7 @@ import { runInNewContext } from 'node:vm';
  * chunks pile up. A young-generation collection (scavenge, about a millisecond here) frees them;
  * this runs one after every RELAYED_BYTES_PER_SCAVENGE bytes relayed.
  */
-export const RELAYED_BYTES_PER_SCAVENGE = 16 * 1024 * 1024;
+export const RELAYED_BYTES_PER_SCAVENGE = 4 * 1024 * 1024;
 
 export type Gc = (options: { type: 'minor' | 'major'; execution?: 'sync' | 'async' }) => void;
 
