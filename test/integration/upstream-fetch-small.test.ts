@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
-import { Upstream, UpstreamFailure } from '../../src/relay/upstream.js';
+import { Upstream, UpstreamFailure, type UpstreamRequest } from '../../src/relay/upstream.js';
 
 let server: http.Server;
 let upstream: Upstream;
@@ -78,26 +78,24 @@ describe('Upstream.fetchSmall', () => {
     expect(['reset', 'bad_response']).toContain(err.kind);
   });
 
-  it('stops when its signal fires (the client hung up), and closes the upstream request', async () => {
+  /** A hanging upstream request, cut off by `hangUp` 50 ms in: aborted, and the upstream sees it close. */
+  async function expectHangUpReleasesUpstream(hangUp: Pick<UpstreamRequest, 'signal' | 'client'>, fire: () => void) {
     const before = closedEarly;
-    const ac = new AbortController();
-    const pending = upstream.fetchSmall({ method: 'GET', path: '/hang', headers: {}, signal: ac.signal });
-    setTimeout(() => ac.abort(), 50);
-    const err = await failureOf(pending);
-    expect(err.kind).toBe('aborted');
+    const pending = upstream.fetchSmall({ method: 'GET', path: '/hang', headers: {}, ...hangUp });
+    setTimeout(fire, 50);
+    expect((await failureOf(pending)).kind).toBe('aborted');
     for (let i = 0; i < 100 && closedEarly === before; i++) await new Promise((r) => setTimeout(r, 10));
     expect(closedEarly).toBe(before + 1);
+  }
+
+  it('stops when its signal fires (the client hung up), and closes the upstream request', async () => {
+    const ac = new AbortController();
+    await expectHangUpReleasesUpstream({ signal: ac.signal }, () => ac.abort());
   });
 
   it("stops when the client's response closes before it finished, and closes the upstream request", async () => {
-    const before = closedEarly;
     const client = new PassThrough();
-    const pending = upstream.fetchSmall({ method: 'GET', path: '/hang', headers: {}, client });
-    setTimeout(() => client.destroy(), 50);
-    const err = await failureOf(pending);
-    expect(err.kind).toBe('aborted');
-    for (let i = 0; i < 100 && closedEarly === before; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(closedEarly).toBe(before + 1);
+    await expectHangUpReleasesUpstream({ client }, () => client.destroy());
   });
 
   it('does not start when its signal has already fired', async () => {
