@@ -14,10 +14,9 @@ export interface Database_ {
   close(): void;
   /**
    * Runs `write` with commits that skip the disk sync (synchronous = NORMAL), for best-effort
-   * records only: request-log rows and keys' last-used times (written with them). Job rows, like
-   * all money state, always commit at FULL. In WAL mode such a commit survives the process crashing, but an OS crash or power cut
-   * may lose the last ones. Money state (holds, charges, ledger, keys, jobs) never goes through here: the
-   * next commit at FULL syncs the log, these frames included.
+   * records only: request-log rows and keys' last-used times (written with them). In WAL mode such
+   * a commit survives the process crashing; an OS crash or power cut may lose the last ones, and
+   * the next commit at FULL syncs them too. Jobs, keys, holds and the ledger never go through here.
    */
   withoutSync<T>(write: () => T): T;
 }

@@ -26,25 +26,35 @@ function gcFunction(): Gc | null {
   }
 }
 
-/** Runs `gc` (a scavenge) each time another `every` bytes have been noted. */
+/**
+ * Runs a scavenge each time another `every` bytes have been noted. The gc function is looked up
+ * when it is first needed, not at start-up: a process that never relays a download (the CLI, an
+ * idle server) never makes the extra context.
+ */
 export class ScavengeEvery {
   private sinceLast = 0;
+  private gc: Gc | null | undefined;
   constructor(
-    private readonly gc: Gc | null,
+    private readonly findGc: () => Gc | null,
     private readonly every: number,
   ) {}
 
   get active(): boolean {
-    return this.gc !== null;
+    return this.resolved() !== null;
   }
 
   note(bytes: number): void {
     this.sinceLast += bytes;
-    if (this.sinceLast < this.every || this.gc === null) return;
+    if (this.sinceLast < this.every) return;
     this.sinceLast = 0;
-    this.gc({ type: 'minor' });
+    this.resolved()?.({ type: 'minor' });
+  }
+
+  private resolved(): Gc | null {
+    if (this.gc === undefined) this.gc = this.findGc();
+    return this.gc;
   }
 }
 
 /** The process-wide valve that Upstream.relay feeds with every chunk it relays. */
-export const relayedGarbage = new ScavengeEvery(gcFunction(), RELAYED_BYTES_PER_SCAVENGE);
+export const relayedGarbage = new ScavengeEvery(gcFunction, RELAYED_BYTES_PER_SCAVENGE);

@@ -29,8 +29,6 @@ export interface BillableSpec {
   body: ParsedBody;
 }
 
-
-
 export async function submitBillable(c: Context<AppEnv>, deps: Deps, spec: BillableSpec): Promise<Response> {
   const state = c.get('state');
   const key = state.key!;

@@ -2,10 +2,23 @@ import { describe, expect, it } from 'vitest';
 import { ScavengeEvery, relayedGarbage, RELAYED_BYTES_PER_SCAVENGE, type Gc } from '../../src/relay/relayed-garbage.js';
 
 describe('the scavenge after relayed bytes', () => {
+  it('looks for its gc function only once the threshold is first reached', () => {
+    let lookups = 0;
+    const valve = new ScavengeEvery(() => {
+      lookups++;
+      return () => {};
+    }, 1000);
+    valve.note(999);
+    expect(lookups).toBe(0);
+    valve.note(1);
+    valve.note(1000);
+    expect(lookups).toBe(1);
+  });
+
   it('runs a young-generation collection each time the threshold has been relayed, not before', () => {
     const calls: unknown[] = [];
     const gc: Gc = (o) => void calls.push(o);
-    const valve = new ScavengeEvery(gc, 1000);
+    const valve = new ScavengeEvery(() => gc, 1000);
     valve.note(600);
     expect(calls).toHaveLength(0);
     valve.note(400);
@@ -20,7 +33,7 @@ describe('the scavenge after relayed bytes', () => {
   });
 
   it('does nothing without a gc function', () => {
-    const valve = new ScavengeEvery(null, 1);
+    const valve = new ScavengeEvery(() => null, 1);
     expect(valve.active).toBe(false);
     expect(() => valve.note(10)).not.toThrow();
   });
