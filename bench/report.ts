@@ -11,6 +11,8 @@ export interface Sample {
   errors: number;
   firstError?: string | null;
   detail?: string;
+  /** how many times the sample was measured (more than once when the first ones were disturbed) */
+  attempts?: number;
 }
 
 /** What a scenario is: shared by its definition (bench/run.ts) and its result. */
@@ -106,6 +108,18 @@ function cpuTable(results: ScenarioResult[], compare: boolean): string[] {
   return lines;
 }
 
+/** How many samples had to be measured again because other processes disturbed them. */
+export function retriesLine(retries: number, results: ScenarioResult[]): string {
+  if (retries === 0) return 'Disturbed samples were not measured again (--retries 0).';
+  const samples = results.flatMap((r) => [...r.samples.values()].flat());
+  const again = samples.filter((s) => (s.attempts ?? 1) > 1);
+  const still = again.filter((s) => s.foreign > NOISY_CORES).length;
+  return (
+    `A sample taken while other processes used more than ${NOISY_CORES} of a core was measured again, up to ${retries} more times, and the least disturbed measurement kept: ` +
+    `${again.length} of ${samples.length} samples were measured again${again.length ? `, ${still} of them stayed disturbed (⚠)` : ''}.`
+  );
+}
+
 export interface ReportHeader {
   command: string;
   startedAt: Date;
@@ -114,6 +128,8 @@ export interface ReportHeader {
   rounds: number;
   busyNote: string | null;
   portkeyNote: string | null;
+  /** how many times a disturbed sample was measured again at most (--retries) */
+  retries: number;
 }
 
 export function markdown(h: ReportHeader, results: ScenarioResult[], idle: string, checks: Check[]): string {
@@ -123,6 +139,7 @@ export function markdown(h: ReportHeader, results: ScenarioResult[], idle: strin
   lines.push(`Command: \`${h.command}\` — ${h.startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${Math.round(h.seconds)} s`);
   lines.push(`Machine: ${h.machine}. Loopback only. ${h.rounds} interleaved rounds per scenario; medians shown.`);
   if (h.busyNote) lines.push(`**${h.busyNote}**`);
+  lines.push(retriesLine(h.retries, results));
   lines.push('');
   const compare = used.includes('compare');
   lines.push(`| scenario | measure | ${used.map((t) => TARGET_LABELS[t]).join(' | ')} | reelay ÷ bare |${compare ? ' reelay ÷ compare |' : ''}`);
@@ -153,7 +170,7 @@ export function markdown(h: ReportHeader, results: ScenarioResult[], idle: strin
       const text = why
         ? why
         : samples
-            .map((s) => `${fmt(s.value, r.digits)} ${r.unit} · ${fmt(s.foreign, 2)} · ${s.targetCpu === undefined ? '–' : fmt(s.targetCpu, 2)}${s.errors ? ` · ${s.errors} errors (${s.firstError})` : ''}${s.detail ? ` · ${s.detail}` : ''}`)
+            .map((s) => `${fmt(s.value, r.digits)} ${r.unit} · ${fmt(s.foreign, 2)} · ${s.targetCpu === undefined ? '–' : fmt(s.targetCpu, 2)}${s.errors ? ` · ${s.errors} errors (${s.firstError})` : ''}${s.detail ? ` · ${s.detail}` : ''}${(s.attempts ?? 1) > 1 ? ` · measured ${s.attempts}×` : ''}`)
             .join('<br>');
       lines.push(`| ${r.title} | ${TARGET_LABELS[t]} | ${text} |`);
     }

@@ -4,6 +4,7 @@
  *   npm run bench                      full run (about 9 minutes)
  *   npm run bench -- --quick           short windows, no warm-up pass (about 4 minutes)
  *   options: --rounds N (≥ 3)  --only poll-running,download,…  --no-portkey  --force  --wait-quiet S  --pin
+ *            --retries N     measure a disturbed sample again up to N times (default 2; 0 = never)
  *            --compare DIR   also run reelay from another checkout (with this bench in it), e.g. the
  *                            code before a change, interleaved with this one
  *
@@ -43,6 +44,7 @@ import {
 import type { LoadJob, LoadResult, HttpRequestSpec } from './loadgen.js';
 import { cpuWindow, machineBusyCores, pinToCpu, rssBytes, rssPeak } from './machine.js';
 import { cpuPerRequest, fmt, markdown, med, median, NOISY_CORES, type Check, type Sample, type ScenarioInfo, type ScenarioResult } from './report.js';
+import { measureSample } from './disturbed.js';
 import { NODE_FLAGS } from '../src/runtime-flags.js';
 
 // --- options -----------------------------------------------------------------------------------
@@ -57,10 +59,12 @@ interface Options {
   force: boolean;
   waitQuietS: number;
   pin: boolean;
+  /** how many times a disturbed sample is measured again */
+  retries: number;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { quick: false, compare: null, rounds: 3, only: null, portkey: true, force: false, waitQuietS: 60, pin: false };
+  const o: Options = { quick: false, compare: null, rounds: 3, only: null, portkey: true, force: false, waitQuietS: 60, pin: false, retries: 2 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => {
@@ -76,8 +80,9 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--force') o.force = true;
     else if (a === '--pin') o.pin = true;
     else if (a === '--wait-quiet') o.waitQuietS = Number(value()) || 0;
+    else if (a === '--retries') o.retries = Math.max(0, Math.min(5, Math.floor(Number(value())) || 0));
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: npm run bench -- [--quick] [--rounds N] [--only a,b] [--no-portkey] [--force] [--wait-quiet S] [--compare DIR] [--pin]\n');
+      process.stdout.write('usage: npm run bench -- [--quick] [--rounds N] [--only a,b] [--no-portkey] [--force] [--wait-quiet S] [--compare DIR] [--pin] [--retries N]\n');
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
   }
@@ -437,7 +442,11 @@ async function runScenario(def: ScenarioDef, loadgen: LoadGen, portkey: { entry:
     for (let round = 0; round < opts.rounds; round++) {
       const rotated = order.map((_, i) => order[(i + round) % order.length]!);
       for (const id of rotated) {
-        const sample = await def.run(targets.get(id)!, idsFor(id), ctx);
+        const sample = await measureSample(() => def.run(targets.get(id)!, idsFor(id), ctx), {
+          retries: opts.retries,
+          pauseMs: 2000,
+          onRetry: (s) => log(`  round ${round + 1} ${id.padEnd(8)} disturbed (${fmt(s.foreign, 2)} foreign cores): measuring again`),
+        });
         const list = result.samples.get(id) ?? [];
         list.push(sample);
         result.samples.set(id, list);
@@ -559,6 +568,7 @@ async function main(): Promise<void> {
       machine: `${os.cpus().length} × ${cpu}, ${fmt(os.totalmem() / 1024 ** 3)} GiB, Node ${process.version}${pinned ? '; the target under test pinned to CPU 0, load generator and fake upstream to CPU 1' : ''}`,
       rounds: opts.rounds,
       busyNote,
+      retries: opts.retries,
       portkeyNote,
     },
     [...results.values()],

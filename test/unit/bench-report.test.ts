@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { cpuPerRequest, markdown, type ScenarioResult, type Sample } from '../../bench/report.js';
+import { cpuPerRequest, markdown, retriesLine, type ScenarioResult, type Sample } from '../../bench/report.js';
+import { measureSample } from '../../bench/disturbed.js';
 
 const result = (samples: Record<string, Sample[]>): ScenarioResult => ({
   id: 'poll-running',
@@ -33,7 +34,61 @@ describe('bench report: CPU time per request', () => {
       bare: [{ value: 5000, foreign: 0, targetCpu: 1.0, errors: 0 }],
       reelay: [{ value: 2500, foreign: 0, targetCpu: 1.0, errors: 0 }],
     });
-    const text = markdown({ command: 'x', startedAt: new Date(0), seconds: 1, machine: 'm', rounds: 1, busyNote: null, portkeyNote: null }, [r], '', []);
+    const text = markdown({ command: 'x', startedAt: new Date(0), seconds: 1, machine: 'm', rounds: 1, busyNote: null, portkeyNote: null, retries: 2 }, [r], '', []);
     expect(text).toContain('| Status polling | 200 | 400 | 0.50× |');
+  });
+});
+
+describe('bench: disturbed samples are measured again', () => {
+  const takes = (foreign: number[]) => {
+    let i = 0;
+    const calls: number[] = [];
+    const take = async (): Promise<Sample> => {
+      calls.push(i);
+      const f = foreign[i++]!;
+      return { value: 1000 + i, foreign: f, errors: 0 };
+    };
+    return { take, calls };
+  };
+
+  it('takes a quiet sample once', async () => {
+    const t = takes([0.1]);
+    const s = await measureSample(t.take, { retries: 2, pauseMs: 0 });
+    expect(t.calls).toHaveLength(1);
+    expect(s).toMatchObject({ value: 1001, foreign: 0.1, attempts: 1 });
+  });
+
+  it('takes a disturbed sample again until one is quiet, and keeps that one', async () => {
+    const t = takes([0.9, 0.1, 0.0]);
+    const retried: number[] = [];
+    const s = await measureSample(t.take, { retries: 2, pauseMs: 0, onRetry: (d) => retried.push(d.foreign) });
+    expect(t.calls).toHaveLength(2);
+    expect(retried).toEqual([0.9]);
+    expect(s).toMatchObject({ value: 1002, foreign: 0.1, attempts: 2 });
+  });
+
+  it('stops after the allowed retries and keeps the least disturbed measurement', async () => {
+    const t = takes([0.9, 0.4, 0.6, 0.0]);
+    const s = await measureSample(t.take, { retries: 2, pauseMs: 0 });
+    expect(t.calls).toHaveLength(3);
+    expect(s).toMatchObject({ value: 1002, foreign: 0.4, attempts: 3 });
+  });
+
+  it('never retries with --retries 0', async () => {
+    const t = takes([0.9, 0.0]);
+    const s = await measureSample(t.take, { retries: 0, pauseMs: 0 });
+    expect(t.calls).toHaveLength(1);
+    expect(s.attempts).toBe(1);
+  });
+
+  it('is counted in the report, with the samples that stayed disturbed', () => {
+    const r = result({
+      bare: [{ value: 1, foreign: 0, errors: 0, attempts: 1 }, { value: 1, foreign: 0.1, errors: 0, attempts: 2 }],
+      reelay: [{ value: 1, foreign: 0.5, errors: 0, attempts: 3 }],
+    });
+    expect(retriesLine(2, [r])).toContain('2 of 3 samples were measured again, 1 of them stayed disturbed');
+    expect(retriesLine(0, [r])).toContain('not measured again');
+    const text = markdown({ command: 'x', startedAt: new Date(0), seconds: 1, machine: 'm', rounds: 1, busyNote: null, portkeyNote: null, retries: 2 }, [r], '', []);
+    expect(text).toContain('1 req/s · 0.50 · – · measured 3×');
   });
 });
