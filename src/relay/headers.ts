@@ -56,10 +56,18 @@ export type HeaderBag = Record<string, string | string[] | undefined>;
 
 const UNSAFE_VALUE = /[\r\n\0]/;
 
+// What almost every message carries, parsed once (only ever read).
+const COMMON_CONNECTION = new Map([
+  ['keep-alive', new Set(['keep-alive'])],
+  ['close', new Set(['close'])],
+]);
+
 /** Header names listed in `Connection` (dropped as hop-by-hop), or null when there is none. */
-function connectionNamed(headers: HeaderBag): Set<string> | null {
+function connectionNamed(headers: HeaderBag): ReadonlySet<string> | null {
   const raw = headers['connection'];
   if (raw === undefined) return null;
+  const common = typeof raw === 'string' ? COMMON_CONNECTION.get(raw) : undefined;
+  if (common) return common;
   const named = new Set<string>();
   for (const v of Array.isArray(raw) ? raw : [raw]) {
     for (const token of v.split(',')) {

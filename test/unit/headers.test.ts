@@ -50,6 +50,21 @@ describe('header filtering', () => {
     expect(out).toEqual({ 'content-type': 'video/mp4', 'content-range': 'bytes 0-9/100', 'accept-ranges': 'bytes', 'cache-control': 'private' });
   });
 
+  it('drops the header a bare `Connection: close` or `keep-alive` names, as it does for longer lists', () => {
+    for (const connection of ['close', 'Close', ' close ']) {
+      const out = downstreamResponseHeaders({ connection, close: 'x', 'x-kept': 'y' });
+      expect(out).toEqual({ 'x-kept': 'y' });
+    }
+    for (const connection of ['keep-alive', 'Keep-Alive', ' keep-alive ']) {
+      const out = downstreamResponseHeaders({ connection, close: 'x', 'keep-alive': 'timeout=5' });
+      expect(out).toEqual({ close: 'x' });
+    }
+    // The parsed common values are shared: one message must not change what the next one drops.
+    expect(downstreamResponseHeaders({ connection: 'close', 'x-a': '1' })).toEqual({ 'x-a': '1' });
+    expect(downstreamResponseHeaders({ connection: 'close, x-a', 'x-a': '1' })).toEqual({});
+    expect(downstreamResponseHeaders({ connection: 'close', 'x-a': '1' })).toEqual({ 'x-a': '1' });
+  });
+
   it('reads the upstream request id', () => {
     expect(upstreamRequestId({ 'x-request-id': 'req_123' })).toBe('req_123');
     expect(upstreamRequestId({})).toBeNull();
