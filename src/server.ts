@@ -126,6 +126,7 @@ export async function startReelay(config: Config, opts: BuildOptions & { reconci
       clearInterval(sweep);
       clearTimeout(timer);
       await reconciler.stop();
+      deps.store.flushPollSchedule(deps.now());
       deps.requestLog.stop();
       await deps.upstream.close().catch(() => {});
       deps.database.close();

@@ -93,6 +93,8 @@ export class Reconciler {
       store.purgeIdempotencyKeys(now() - IDEMPOTENCY_TTL_MS);
       this.lastPurgeAt = now();
     }
+    // Jobs that clients' polls have just seen are not due: write where those polls moved them.
+    store.flushPollSchedule(now());
     const due = store.jobsDueForPoll(now(), batch);
     const concurrency = this.o.concurrency ?? 8;
     let next = 0;

@@ -127,10 +127,13 @@ export class Settlement {
         }
         if (status === 'queued' || status === 'in_progress') {
           const progress = progressOf(object);
-          // Nothing new on a job that is not yet due for a poll: no statement at all (the store
-          // would skip this write too; see recordProgress).
           const unchanged = status === job.status && progress === job.progress && job.pollFailures === 0 && job.notFoundCount === 0 && job.lastNotFoundAt === null;
-          if (unchanged && job.nextPollAt !== null && job.nextPollAt > now) return job;
+          if (unchanged) {
+            // Nothing new: no statement while the job is not yet due for a poll, and once it is,
+            // only its schedule moves on, written in a batch (see deferPollSchedule).
+            if (job.nextPollAt === null || job.nextPollAt <= now) this.store.deferPollSchedule(job.id, this.nextPollAt(job), now);
+            return job;
+          }
           this.store.recordProgress(job.id, { status, progress, nextPollAt: this.nextPollAt(job) }, now);
           return job;
         }

@@ -4,6 +4,9 @@ import { jobs } from './schema/index.js';
 import { OPEN_STATUSES, type JobRow } from './billing-store.js';
 import type { JobRowCache } from './job-row-cache.js';
 
+/** Deferred poll-schedule moves are written at least this often while polls keep coming. */
+export const POLL_SCHEDULE_FLUSH_MS = 1000;
+
 /** Job reads and the non-money updates of a job's progress. Every update drops the job's cached row. */
 export function jobsStore({ db }: Database_, cache: JobRowCache) {
   const byVideo = db.select().from(jobs).where(eq(jobs.videoId, sql.placeholder('videoId'))).prepare();
@@ -29,6 +32,38 @@ export function jobsStore({ db }: Database_, cache: JobRowCache) {
       ),
     )
     .prepare();
+
+  const moveScheduleStmt = db
+    .update(jobs)
+    .set({ nextPollAt: sql`${sql.placeholder('nextPollAt')}`, updatedAt: sql`${sql.placeholder('now')}` })
+    .where(
+      and(
+        eq(jobs.id, sql.placeholder('id')),
+        inArray(jobs.status, ['queued', 'in_progress']),
+        sql`${jobs.pollFailures} = 0 and ${jobs.notFoundCount} = 0 and ${jobs.lastNotFoundAt} is null`,
+        sql`(${jobs.nextPollAt} is null or ${jobs.nextPollAt} < ${sql.placeholder('nextPollAt')})`,
+      ),
+    )
+    .prepare();
+  /** Job id → the next poll time a poll that saw nothing new moved it to, not yet written. */
+  const scheduleMoves = new Map<string, number>();
+  let scheduleWrittenAt = Number.NEGATIVE_INFINITY;
+
+  /** Writes the deferred schedule moves in one transaction (one disk sync for all of them). */
+  const flushPollSchedule = (now: number): void => {
+    scheduleWrittenAt = now;
+    if (scheduleMoves.size === 0) return;
+    const moves = [...scheduleMoves];
+    scheduleMoves.clear();
+    db.transaction(
+      () => {
+        for (const [id, nextPollAt] of moves) {
+          if (moveScheduleStmt.run({ id, nextPollAt, now }).changes > 0) cache.forget(id);
+        }
+      },
+      { behavior: 'immediate' },
+    );
+  };
 
   return {
     getJob(id: string): JobRow | undefined {
@@ -74,16 +109,33 @@ export function jobsStore({ db }: Database_, cache: JobRowCache) {
     },
 
     /**
-     * A fresh non-terminal observation from the upstream (status poll or reconciler). An
-     * observation that changes nothing (same status and progress, no failures to clear) of a job
-     * whose next poll is not yet due is not written: a client polling a running job many times a
-     * second must not cost a disk sync per poll. Once the job is due it is written again (which
-     * moves next_poll_at on), so the reconciler's schedule is the same as if every poll were written.
+     * A fresh non-terminal observation from the upstream (status poll or reconciler) that changes
+     * something: status, progress, or failures to clear. Settlement sends observations that change
+     * nothing to deferPollSchedule instead; should one arrive here anyway (two polls racing), the
+     * statement skips it while the job is not yet due, so it never costs a disk sync.
      */
     recordProgress(jobId: string, s: { status: 'queued' | 'in_progress'; progress: number | null; nextPollAt: number }, now: number): void {
       const { changes } = recordProgressStmt.run({ id: jobId, status: s.status, progress: s.progress, nextPollAt: s.nextPollAt, now });
       if (changes > 0) cache.forget(jobId);
     },
+
+    /**
+     * A poll of a running job that was due saw nothing new (same status and progress, no failures
+     * to clear): only its next poll time moves on, so the reconciler leaves the job alone. Such moves
+     * are collected and written together at most once a second (POLL_SCHEDULE_FLUSH_MS), and before
+     * every reconciler pass and at shutdown: with a hundred running jobs polled hard, writing each
+     * one was a synced commit on the event loop every few milliseconds. Nothing depends on these
+     * moves but the reconciler's schedule; one that is lost only means an extra upstream poll. The
+     * write never moves a schedule back, and never touches a job that has since settled, failed a
+     * poll or gone missing (those writes set their own next poll time).
+     */
+    deferPollSchedule(jobId: string, nextPollAt: number, now: number): void {
+      const queued = scheduleMoves.get(jobId);
+      if (queued === undefined || queued < nextPollAt) scheduleMoves.set(jobId, nextPollAt);
+      if (now - scheduleWrittenAt >= POLL_SCHEDULE_FLUSH_MS) flushPollSchedule(now);
+    },
+
+    flushPollSchedule,
 
     /** A transient poll failure: back off, keep the job open. */
     recordPollFailure(jobId: string, nextPollAt: number, now: number): void {

@@ -1,0 +1,117 @@
+/**
+ * A poll of a running job that sees nothing new only moves the job's next poll time on, and those
+ * moves are written in batches (deferPollSchedule): at most one transaction a second, and before
+ * every reconciler pass. These tests prove the batching, that the reconciler then leaves the polled
+ * jobs alone, and that a batched move never undoes a settlement, a failure's backoff or a newer
+ * schedule.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSimulator, type SimulatorHandle } from '../../src/simulator/index.js';
+import { buildHarness, TestClock, type Harness } from '../helpers/app-harness.js';
+import { Reconciler } from '../../src/billing/reconciler.js';
+import { POLL_SCHEDULE_FLUSH_MS } from '../../src/db/jobs-store.js';
+
+let sim: SimulatorHandle;
+let h: Harness;
+// The upstream's jobs never move on (its clock stands still), so every poll sees nothing new.
+const upstreamClock = new TestClock();
+const clock = new TestClock();
+
+beforeAll(async () => {
+  sim = await startSimulator({ jobDurationMs: 60_000, queuedMs: 10, now: upstreamClock.now });
+  h = buildHarness({ upstreamUrl: sim.url, now: clock.now });
+});
+afterAll(async () => {
+  await h.deps.upstream.close().catch(() => {});
+  h.close();
+  await sim.close();
+});
+
+const reconciler = () =>
+  new Reconciler({
+    store: h.deps.store,
+    upstream: h.deps.upstream,
+    settlement: h.deps.settlement,
+    logger: h.deps.logger,
+    now: h.deps.now,
+    intervalMs: 10,
+    maxJobAgeMs: 24 * 3600_000,
+    bootTime: 0,
+  });
+
+async function runningJobs(secret: string, n: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const res = await h.createJson(secret, { prompt: 'p' });
+    expect(res.status).toBe(200);
+    ids.push(((await res.json()) as { id: string }).id);
+  }
+  return ids;
+}
+
+const poll = async (secret: string, id: string) => expect((await h.call(`/v1/videos/${id}`, { key: secret })).status).toBe(200);
+const row = (id: string) => h.deps.store.getJobByVideoId(id)!;
+
+describe('polls that see nothing new', () => {
+  it('write nothing before the job is due, and batch the schedule moves once it is', async () => {
+    const k = h.newKey('10.00');
+    // Flush whatever earlier polls left, so this test starts a fresh one-second window.
+    h.deps.store.flushPollSchedule(clock.now());
+    const [a, b, c] = await runningJobs(k.secret, 3);
+    const written = row(a!).updatedAt;
+    await poll(k.secret, a!);
+    expect(row(a!).updatedAt).toBe(written); // not yet due: no statement at all
+
+    clock.advance(5000); // all three are due now
+    await poll(k.secret, a!); // the first move after a quiet second is written at once
+    expect(row(a!).nextPollAt).toBeGreaterThan(clock.now());
+    await poll(k.secret, b!);
+    await poll(k.secret, c!);
+    // Within the same second these two wait for the next batch.
+    expect(row(b!).nextPollAt).toBeLessThanOrEqual(clock.now());
+    expect(row(c!).nextPollAt).toBeLessThanOrEqual(clock.now());
+
+    // A later move, a second on, writes the whole batch in one go.
+    clock.advance(POLL_SCHEDULE_FLUSH_MS);
+    const [d] = await runningJobs(k.secret, 1);
+    clock.advance(5000);
+    await poll(k.secret, d!);
+    for (const id of [b!, c!, d!]) expect(row(id).nextPollAt).toBeGreaterThan(clock.now() - 5000);
+    expect(row(d!).nextPollAt).toBeGreaterThan(clock.now());
+  });
+
+  it('are written before a reconciler pass, which then leaves the polled jobs alone', async () => {
+    const k = h.newKey('10.00');
+    // Earlier tests' jobs are not this test's business: schedule them far ahead.
+    h.database.sqlite.prepare('update jobs set next_poll_at = ?').run(clock.now() + 24 * 3600_000);
+    const ids = await runningJobs(k.secret, 3);
+    clock.advance(5000);
+    h.deps.store.flushPollSchedule(clock.now()); // a write just happened: the next moves wait
+    for (const id of ids) await poll(k.secret, id);
+    for (const id of ids) expect(row(id).nextPollAt).toBeLessThanOrEqual(clock.now());
+    const before = sim.sim.requestCount;
+    await reconciler().tick();
+    expect(sim.sim.requestCount).toBe(before); // nothing was due any more
+    for (const id of ids) expect(row(id).nextPollAt).toBeGreaterThan(clock.now());
+  });
+
+  it('never undo a settlement, a failure backoff or a later schedule', async () => {
+    const k = h.newKey('10.00');
+    const [settled, failing, later] = await runningJobs(k.secret, 3);
+    clock.advance(5000);
+    h.deps.store.flushPollSchedule(clock.now());
+    for (const id of [settled!, failing!, later!]) await poll(k.secret, id);
+    const now = clock.now();
+
+    // Meanwhile: one job settles, one poll fails and backs off, one is scheduled further ahead.
+    h.deps.settlement.observe(row(settled!), { type: 'object', object: { id: settled, status: 'failed', error: { code: 'x' } }, raw: '{}' }, 'test', null);
+    h.deps.settlement.observe(row(failing!), { type: 'transient', retryAfterMs: 600_000 }, 'test', null);
+    h.deps.store.recordProgress(row(later!).id, { status: 'in_progress', progress: 7, nextPollAt: now + 3600_000 }, now);
+
+    h.deps.store.flushPollSchedule(now);
+    expect(row(settled!)).toMatchObject({ status: 'failed', nextPollAt: null });
+    expect(row(failing!)).toMatchObject({ pollFailures: 1 });
+    expect(row(failing!).nextPollAt).toBeGreaterThanOrEqual(now + 600_000);
+    expect(row(later!).nextPollAt).toBe(now + 3600_000);
+  });
+});
