@@ -251,7 +251,8 @@ export class Upstream {
         },
         onResponseEnd() {
           done();
-          resolve({ ...head!, bytes: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total) });
+          const { status, headers, headersMs } = head!;
+          resolve({ status, headers, headersMs, bytes: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total) });
         },
         onResponseError(_controller, err) {
           done();
