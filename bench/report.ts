@@ -115,7 +115,7 @@ export function retriesLine(retries: number, results: ScenarioResult[]): string 
   const again = samples.filter((s) => (s.attempts ?? 1) > 1);
   const still = again.filter((s) => s.foreign > NOISY_CORES).length;
   return (
-    `A sample taken while other processes used more than ${NOISY_CORES} of a core was measured again, up to ${retries} more times, and the least disturbed measurement kept: ` +
+    `A time or throughput sample taken while other processes used more than ${NOISY_CORES} of a core was measured again, up to ${retries} more times, and the least disturbed measurement kept: ` +
     `${again.length} of ${samples.length} samples were measured again${again.length ? `, ${still} of them stayed disturbed (⚠)` : ''}.`
   );
 }

@@ -4,7 +4,8 @@
  *   npm run bench                      full run (about 9 minutes)
  *   npm run bench -- --quick           short windows, no warm-up pass (about 4 minutes)
  *   options: --rounds N (≥ 3)  --only poll-running,download,…  --no-portkey  --force  --wait-quiet S  --pin
- *            --retries N     measure a disturbed sample again up to N times (default 2; 0 = never)
+ *            --retries N     measure a disturbed time or throughput sample again up to N times
+ *                            (default 2; 0 = never; memory samples never are)
  *            --compare DIR   also run reelay from another checkout (with this bench in it), e.g. the
  *                            code before a change, interleaved with this one
  *
@@ -443,7 +444,9 @@ async function runScenario(def: ScenarioDef, loadgen: LoadGen, portkey: { entry:
       const rotated = order.map((_, i) => order[(i + round) % order.length]!);
       for (const id of rotated) {
         const sample = await measureSample(() => def.run(targets.get(id)!, idsFor(id), ctx), {
-          retries: opts.retries,
+          // Memory rounds are not taken again: a neighbour's CPU barely moves RSS growth, and every
+          // extra round in the same process starts from the memory the last one left behind.
+          retries: def.unit === 'MB' ? 0 : opts.retries,
           pauseMs: 2000,
           onRetry: (s) => log(`  round ${round + 1} ${id.padEnd(8)} disturbed (${fmt(s.foreign, 2)} foreign cores): measuring again`),
         });
