@@ -1,6 +1,7 @@
 /**
- * Money state is committed with synchronous = FULL; only best-effort records (request log, last
- * used times, job progress) skip the disk sync, and the connection is back at FULL right after.
+ * Money state and job rows are committed with synchronous = FULL; only best-effort records (the
+ * request log and keys' last-used times) skip the disk sync, and the connection is back at FULL
+ * right after.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
