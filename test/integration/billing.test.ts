@@ -3,7 +3,7 @@ import { startSimulator, type SimulatorHandle } from '../../src/simulator/index.
 import { DEFAULT_CATALOG, sizesOf } from '../../src/billing/catalog.js';
 import { buildHarness, type Harness } from '../helpers/app-harness.js';
 import { ledgerViolations } from '../helpers/ledger-invariants.js';
-import { Reconciler } from '../../src/billing/reconciler.js';
+import { testReconciler } from '../helpers/reconciler.js';
 
 let sim: SimulatorHandle;
 let h: Harness;
@@ -29,18 +29,7 @@ async function pollUntilDone(secret: string, id: string): Promise<Video> {
   throw new Error(`video ${id} did not finish`);
 }
 
-function reconciler(): Reconciler {
-  return new Reconciler({
-    store: h.deps.store,
-    upstream: h.deps.upstream,
-    settlement: h.deps.settlement,
-    logger: h.deps.logger,
-    now: h.deps.now,
-    intervalMs: 10,
-    maxJobAgeMs: 24 * 3600_000,
-    bootTime: 0,
-  });
-}
+const reconciler = () => testReconciler(h.deps);
 
 describe('charges on completion', () => {
   const rows: Array<[string, string, string]> = [];

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type SimulatorHandle } from '../../src/simulator/index.js';
 import { buildHarness, TestClock, type Harness } from '../helpers/app-harness.js';
-import { Reconciler } from '../../src/billing/reconciler.js';
+import { testReconciler } from '../helpers/reconciler.js';
 import { POLL_SCHEDULE_FLUSH_MS } from '../../src/db/jobs-store.js';
 
 let sim: SimulatorHandle;
@@ -27,17 +27,7 @@ afterAll(async () => {
   await sim.close();
 });
 
-const reconciler = () =>
-  new Reconciler({
-    store: h.deps.store,
-    upstream: h.deps.upstream,
-    settlement: h.deps.settlement,
-    logger: h.deps.logger,
-    now: h.deps.now,
-    intervalMs: 10,
-    maxJobAgeMs: 24 * 3600_000,
-    bootTime: 0,
-  });
+const reconciler = () => testReconciler(h.deps);
 
 async function runningJobs(secret: string, n: number): Promise<string[]> {
   const ids: string[] = [];

@@ -3,7 +3,7 @@ import { startSimulator, type SimulatorHandle } from '../../src/simulator/index.
 import { buildHarness, TestClock, type Harness } from '../helpers/app-harness.js';
 import { startRecordingUpstream } from '../helpers/recording-upstream.js';
 import { ledgerViolations } from '../helpers/ledger-invariants.js';
-import { Reconciler } from '../../src/billing/reconciler.js';
+import { testReconciler } from '../helpers/reconciler.js';
 
 let sim: SimulatorHandle;
 let h: Harness;
@@ -18,17 +18,7 @@ afterAll(async () => {
   await sim.close();
 });
 
-const reconciler = (harness: Harness, bootTime = 0) =>
-  new Reconciler({
-    store: harness.deps.store,
-    upstream: harness.deps.upstream,
-    settlement: harness.deps.settlement,
-    logger: harness.deps.logger,
-    now: harness.deps.now,
-    intervalMs: 10,
-    maxJobAgeMs: 24 * 3600_000,
-    bootTime,
-  });
+const reconciler = (harness: Harness, bootTime = 0) => testReconciler(harness.deps, { bootTime });
 
 async function create(secret: string): Promise<string> {
   const res = await h.createJson(secret, { prompt: 'p' });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { startFaultUpstream, type Behaviour, type FaultUpstream } from '../helpers/fault-upstream.js';
 import { inProcess, type InProcess } from './support.js';
-import { Reconciler } from '../../src/billing/reconciler.js';
+import { testReconciler } from '../helpers/reconciler.js';
 
 /**
  * Upstream faults injected by the fault upstream, one class at a time and then mixed at random.
@@ -35,17 +35,7 @@ afterAll(async () => {
   await up.close();
 });
 
-const reconciler = () =>
-  new Reconciler({
-    store: h.deps.store,
-    upstream: h.deps.upstream,
-    settlement: h.deps.settlement,
-    logger: h.deps.logger,
-    now,
-    intervalMs: 10,
-    maxJobAgeMs: 24 * 3600_000,
-    bootTime: 0,
-  });
+const reconciler = () => testReconciler(h.deps, { now });
 
 /** What an internal leak would look like in a 5xx that reelay wrote itself. */
 const INTERNALS = /ECONNREFUSED|ECONNRESET|UND_ERR|undici|stack|\bat \w|127\.0\.0\.1|node:|Error:/;
