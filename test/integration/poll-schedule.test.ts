@@ -10,6 +10,14 @@ import { startSimulator, type SimulatorHandle } from '../../src/simulator/index.
 import { buildHarness, TestClock, type Harness } from '../helpers/app-harness.js';
 import { testReconciler } from '../helpers/reconciler.js';
 import { POLL_SCHEDULE_FLUSH_MS } from '../../src/db/jobs-store.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config.js';
+import { startReelay } from '../../src/server.js';
+import { openMigratedDatabase } from '../../src/db/client.js';
+import { silentLogger } from '../../src/logging/logger.js';
+import { createKey } from '../../src/keys/service.js';
 
 let sim: SimulatorHandle;
 let h: Harness;
@@ -103,5 +111,34 @@ describe('polls that see nothing new', () => {
     expect(row(failing!)).toMatchObject({ pollFailures: 1 });
     expect(row(failing!).nextPollAt).toBeGreaterThanOrEqual(now + 600_000);
     expect(row(later!).nextPollAt).toBe(now + 3600_000);
+  });
+
+  it('still waiting at shutdown are written before the database closes', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'reelay-schedule-')), 'reelay.db');
+    const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: file, UPSTREAM_BASE_URL: sim.url, ADMIN_TOKEN: 'schedule-admin-token-0123456789' });
+    const server = await startReelay(config, { now: clock.now, logger: silentLogger(), reconciler: false });
+    const { key, secret } = createKey(server.deps.store, { name: 'k' }, clock.now());
+    server.deps.store.appendCredit(key.id, 10_000_000, 'test credit', { actor: 'test', requestId: null, now: clock.now() });
+    const headers = { authorization: `Bearer ${secret}`, 'content-type': 'application/json' };
+    const ids: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const res = await fetch(`${server.url}/v1/videos`, { method: 'POST', headers, body: JSON.stringify({ prompt: 'p' }) });
+      expect(res.status).toBe(200);
+      ids.push(((await res.json()) as { id: string }).id);
+    }
+    clock.advance(5000);
+    server.deps.store.flushPollSchedule(clock.now()); // the next moves wait for a batch
+    for (const id of ids) expect((await fetch(`${server.url}/v1/videos/${id}`, { headers })).status).toBe(200);
+    expect(server.deps.store.getJobByVideoId(ids[1]!)!.nextPollAt).toBeLessThanOrEqual(clock.now());
+    await server.close(1000);
+
+    const reopened = openMigratedDatabase(file);
+    try {
+      const rows = reopened.sqlite.prepare('select next_poll_at as nextPollAt from jobs').all() as { nextPollAt: number }[];
+      expect(rows).toHaveLength(2);
+      for (const r of rows) expect(r.nextPollAt).toBeGreaterThan(clock.now());
+    } finally {
+      reopened.close();
+    }
   });
 });
