@@ -11,6 +11,9 @@ export const POLL_SCHEDULE_FLUSH_MS = 1000;
 export function jobsStore({ db }: Database_, cache: JobRowCache) {
   const byVideo = db.select().from(jobs).where(eq(jobs.videoId, sql.placeholder('videoId'))).prepare();
   const byId = db.select().from(jobs).where(eq(jobs.id, sql.placeholder('id'))).prepare();
+  // A running job whose last poll went through: no failures or 404s counted that a write must clear.
+  const pollsClean = sql`${jobs.pollFailures} = 0 and ${jobs.notFoundCount} = 0 and ${jobs.lastNotFoundAt} is null`;
+  const submittedAndOpen = inArray(jobs.status, ['queued', 'in_progress']);
   const recordProgressStmt = db
     .update(jobs)
     .set({
@@ -25,10 +28,9 @@ export function jobsStore({ db }: Database_, cache: JobRowCache) {
     .where(
       and(
         eq(jobs.id, sql.placeholder('id')),
-        inArray(jobs.status, ['queued', 'in_progress']),
+        submittedAndOpen,
         sql`not (${jobs.status} = ${sql.placeholder('status')} and ${jobs.progress} is ${sql.placeholder('progress')}
-          and ${jobs.pollFailures} = 0 and ${jobs.notFoundCount} = 0 and ${jobs.lastNotFoundAt} is null
-          and ${jobs.nextPollAt} > ${sql.placeholder('now')})`,
+          and ${pollsClean} and ${jobs.nextPollAt} > ${sql.placeholder('now')})`,
       ),
     )
     .prepare();
@@ -39,8 +41,8 @@ export function jobsStore({ db }: Database_, cache: JobRowCache) {
     .where(
       and(
         eq(jobs.id, sql.placeholder('id')),
-        inArray(jobs.status, ['queued', 'in_progress']),
-        sql`${jobs.pollFailures} = 0 and ${jobs.notFoundCount} = 0 and ${jobs.lastNotFoundAt} is null`,
+        submittedAndOpen,
+        pollsClean,
         sql`(${jobs.nextPollAt} is null or ${jobs.nextPollAt} < ${sql.placeholder('nextPollAt')})`,
       ),
     )
