@@ -96,6 +96,18 @@ export interface UpstreamOptions {
   connections?: number;
 }
 
+/**
+ * undici's controller for a handler like ours keeps the response head's raw bytes (`rawHeaders`)
+ * for as long as the request lasts. Those bytes are slices of the socket read the head arrived in
+ * (up to 64 KiB, usually shared with the first body bytes), so a download that takes minutes
+ * would pin that whole read buffer: 64 KiB per slow reader, 12.5 MB for 200 of them. The head
+ * has been parsed into strings by the time the handler sees it, so nothing needs the bytes.
+ */
+export function releaseRawHeaders(controller: Dispatcher.DispatchController): void {
+  const held = controller as { rawHeaders?: unknown };
+  if (held.rawHeaders != null) held.rawHeaders = null;
+}
+
 export class Upstream {
   private readonly pool: Pool;
   private readonly basePath: string;
@@ -172,6 +184,7 @@ export class Upstream {
           if (clientGone) controller.abort(new RelayInterrupted('client', 0));
         },
         onResponseStart(controller, statusCode, headers) {
+          releaseRawHeaders(controller);
           if (statusCode < 200) return; // informational (1xx): the real response follows
           if (statusCode > 599) return controller.abort(new UpstreamFailure('bad_response', true));
           try {

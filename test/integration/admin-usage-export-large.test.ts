@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse } from 'csv-parse';
 import { createHash } from 'node:crypto';
 import { adminHarness, seedKey, type AdminHarness } from './admin-fixtures.js';
 import { ledgerViolations } from '../helpers/ledger-invariants.js';
+import { fullGc } from '../helpers/gc.js';
 import { quote, isPriceError } from '../../src/billing/catalog.js';
 import { parseUsd } from '../../src/money.js';
 import type { KeyRow } from '../../src/db/keys-store.js';
@@ -34,15 +33,6 @@ let seedCpuMs = 0;
 let firstCsvSha = '';
 // About 10 s of CPU in all; the generous limits are for a machine busy with other test files.
 const SLOW = 120_000;
-
-function gcFunction(): (() => void) | null {
-  try {
-    setFlagsFromString('--expose-gc');
-    return runInNewContext('gc') as () => void;
-  } catch {
-    return null;
-  }
-}
 
 /**
  * Bulk seed in one transaction with raw SQL (the real store would take minutes). The rows follow
@@ -146,7 +136,7 @@ describe('usage export of 100,000 jobs', () => {
     const sqlite = h.deps.database.sqlite;
     const captured = (sqlite.prepare("select sum(amount_micros) as s from ledger where kind = 'capture'").get() as { s: number }).s;
     const nameById = new Map(keys.map((k) => [k.id, k.name]));
-    const gc = gcFunction();
+    const gc = fullGc();
     gc?.();
     const baseline = process.memoryUsage().heapUsed;
 
