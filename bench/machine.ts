@@ -83,6 +83,38 @@ export async function machineBusyCores(ms: number): Promise<number> {
   return w.end().foreignCores;
 }
 
+/**
+ * Waits until the processes' memory has settled: V8 keeps the young generation its start-up grew
+ * (up to 2 × 8 MB) until its memory reducer runs, several seconds after the process went quiet.
+ * A memory round measured from before that point counts those megabytes as "already there" in
+ * one round and as growth in another. Settled means: at least `minQuietMs` since `quietSince` (the
+ * last work the processes were given), and every process's RSS within `toleranceBytes` over the
+ * last `windowMs`. Gives up after `maxMs`.
+ * Resolves with the milliseconds waited and whether every process settled.
+ */
+export async function settleRss(
+  pids: number[],
+  opts: { quietSince: number; minQuietMs: number; windowMs: number; toleranceBytes: number; maxMs: number; everyMs?: number },
+  readRss: (pid: number) => number = rssBytes,
+): Promise<{ waitedMs: number; settled: boolean }> {
+  const t0 = performance.now();
+  const every = opts.everyMs ?? 500;
+  const history = new Map<number, number[]>(pids.map((p) => [p, []]));
+  const keep = Math.max(2, Math.ceil(opts.windowMs / every) + 1);
+  for (;;) {
+    for (const [pid, list] of history) {
+      list.push(readRss(pid));
+      if (list.length > keep) list.shift();
+    }
+    const quietLongEnough = performance.now() - opts.quietSince >= opts.minQuietMs;
+    const steady = [...history.values()].every((list) => list.length === keep && Math.max(...list) - Math.min(...list) <= opts.toleranceBytes);
+    const waitedMs = performance.now() - t0;
+    if (quietLongEnough && steady) return { waitedMs, settled: true };
+    if (waitedMs >= opts.maxMs) return { waitedMs, settled: false };
+    await new Promise((r) => setTimeout(r, every));
+  }
+}
+
 /** Samples a process's RSS every `everyMs` until stopped; returns the peak. */
 export function rssPeak(pid: number, everyMs = 50): { stop(): number } {
   let peak = rssBytes(pid);

@@ -43,7 +43,7 @@ import {
   type TargetId,
 } from './targets.js';
 import type { LoadJob, LoadResult, HttpRequestSpec } from './loadgen.js';
-import { cpuWindow, machineBusyCores, pinToCpu, rssBytes, rssPeak } from './machine.js';
+import { cpuWindow, machineBusyCores, pinToCpu, rssBytes, rssPeak, settleRss } from './machine.js';
 import { cpuPerRequest, fmt, markdown, med, median, NOISY_CORES, type Check, type Sample, type ScenarioInfo, type ScenarioResult } from './report.js';
 import { measureSample } from './disturbed.js';
 import { NODE_FLAGS } from '../src/runtime-flags.js';
@@ -250,6 +250,13 @@ function slowScenario(bytes: number): ScenarioDef {
   };
 }
 
+/**
+ * Before the first memory round every process must have been quiet for 10 s since seeding (V8's
+ * memory reducer gives back the young generation start-up grew about 8 s after a process's last
+ * full collection) and its RSS steady within 1 MB for 3 s; the wait gives up after 30 s.
+ */
+const RSS_SETTLE = { minQuietMs: 10_000, windowMs: 3000, toleranceBytes: 1 * MB, maxMs: 30_000 };
+
 const DOWNLOAD_BYTES = 100 * MB;
 /** Each slow reader takes 256 KiB/s (2 Mbit/s): far slower than the upstream, so backpressure must hold. */
 const SLOW_READER_BYTES_PER_S = 256 * 1024;
@@ -435,6 +442,12 @@ async function runScenario(def: ScenarioDef, loadgen: LoadGen, portkey: { entry:
         result.skipped.set('portkey', `did not relay GET /v1/videos/{id} (status ${res.statusCode})`);
         order.splice(order.indexOf('portkey'), 1);
       }
+    }
+    if (def.unit === 'MB') {
+      // Growth is counted from each process's size before its first round: let that size settle.
+      const pids = order.map((id) => targets.get(id)!.pid);
+      const { waitedMs, settled } = await settleRss(pids, { quietSince: performance.now(), ...RSS_SETTLE });
+      log(`  memory ${settled ? 'settled' : 'still moving'} after ${fmt(waitedMs / 1000, 1)} s of waiting`);
     }
     if (def.warmup && T.warmupPass) {
       for (const id of order) await def.run(targets.get(id)!, idsFor(id), ctx);

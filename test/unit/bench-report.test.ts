@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { cpuPerRequest, markdown, retriesLine, type ScenarioResult, type Sample } from '../../bench/report.js';
 import { measureSample } from '../../bench/disturbed.js';
+import { settleRss } from '../../bench/machine.js';
 
 const result = (samples: Record<string, Sample[]>): ScenarioResult => ({
   id: 'poll-running',
@@ -90,5 +91,47 @@ describe('bench: disturbed samples are measured again', () => {
     expect(retriesLine(0, [r])).toContain('not measured again');
     const text = markdown({ command: 'x', startedAt: new Date(0), seconds: 1, machine: 'm', rounds: 1, busyNote: null, portkeyNote: null, retries: 2 }, [r], '', []);
     expect(text).toContain('1 req/s · 0.50 · – · measured 3×');
+  });
+});
+
+describe('bench: memory rounds start from a settled process', () => {
+  const MB = 1024 * 1024;
+  const opts = { minQuietMs: 0, windowMs: 30, toleranceBytes: 1 * MB, maxMs: 2000, everyMs: 10 };
+  /** An RSS reader that plays back a list of readings per pid (in MB), repeating the last one. */
+  const playback = (byPid: Record<number, number[]>) => {
+    const at = new Map<number, number>();
+    return (pid: number) => {
+      const list = byPid[pid]!;
+      const i = at.get(pid) ?? 0;
+      at.set(pid, i + 1);
+      return list[Math.min(i, list.length - 1)]! * MB;
+    };
+  };
+
+  it('waits until every process has stopped shrinking, not just the first one', async () => {
+    const rss = playback({ 1: [80, 80, 80, 80], 2: [98, 98, 98, 85, 85, 85, 85] });
+    const reads: number[] = [];
+    const result = await settleRss([1, 2], { ...opts, quietSince: performance.now() }, (pid) => {
+      const v = rss(pid);
+      if (pid === 2) reads.push(v / MB);
+      return v;
+    });
+    expect(result.settled).toBe(true);
+    // It stopped only once the second process had held 85 MB for the whole window (4 readings).
+    expect(reads.slice(-4)).toEqual([85, 85, 85, 85]);
+  });
+
+  it('does not call a process settled before it has been quiet for the minimum time', async () => {
+    const started = performance.now();
+    const result = await settleRss([1], { ...opts, minQuietMs: 200, quietSince: started }, playback({ 1: [80] }));
+    expect(result.settled).toBe(true);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(200);
+  });
+
+  it('gives up after its limit when memory keeps moving, and says so', async () => {
+    let mb = 80;
+    const result = await settleRss([1], { ...opts, maxMs: 150, quietSince: performance.now() }, () => (mb += 2) * MB);
+    expect(result.settled).toBe(false);
+    expect(result.waitedMs).toBeGreaterThanOrEqual(150);
   });
 });
