@@ -12,20 +12,23 @@ import { runInNewContext } from 'node:vm';
 export const RELAYED_BYTES_PER_SCAVENGE = 4 * 1024 * 1024;
 
 /**
- * V8's gc() as exposed by --expose-gc. Node 20's V8 reads any argument as a request for a
- * young-generation collection (a PerformanceObserver sees a scavenge even for `{ type: 'major' }`);
- * `{ type: 'minor' }` asks for exactly that here and in newer V8s, which read the option.
+ * V8's gc() as exposed by --expose-gc. Called with no argument it runs a full collection. Node 20's
+ * V8 reads any argument as a request for a young-generation collection only (a PerformanceObserver
+ * sees a scavenge even for `{ type: 'major' }`); `{ type: 'minor' }` asks for exactly that here
+ * and in newer V8s, which read the option.
  */
+export type ExposedGc = (options?: { type: 'minor' }) => void;
 export type Gc = (options: { type: 'minor' }) => void;
 
-function gcFunction(): Gc | null {
+/** V8's gc(), exposed for this process on first call; null if the runtime refuses. */
+export function exposedGc(): ExposedGc | null {
   const existing = (globalThis as { gc?: unknown }).gc;
-  if (typeof existing === 'function') return existing as Gc;
+  if (typeof existing === 'function') return existing as ExposedGc;
   try {
     // The V8 flag that exposes gc() is read when a context is created, so a fresh context has it.
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as unknown;
-    return typeof gc === 'function' ? (gc as Gc) : null;
+    return typeof gc === 'function' ? (gc as ExposedGc) : null;
   } catch {
     return null;
   }
@@ -62,4 +65,4 @@ export class ScavengeEvery {
 }
 
 /** The process-wide valve that Upstream.relay feeds with every chunk it relays. */
-export const relayedGarbage = new ScavengeEvery(gcFunction, RELAYED_BYTES_PER_SCAVENGE);
+export const relayedGarbage = new ScavengeEvery(exposedGc, RELAYED_BYTES_PER_SCAVENGE);

@@ -103,7 +103,7 @@ export interface UpstreamOptions {
  * would pin that whole read buffer: 64 KiB per slow reader, 12.5 MB for 200 of them. The head
  * has been parsed into strings by the time the handler sees it, so nothing needs the bytes.
  */
-export function releaseRawHeaders(controller: Dispatcher.DispatchController): void {
+function releaseRawHeaders(controller: Dispatcher.DispatchController): void {
   const held = controller as { rawHeaders?: unknown };
   if (held.rawHeaders != null) held.rawHeaders = null;
 }

@@ -1,17 +1,10 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { exposedGc } from '../../src/relay/relayed-garbage.js';
 
 /**
- * V8's full garbage collection, for tests that check what memory is let go. The flag that exposes
- * gc() is read when a context is made, so a fresh context has it. It is called with no argument:
- * Node 20's V8 reads any argument, `{ type: 'major' }` included, as a request for a young-generation
- * collection only (a PerformanceObserver reports kind 1, a scavenge).
+ * V8's full garbage collection, for tests that check what memory is let go: gc() called with no
+ * argument (with one, Node 20's V8 runs only a young-generation collection).
  */
 export function fullGc(): (() => void) | null {
-  try {
-    setFlagsFromString('--expose-gc');
-    return runInNewContext('gc') as () => void;
-  } catch {
-    return null;
-  }
+  const gc = exposedGc();
+  return gc ? () => gc() : null;
 }
