@@ -97,15 +97,14 @@ export interface UpstreamOptions {
 }
 
 /**
- * undici's controller for a handler like ours keeps the response head's raw bytes (`rawHeaders`)
- * for as long as the request lasts. Those bytes are slices of the socket read the head arrived in
- * (up to 64 KiB, usually shared with the first body bytes), so a download that takes minutes
- * would pin that whole read buffer: 64 KiB per slow reader, 12.5 MB for 200 of them. The head
- * has been parsed into strings by the time the handler sees it, so nothing needs the bytes.
+ * undici's controller keeps the response head's raw bytes (`controller.rawHeaders`) for as long
+ * as the request lasts. Those bytes are slices of the socket read the head arrived in (up to
+ * 64 KiB, usually shared with the first body bytes), so a download that takes minutes would pin
+ * that whole read buffer: 64 KiB per slow reader, 12.5 MB for 200 of them. The handler gets the
+ * head already parsed into strings, so nothing here needs the bytes.
  */
 function releaseRawHeaders(controller: Dispatcher.DispatchController): void {
-  const held = controller as { rawHeaders?: unknown };
-  if (held.rawHeaders != null) held.rawHeaders = null;
+  controller.rawHeaders = null;
 }
 
 export class Upstream {
