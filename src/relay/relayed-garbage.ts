@@ -17,18 +17,17 @@ export const RELAYED_BYTES_PER_SCAVENGE = 4 * 1024 * 1024;
  * sees a scavenge even for `{ type: 'major' }`); `{ type: 'minor' }` asks for exactly that here
  * and in newer V8s, which read the option.
  */
-export type ExposedGc = (options?: { type: 'minor' }) => void;
-export type Gc = (options: { type: 'minor' }) => void;
+export type Gc = (options?: { type: 'minor' }) => void;
 
 /** V8's gc(), exposed for this process on first call; null if the runtime refuses. */
-export function exposedGc(): ExposedGc | null {
+export function exposedGc(): Gc | null {
   const existing = (globalThis as { gc?: unknown }).gc;
-  if (typeof existing === 'function') return existing as ExposedGc;
+  if (typeof existing === 'function') return existing as Gc;
   try {
     // The V8 flag that exposes gc() is read when a context is created, so a fresh context has it.
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as unknown;
-    return typeof gc === 'function' ? (gc as ExposedGc) : null;
+    return typeof gc === 'function' ? (gc as Gc) : null;
   } catch {
     return null;
   }
