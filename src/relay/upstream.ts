@@ -2,6 +2,7 @@ import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 import { finished, type Readable, type Writable } from 'node:stream';
 import { ApiError } from '../errors.js';
 import { relayedGarbage } from './relayed-garbage.js';
+import { downloadBursts } from './burst-release.js';
 
 /**
  * The upstream client: one undici Pool to the provider, separate connect / headers / body-idle
@@ -159,8 +160,9 @@ export class Upstream {
    */
   relay(req: UpstreamRequest, sink: Writable, onHead: (head: UpstreamHead) => void): Promise<number> {
     const started = performance.now();
-    return new Promise((resolve, reject) => {
-      let bytes = 0;
+    let bytes = 0;
+    downloadBursts.started();
+    const relayed = new Promise<number>((resolve, reject) => {
       let headSent = false;
       let clientGone = false;
       let upstream: Dispatcher.DispatchController | null = null;
@@ -209,6 +211,7 @@ export class Upstream {
         },
       });
     });
+    return relayed.finally(() => downloadBursts.ended(bytes));
   }
 
   /**
