@@ -161,6 +161,8 @@ interface Ctx {
   ourPids: () => number[];
   /** RSS of each target process just before its first round (by pid) */
   idleRss: Map<number, number>;
+  /** When each target's last memory round ended (by pid) */
+  loadEnded: Map<number, number>;
 }
 
 interface ScenarioDef extends ScenarioInfo {
@@ -227,8 +229,11 @@ function slowScenario(bytes: number): ScenarioDef {
     warmup: false,
     async run(t, ids, ctx) {
       await sleep(500);
-      // Growth is counted from the process's size before its first round, so memory kept from
-      // earlier rounds counts too.
+      // Each round is one burst and starts, like the first, from a process that has been quiet for
+      // 10 s and whose RSS is steady (at most 30 s of waiting). Growth is still counted from the
+      // process's size before its first round, so memory kept from earlier rounds counts too.
+      const lastRound = ctx.loadEnded.get(t.pid);
+      const wait = lastRound === undefined ? null : await settleRss([t.pid], { quietSince: lastRound, ...RSS_SETTLE });
       const before = rssBytes(t.pid);
       if (!ctx.idleRss.has(t.pid)) ctx.idleRss.set(t.pid, before);
       const idle = ctx.idleRss.get(t.pid)!;
@@ -238,20 +243,24 @@ function slowScenario(bytes: number): ScenarioDef {
       const cpu = win.end();
       const top = peak.stop();
       if (r.kind !== 'slow') throw new Error('unexpected result');
+      ctx.loadEnded.set(t.pid, performance.now());
       await sleep(500); // let the target notice the hang-ups before the next round
       return {
         value: (top - idle) / MB,
         foreign: cpu.foreignCores,
         errors: r.errors,
         firstError: r.firstError,
-        detail: `RSS before round 1 ${fmt(idle / MB, 1)}, before this round ${fmt(before / MB, 1)} → peak ${fmt(top / MB, 1)} MB; clients read ${fmt(r.bytes / MB)} MB`,
+        detail:
+          `RSS before round 1 ${fmt(idle / MB, 1)}, before this round ${fmt(before / MB, 1)}` +
+          (wait ? ` (${wait.settled ? 'settled' : 'still moving'} after ${fmt(wait.waitedMs / 1000, 1)} s)` : '') +
+          ` → peak ${fmt(top / MB, 1)} MB; clients read ${fmt(r.bytes / MB)} MB`,
       };
     },
   };
 }
 
 /**
- * Before the first memory round every process must have been quiet for 10 s since seeding (V8's
+ * Before every memory round each process must have been quiet for 10 s since seeding or its last round (V8's
  * memory reducer gives back the young generation start-up grew about 8 s after a process's last
  * full collection) and its RSS steady within 1 MB for 3 s; the wait gives up after 30 s.
  */
@@ -432,7 +441,7 @@ async function runScenario(def: ScenarioDef, loadgen: LoadGen, portkey: { entry:
     const ids = await def.seed(reelay);
     const compareIds = targets.has('compare') ? await def.seed(targets.get('compare')!) : [];
     const idsFor = (t: TargetId) => (t === 'compare' ? compareIds : ids);
-    const ctx: Ctx = { loadgen, upstream, idleRss: new Map(), ourPids: () => [loadgen.pid, upstream.pid, ...[...targets.values()].map((t) => t.pid)] };
+    const ctx: Ctx = { loadgen, upstream, idleRss: new Map(), loadEnded: new Map(), ourPids: () => [loadgen.pid, upstream.pid, ...[...targets.values()].map((t) => t.pid)] };
     const order = [...def.targets, ...(def.targets.includes('reelay') ? (['compare'] as const) : [])].filter((t) => targets.has(t));
     // Portkey answers with its own envelope; make sure it really relays before timing it.
     if (targets.has('portkey') && ids[0]) {
