@@ -4,11 +4,9 @@
 
 FROM node:22-bookworm-slim AS build
 WORKDIR /app
-# better-sqlite3 builds from source when no prebuilt binary matches; the malloc_trim addon always does.
+# better-sqlite3 builds from source when no prebuilt binary matches.
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
-# The addon is a local optional dependency (node_modules links to it), so it is there before npm ci.
-COPY native ./native
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
@@ -22,7 +20,6 @@ ENV NODE_ENV=production \
     DATABASE_URL=/data/reelay.db
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
-COPY --from=build /app/native ./native
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin

@@ -2,7 +2,6 @@ import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 import { finished, type Readable, type Writable } from 'node:stream';
 import { ApiError } from '../errors.js';
 import { relayedGarbage } from './relayed-garbage.js';
-import { downloadBursts } from './burst-release.js';
 
 /**
  * The upstream client: one undici Pool to the provider, separate connect / headers / body-idle
@@ -160,9 +159,8 @@ export class Upstream {
    */
   relay(req: UpstreamRequest, sink: Writable, onHead: (head: UpstreamHead) => void): Promise<number> {
     const started = performance.now();
-    let bytes = 0;
-    downloadBursts.started();
-    const relayed = new Promise<number>((resolve, reject) => {
+    return new Promise((resolve, reject) => {
+      let bytes = 0;
       let headSent = false;
       let clientGone = false;
       let upstream: Dispatcher.DispatchController | null = null;
@@ -211,7 +209,6 @@ export class Upstream {
         },
       });
     });
-    return relayed.finally(() => downloadBursts.ended(bytes));
   }
 
   /**
