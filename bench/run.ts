@@ -260,9 +260,10 @@ function slowScenario(bytes: number): ScenarioDef {
 }
 
 /**
- * Before every memory round each process must have been quiet for 10 s since seeding or its last round (V8's
- * memory reducer gives back the young generation start-up grew about 8 s after a process's last
- * full collection) and its RSS steady within 1 MB for 3 s; the wait gives up after 30 s.
+ * Before every memory round each process must have been quiet for 10 s since seeding or since its
+ * last round (V8's memory reducer gives back the young generation start-up grew about 8 s after a
+ * process's last full collection) and its RSS steady within 1 MB for 3 s; the wait gives up after
+ * 30 s.
  */
 const RSS_SETTLE = { minQuietMs: 10_000, windowMs: 3000, toleranceBytes: 1 * MB, maxMs: 30_000 };
 
