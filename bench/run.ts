@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: reelay side by side with its baselines, on this machine, over loopback only.
  *
- *   npm run bench                      full run (about 9 minutes)
+ *   npm run bench                      full run (10–13 minutes; 18 with --rounds 5)
  *   npm run bench -- --quick           short windows, no warm-up pass (about 4 minutes)
  *   options: --rounds N (≥ 3)  --only poll-running,download,…  --no-portkey  --force  --wait-quiet S  --pin
  *            --retries N     measure a disturbed time or throughput sample again up to N times
