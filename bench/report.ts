@@ -57,8 +57,9 @@ export function fmt(n: number, digits = 0): string {
 
 /**
  * Other processes' CPU (in cores, averaged over a sample) above which a sample counts as disturbed.
- * A tenth of a core: in the runs of 2026-11-22 a finished-poll round of reelay with 0.16–0.23
- * foreign cores (steal time) made 5,934–6,819 req/s against 9,000–10,000 in its clean rounds.
+ * A tenth of a core: in a seven-round run of 2026-11-22 reelay's finished-poll round at 0.23
+ * foreign cores (steal time) made 5,934 req/s against 8,775–10,005 in its rounds at 0.00–0.06;
+ * in a full run that day two rounds at 0.16 and 0.22 set the median.
  */
 export const NOISY_CORES = 0.1;
 
