@@ -229,8 +229,8 @@ function slowScenario(bytes: number): ScenarioDef {
     warmup: false,
     async run(t, ids, ctx) {
       await sleep(500);
-      // Each round is one burst and starts, like the first, from a process that has been quiet for
-      // 10 s and whose RSS is steady (at most 30 s of waiting). Growth is still counted from the
+      // Each round is one burst and starts, like the first, from a quiet process whose RSS is
+      // steady (RSS_SETTLE; the first round waits in runScenario). Growth is still counted from the
       // process's size before its first round, so memory kept from earlier rounds counts too.
       const lastRound = ctx.loadEnded.get(t.pid);
       const wait = lastRound === undefined ? null : await settleRss([t.pid], { quietSince: lastRound, ...RSS_SETTLE });
