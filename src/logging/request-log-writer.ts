@@ -3,9 +3,18 @@ import type { RequestLogRow } from '../db/request-log-store.js';
 import type { Logger } from './logger.js';
 
 /**
+ * A full queue is written at once, in one transaction that holds the event loop: every request
+ * waits for it. 1000 rows took about 10 ms on this machine's disk, 5000 rows (the earlier limit,
+ * reached twice a second at 10,000 polls/s) 50–60 ms, for the same cost per row; 500 rows cost
+ * about a quarter more per row (docs/performance.md, change 29).
+ */
+export const REQUEST_LOG_BATCH_ROWS = 1000;
+
+/**
  * Request-log rows are high-volume and best effort: queued in memory and written in one
- * transaction per batch, at least once a second and on shutdown, so a status poll never waits
- * for a disk sync. Keys' last-used times ride along in the same flush.
+ * transaction per batch, at least once a second, whenever REQUEST_LOG_BATCH_ROWS are waiting,
+ * and on shutdown, so a status poll never waits for a disk sync. Keys' last-used times ride along
+ * in the same flush.
  */
 export class RequestLogWriter {
   private queue: RequestLogRow[] = [];
@@ -16,7 +25,7 @@ export class RequestLogWriter {
     private readonly store: Store,
     private readonly logger: Logger,
     private readonly intervalMs = 1000,
-    private readonly maxQueue = 5000,
+    private readonly maxQueue = REQUEST_LOG_BATCH_ROWS,
   ) {}
 
   start(): void {
