@@ -7,7 +7,7 @@
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, rmSync, symlinkSync, readFileSync } from 'node:fs';
 import net from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 import { request } from 'undici';
 import { NODE_FLAGS } from '../src/runtime-flags.js';
@@ -76,6 +76,13 @@ export function built(file: string, root = ROOT): string {
   return join(root, 'bench', '.build', file);
 }
 
+/** The Node.js flags a checkout runs reelay with (src/runtime-flags.ts, from its build). */
+async function nodeFlagsOf(root: string): Promise<string[]> {
+  if (root === ROOT) return [...NODE_FLAGS];
+  const mod = (await import(pathToFileURL(built('src/runtime-flags.js', root)).href)) as { NODE_FLAGS: readonly string[] };
+  return [...mod.NODE_FLAGS];
+}
+
 export function tempDir(name: string): string {
   const dir = join(BENCH_DIR, 'results', 'tmp', name);
   rmSync(dir, { recursive: true, force: true });
@@ -139,13 +146,16 @@ export async function startBare(upstreamPort: number): Promise<Target> {
   return { id: 'bare', origin: `http://127.0.0.1:${port}`, port, pid: c.pid, headers: { authorization: `Bearer ${UPSTREAM_KEY}` }, stop: c.stop };
 }
 
-/** reelay from this checkout, or (`root`) from another one built by `build(log, root)`. */
+/**
+ * reelay from this checkout, or (`root`) from another one built by `build(log, root)`, each with
+ * the Node.js flags of its own checkout, so that `--compare` also compares a change of flags.
+ */
 export async function startReelayTarget(upstreamPort: number, name = 'reelay', root = ROOT): Promise<Target> {
   const dir = tempDir(name);
   const c = await startChild(name, built('bench/reelay-target.js', root), {
     DATABASE_URL: join(dir, 'reelay.db'),
     UPSTREAM_BASE_URL: `http://127.0.0.1:${upstreamPort}/v1`,
-  }, [...NODE_FLAGS]);
+  }, await nodeFlagsOf(root));
   const port = c.message.port as number;
   const id: TargetId = root === ROOT ? 'reelay' : 'compare';
   return { id, origin: `http://127.0.0.1:${port}`, port, pid: c.pid, headers: { authorization: `Bearer ${c.message.key as string}` }, stop: c.stop };
