@@ -8,10 +8,11 @@ import { videoRoutes } from './videos/routes.js';
 import { adminRoutes } from './admin/routes.js';
 import { metricsRoute } from './metrics/route.js';
 import { dashboardRoutes } from './admin/ui/index.js';
+import { RememberingRouter } from './http/remembering-router.js';
 
 /** Builds the HTTP app from its dependencies. No I/O happens here. */
 export function createApp(deps: Deps): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
+  const app = new Hono<AppEnv>({ router: new RememberingRouter() });
   app.use('*', requestContext(deps));
   app.onError((err, c) => renderError(c, err, deps.logger));
   app.notFound((c) => renderError(c, new ApiError('not_found', 'Unknown route.'), deps.logger));
