@@ -12,7 +12,25 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
   // pino flushes what is buffered when the process exits; only a SIGKILL or a power cut can lose
   // the last lines (the request log in SQLite is the record of requests, not these lines).
   const dest = destination ?? pino.destination({ dest: 1, sync: false });
-  return pino({ level, base: { service: 'reelay' }, timestamp: pino.stdTimeFunctions.isoTime }, dest as never);
+  return pino({ level, base: { service: 'reelay' }, timestamp: isoTimeOncePerMs() }, dest as never);
+}
+
+/**
+ * pino's `isoTime` timestamp (`,"time":"2026-11-22T08:50:00.123Z"`), formatted once per
+ * millisecond: under load most access-log lines share their millisecond with the line before, and
+ * `Date#toISOString` cost about 0.8 µs a line (1.9 % of a finished status poll's profile).
+ */
+export function isoTimeOncePerMs(now: () => number = Date.now): () => string {
+  let formattedMs = Number.NaN;
+  let formatted = '';
+  return () => {
+    const ms = now();
+    if (ms !== formattedMs) {
+      formattedMs = ms;
+      formatted = `,"time":"${new Date(ms).toISOString()}"`;
+    }
+    return formatted;
+  };
 }
 
 export function silentLogger(): Logger {
