@@ -3,6 +3,11 @@ import { TrieRouter } from 'hono/router/trie-router';
 
 /** How many paths are remembered; the oldest is forgotten first. */
 export const REMEMBERED_PATHS = 1000;
+/**
+ * Longer paths are matched every time, not remembered: routing runs before authentication, and
+ * a URL may be up to 16 KB, so without this bound anyone could make the memo hold 16 MB.
+ */
+export const REMEMBERED_PATH_MAX_LENGTH = 256;
 
 /**
  * hono's trie router (the one hono's default SmartRouter falls back to for reelay's routes: its
@@ -24,6 +29,7 @@ export class RememberingRouter<T> implements Router<T> {
   }
 
   match(method: string, path: string): Result<T> {
+    if (path.length > REMEMBERED_PATH_MAX_LENGTH) return this.#inner.match(method, path);
     const key = `${method} ${path}`;
     let answer = this.#answers.get(key);
     if (answer === undefined) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TrieRouter } from 'hono/router/trie-router';
-import { RememberingRouter, REMEMBERED_PATHS } from '../../src/http/remembering-router.js';
+import { RememberingRouter, REMEMBERED_PATHS, REMEMBERED_PATH_MAX_LENGTH } from '../../src/http/remembering-router.js';
 import { buildHarness } from '../helpers/app-harness.js';
 
 // No request here reaches the upstream: an address nothing listens on is enough.
@@ -66,6 +66,17 @@ describe('RememberingRouter', () => {
     expect(router.match('GET', '/v1/videos/video_1')).toBe(second);
     expect(router.match('GET', '/v1/videos/video_0')).not.toBe(oldest);
     expect(router.size).toBe(REMEMBERED_PATHS);
+  });
+
+  it(`does not remember paths longer than ${REMEMBERED_PATH_MAX_LENGTH} characters`, () => {
+    const router = new RememberingRouter<string>();
+    router.add('GET', '/v1/videos/:id', 'retrieve');
+    const longest = `/v1/videos/${'v'.repeat(REMEMBERED_PATH_MAX_LENGTH - '/v1/videos/'.length)}`;
+    const tooLong = `${longest}v`;
+    expect(router.match('GET', tooLong)[0].map(([h]) => h)).toEqual(['retrieve']);
+    expect(router.size).toBe(0);
+    router.match('GET', longest);
+    expect(router.size).toBe(1);
   });
 
   it('forgets every answer when a route is added', () => {
