@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { createLogger, isoTimeOncePerMs } from '../../src/logging/logger.js';
@@ -43,5 +43,23 @@ describe('access-log timestamps', () => {
     expect(times[0]).toBeGreaterThanOrEqual(before);
     expect(times[1]).toBeGreaterThanOrEqual(times[0]! + 5);
     expect(times[1]).toBeLessThanOrEqual(after);
+  });
+
+  it('follow a clock installed after the logger was made', () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(chunk.toString('utf8'));
+        done();
+      },
+    });
+    const logger = createLogger('info', sink);
+    vi.useFakeTimers({ now: Date.UTC(2030, 0, 2, 3, 4, 5, 678) });
+    try {
+      logger.info('request');
+    } finally {
+      vi.useRealTimers();
+    }
+    expect((JSON.parse(lines.join('')) as { time: string }).time).toBe('2030-01-02T03:04:05.678Z');
   });
 });
