@@ -18,6 +18,11 @@ export const jobs = sqliteTable(
     size: text('size').notNull(),
     requestedSeconds: integer('requested_seconds').notNull(),
     billedSeconds: integer('billed_seconds'),
+    /**
+     * The finished video's whole length as the upstream reported it. For an extension this is the
+     * stitched length (billed_seconds is the extension's own); remixes and edits of it price at this.
+     */
+    outputSeconds: integer('output_seconds'),
     sourceVideoId: text('source_video_id'),
     status: text('status').notNull(),
     progress: integer('progress'),

@@ -21,6 +21,8 @@ export const apiKeys = sqliteTable(
     allowedModels: text('allowed_models', { mode: 'json' }).$type<string[] | null>(),
     rpmLimit: integer('rpm_limit'),
     maxInflightJobs: integer('max_inflight_jobs'),
+    /** Concurrent content downloads this key may hold open; null means the default (8). */
+    maxConcurrentDownloads: integer('max_concurrent_downloads'),
     balanceMicros: integer('balance_micros').notNull().default(0),
     heldMicros: integer('held_micros').notNull().default(0),
   },
