@@ -41,6 +41,11 @@ const schema = z.object({
   UPSTREAM_CONNECT_TIMEOUT_MS: positiveInt('UPSTREAM_CONNECT_TIMEOUT_MS').default(10_000),
   UPSTREAM_HEADERS_TIMEOUT_MS: positiveInt('UPSTREAM_HEADERS_TIMEOUT_MS').default(60_000),
   UPSTREAM_BODY_TIMEOUT_MS: positiveInt('UPSTREAM_BODY_TIMEOUT_MS').default(60_000),
+  // Two connection budgets to the upstream, so that downloads never hold the connections that
+  // polls, creates and the reconciler need; and a per-key cap on concurrent downloads.
+  UPSTREAM_CONNECTIONS: positiveInt('UPSTREAM_CONNECTIONS').default(128),
+  UPSTREAM_DOWNLOAD_CONNECTIONS: positiveInt('UPSTREAM_DOWNLOAD_CONNECTIONS').default(256),
+  MAX_DOWNLOADS_PER_KEY: positiveInt('MAX_DOWNLOADS_PER_KEY').default(8),
   // Client-side timeouts of the HTTP server: slow-drip headers and bodies are cut off, idle
   // keep-alive connections are closed. The request timeout covers receiving the whole request
   // (a large multipart upload), never the response (long downloads are not cut).
@@ -66,6 +71,10 @@ export interface Config {
   readonly reconcilerIntervalMs: number;
   readonly reconcilerMinPollMs: number;
   readonly upstreamTimeouts: { connectMs: number; headersMs: number; bodyMs: number };
+  /** Upstream connections for polls, creates and the reconciler / for content downloads. */
+  readonly upstreamConnections: { api: number; downloads: number };
+  /** Concurrent content downloads per key unless the key sets its own limit. */
+  readonly maxDownloadsPerKey: number;
   /** Timeouts on client connections (Node's headersTimeout, requestTimeout, keepAliveTimeout). */
   readonly httpTimeouts: { headersMs: number; requestMs: number; keepAliveMs: number };
 }
@@ -109,6 +118,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       headersMs: e.UPSTREAM_HEADERS_TIMEOUT_MS,
       bodyMs: e.UPSTREAM_BODY_TIMEOUT_MS,
     }),
+    upstreamConnections: Object.freeze({ api: e.UPSTREAM_CONNECTIONS, downloads: e.UPSTREAM_DOWNLOAD_CONNECTIONS }),
+    maxDownloadsPerKey: e.MAX_DOWNLOADS_PER_KEY,
     httpTimeouts: Object.freeze({
       headersMs: e.HTTP_HEADERS_TIMEOUT_MS,
       requestMs: e.HTTP_REQUEST_TIMEOUT_MS,

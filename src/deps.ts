@@ -4,6 +4,7 @@ import type { Upstream } from './relay/upstream.js';
 import type { Catalog } from './billing/catalog.js';
 import type { Logger } from './logging/logger.js';
 import type { RequestLogWriter } from './logging/request-log-writer.js';
+import type { DownloadLimiter } from './keys/download-limiter.js';
 import type { RateLimiter } from './keys/rate-limiter.js';
 import type { Settlement } from './billing/settlement.js';
 import type { Metrics } from './metrics/index.js';
@@ -17,6 +18,8 @@ export interface Deps {
   logger: Logger;
   requestLog: RequestLogWriter;
   rateLimiter: RateLimiter;
+  /** Content downloads in progress per key. */
+  downloads: DownloadLimiter;
   settlement: Settlement;
   metrics: Metrics;
   now: () => number;

@@ -7,7 +7,8 @@ import { ConfigError } from './config.js';
 import { openMigratedDatabase, type Database_ } from './db/client.js';
 import { createStore } from './db/store.js';
 import { Upstream } from './relay/upstream.js';
-import { buildCatalog, DEFAULT_CATALOG, type Catalog } from './billing/catalog.js';
+import { DownloadLimiter } from './keys/download-limiter.js';
+import { buildCatalog, DEFAULT_CATALOG, maxSecondsOf, type Catalog } from './billing/catalog.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import { RequestLogWriter } from './logging/request-log-writer.js';
 import { RateLimiter } from './keys/rate-limiter.js';
@@ -48,11 +49,17 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps & { dat
   const catalog = loadCatalog(config.pricingFile);
   const database = opts.database ?? openMigratedDatabase(config.databasePath);
   const store = createStore(database);
-  const upstream = new Upstream({ baseUrl: config.upstreamBaseUrl, apiKey: config.upstreamApiKey, timeouts: config.upstreamTimeouts });
-  const settlement = new Settlement(store, now, logger, { ...DEFAULT_POLL_TIMING, minPollMs: config.reconcilerMinPollMs, ...opts.pollTiming });
+  const upstream = new Upstream({ baseUrl: config.upstreamBaseUrl, apiKey: config.upstreamApiKey,
+    timeouts: config.upstreamTimeouts,
+    connections: config.upstreamConnections.api,
+    downloadConnections: config.upstreamConnections.downloads,
+  });
+  const settlement = new Settlement(store, now, logger, { ...DEFAULT_POLL_TIMING, minPollMs: config.reconcilerMinPollMs, ...opts.pollTiming }, (model) =>
+    maxSecondsOf(catalog, model),
+  );
   const requestLog = new RequestLogWriter(store, logger);
   const metrics = new Metrics({ reconcilerBacklog: () => store.countOpenJobsDue(now()), openHolds: () => store.openHoldTotals() });
-  return { config, store, upstream, catalog, logger, requestLog, rateLimiter: new RateLimiter(now), settlement, metrics, now, bootTime: now(), database };
+  return { config, store, upstream, catalog, logger, requestLog, rateLimiter: new RateLimiter(now), downloads: new DownloadLimiter(), settlement, metrics, now, bootTime: now(), database };
 }
 
 export interface RunningReelay {

@@ -147,6 +147,13 @@ export function quote(
   return { model: req.model, seconds, size, rateMicros, flatMicros: null, priceMicros: seconds * rateMicros };
 }
 
+/** The longest `seconds` a model allows at create (dated snapshots as their alias); undefined if unpriced. */
+export function maxSecondsOf(catalog: Catalog, model: string): number | undefined {
+  const name = priceModelName(catalog, model);
+  const price = name === undefined ? undefined : catalog.get(name);
+  return price ? Math.max(...price.seconds) : undefined;
+}
+
 export function isPriceError(q: PriceQuote | PriceError): q is PriceError {
   return 'code' in q;
 }

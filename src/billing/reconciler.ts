@@ -1,7 +1,8 @@
 import type { Store } from '../db/store.js';
 import type { JobRow } from '../db/billing-store.js';
-import { Upstream, UpstreamFailure } from '../relay/upstream.js';
-import { parseVideoObject, type Observation, type Settlement } from './settlement.js';
+import type { Upstream } from '../relay/upstream.js';
+import type { Observation, Settlement } from './settlement.js';
+import { lookUpJob } from './lookup.js';
 import type { Logger } from '../logging/logger.js';
 import { IDEMPOTENCY_TTL_MS } from '../db/idempotency-store.js';
 
@@ -27,13 +28,7 @@ export interface ReconcilerOptions {
   concurrency?: number;
 }
 
-export function parseRetryAfter(value: string | string[] | undefined, now: number): number | null {
-  const v = Array.isArray(value) ? value[0] : value;
-  if (!v) return null;
-  if (/^\d+(\.\d+)?$/.test(v.trim())) return Math.min(Math.round(Number(v) * 1000), 3600_000);
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? null : Math.max(0, Math.min(at - now, 3600_000));
-}
+export { parseRetryAfter } from './lookup.js';
 
 export class Reconciler {
   private timer: NodeJS.Timeout | null = null;
@@ -117,22 +112,6 @@ export class Reconciler {
   }
 
   private async observe(job: JobRow): Promise<Observation> {
-    const headers: Record<string, string> = { accept: 'application/json', 'accept-encoding': 'identity' };
-    if (this.o.upstream.apiKey) headers['authorization'] = `Bearer ${this.o.upstream.apiKey}`;
-    try {
-      const res = await this.o.upstream.fetchSmall({ method: 'GET', path: `/videos/${encodeURIComponent(job.videoId!)}`, headers, signal: this.aborter.signal });
-      const body = res.bytes;
-      if (res.status === 200) {
-        const raw = body.toString('utf8');
-        const object = parseVideoObject(raw);
-        if (object && object.id === job.videoId) return { type: 'object', object, raw };
-        return { type: 'transient', retryAfterMs: null };
-      }
-      if (res.status === 404) return { type: 'not_found' };
-      return { type: 'transient', retryAfterMs: parseRetryAfter(res.headers['retry-after'], this.o.now()) };
-    } catch (err) {
-      if (!(err instanceof UpstreamFailure)) throw err;
-      return { type: 'transient', retryAfterMs: null };
-    }
+    return (await lookUpJob(this.o.upstream, job, this.o.now(), this.aborter.signal)).observation;
   }
 }

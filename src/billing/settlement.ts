@@ -52,11 +52,50 @@ export function parseVideoObject(raw: string): VideoObject | null {
   }
 }
 
-/** The seconds a completed job is billed for: extensions bill their own segment, not the stitched total. */
-export function billedSecondsOf(job: JobRow, object: VideoObject): number {
-  if (job.kind === 'extension') return job.requestedSeconds;
-  return parseSeconds(object.seconds) ?? job.requestedSeconds;
+/** Longest video length reelay accepts from an upstream for a stitched (extended) video: a day. */
+const MAX_OUTPUT_SECONDS = 86_400;
+
+/** A positive whole number of seconds (number or numeric string), else undefined. */
+function positiveSeconds(value: unknown): number | undefined {
+  const n = parseSeconds(value);
+  return n !== undefined && n >= 1 ? n : undefined;
 }
+
+/**
+ * What a completed job is billed for, checked: the upstream's `seconds` must be a positive whole
+ * number no larger than the model allows (or than was requested, for a remix of a long video);
+ * anything else (negative, zero, 1e15, garbage) is replaced by the requested seconds, which the
+ * hold covered. Extensions bill their own segment, not the stitched total.
+ */
+export function billedSecondsOf(job: JobRow, object: VideoObject, maxSecondsOfModel?: number): { seconds: number; trusted: boolean } {
+  if (job.kind === 'extension') return { seconds: job.requestedSeconds, trusted: true };
+  const reported = positiveSeconds(object.seconds);
+  const limit = Math.max(maxSecondsOfModel ?? job.requestedSeconds, job.requestedSeconds);
+  if (reported === undefined || reported > limit) return { seconds: job.requestedSeconds, trusted: false };
+  return { seconds: reported, trusted: true };
+}
+
+/** The finished video's whole length: for an extension the stitched length the upstream reports. */
+export function outputSecondsOf(job: JobRow, object: VideoObject, billedSeconds: number): number | null {
+  if (job.kind !== 'extension') return billedSeconds;
+  const reported = positiveSeconds(object.seconds);
+  return reported !== undefined && reported <= MAX_OUTPUT_SECONDS ? reported : null;
+}
+
+/** Earliest plausible completion time (2000-01-01) and how far ahead of our clock one may be. */
+const MIN_COMPLETED_AT_S = 946_684_800;
+const COMPLETED_AT_SKEW_MS = 24 * 3600_000;
+
+/** The upstream's `completed_at` (unix seconds) in ms, or `now` when it is missing or out of range. */
+export function completedAtOf(object: VideoObject, now: number): number {
+  const v = object.completed_at;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < MIN_COMPLETED_AT_S) return now;
+  const ms = Math.round(v * 1000);
+  return ms > now + COMPLETED_AT_SKEW_MS ? now : ms;
+}
+
+/** Statuses that mean "still working" although OpenAI's API only says queued / in_progress. */
+const STILL_WORKING = new Set(['pending', 'processing', 'running', 'starting', 'submitted', 'preprocessing']);
 
 function progressOf(object: VideoObject): number | null {
   return typeof object.progress === 'number' && Number.isFinite(object.progress) ? Math.round(object.progress) : null;
@@ -68,6 +107,8 @@ export class Settlement {
     private readonly now: () => number,
     private readonly logger: Logger,
     private readonly timing: PollTiming = DEFAULT_POLL_TIMING,
+    /** The longest `seconds` a model allows (from the price catalog); bounds what an upstream may bill. */
+    private readonly maxSecondsOf: (model: string) => number | undefined = () => undefined,
   ) {}
 
   /** When to look at an in-progress job again: sooner for young jobs, at most maxPollMs apart. */
@@ -112,18 +153,22 @@ export class Settlement {
         const { object, raw } = obs;
         const status = object.status;
         if (status === 'completed') {
-          const completedAt = typeof object.completed_at === 'number' ? object.completed_at * 1000 : now;
-          const billedSeconds = billedSecondsOf(job, object);
+          const completedAt = completedAtOf(object, now);
+          const billed = billedSecondsOf(job, object, this.maxSecondsOf(job.model));
+          if (!billed.trusted) {
+            this.logger.warn(
+              { incident: 'upstream_seconds_out_of_range', job_id: job.id, video_id: job.videoId, upstream_seconds: String(object.seconds).slice(0, 40) },
+              'the upstream reported an impossible length; billed at the requested seconds (the hold caps the charge)',
+            );
+          }
+          const outputSeconds = outputSecondsOf(job, object, billed.seconds);
+          const done = { billedSeconds: billed.seconds, outputSeconds, finalObject: raw, completedAt };
           if (job.status === 'expired') {
-            this.store.recordLateCompletion(job.id, { billedSeconds, finalObject: raw, completedAt }, now);
+            this.store.recordLateCompletion(job.id, done, now);
             this.logger.warn({ job_id: job.id, video_id: job.videoId }, 'completion seen after the job expired: recorded, not charged');
             return job;
           }
-          return this.settle(job, { kind: 'completed', billedSeconds, finalObject: raw, completedAt }, actor, requestId).job ?? job;
-        }
-        if (status === 'failed') {
-          const code = object.error && typeof object.error.code === 'string' ? object.error.code : null;
-          return this.settle(job, { kind: 'failed', finalObject: raw, errorCode: code }, actor, requestId).job ?? job;
+          return this.settle(job, { kind: 'completed', ...done }, actor, requestId).job ?? job;
         }
         if (status === 'queued' || status === 'in_progress') {
           const progress = progressOf(object);
@@ -137,10 +182,18 @@ export class Settlement {
           this.store.recordProgress(job.id, { status, progress, nextPollAt: this.nextPollAt(job) }, now);
           return job;
         }
-        // A status this contract does not know: keep the job open, look again later.
-        this.logger.warn({ job_id: job.id, upstream_status: String(status).slice(0, 40) }, 'unrecognised upstream job status');
-        this.store.recordPollFailure(job.id, this.backoffAt(job, null), now);
-        return job;
+        if (typeof status !== 'string' || STILL_WORKING.has(status)) {
+          // No status, or another word for "not finished yet": keep the job open, look again later.
+          this.store.recordPollFailure(job.id, this.backoffAt(job, null), now);
+          return job;
+        }
+        // `failed`, or a terminal status this contract does not know (`cancelled`, …): the job
+        // ended without a video, so its hold is released rather than kept open for a day.
+        if (status !== 'failed') {
+          this.logger.warn({ incident: 'upstream_unknown_status', job_id: job.id, upstream_status: String(status).slice(0, 40) }, 'unknown terminal status counted as failed');
+        }
+        const code = object.error && typeof object.error === 'object' && typeof object.error.code === 'string' ? object.error.code.slice(0, 100) : status === 'failed' ? null : 'upstream_status_unknown';
+        return this.settle(job, { kind: 'failed', finalObject: raw, errorCode: code }, actor, requestId).job ?? job;
       }
     }
   }

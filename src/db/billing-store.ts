@@ -42,7 +42,7 @@ export type HoldResult = { ok: true; job: JobRow } | { ok: false; reason: 'insuf
 
 /** What ended a job. Every terminal path goes through settleJob with one of these. */
 export type Outcome =
-  | { kind: 'completed'; billedSeconds: number; finalObject: string; completedAt: number }
+  | { kind: 'completed'; billedSeconds: number; /** the whole video's length; defaults to billedSeconds */ outputSeconds?: number | null; finalObject: string; completedAt: number }
   | { kind: 'failed'; finalObject: string | null; errorCode: string | null }
   | { kind: 'expired'; reason: string }
   | { kind: 'rejected'; errorCode: string | null }
@@ -108,26 +108,35 @@ export function billingStore({ db }: Database_, cache: JobRowCache) {
       }, immediate);
     },
 
-    /** The upstream accepted the create: the job gets its video id before the client hears back. */
+    /**
+     * The upstream accepted the create: the job gets its video id before the client hears back.
+     * `duplicate` when another job already has that video id (a misbehaving upstream); undefined
+     * when the job is no longer pending (released meanwhile).
+     */
     recordSubmitted(
       jobId: string,
       s: { videoId: string; status: 'queued' | 'in_progress'; progress: number | null; upstreamRequestId: string | null; nextPollAt: number },
       now: number,
-    ): JobRow | undefined {
+    ): JobRow | 'duplicate' | undefined {
       cache.forget(jobId);
-      return db
-        .update(jobs)
-        .set({
-          videoId: s.videoId,
-          status: s.status,
-          progress: s.progress,
-          upstreamRequestId: s.upstreamRequestId,
-          nextPollAt: s.nextPollAt,
-          updatedAt: now,
-        })
-        .where(and(eq(jobs.id, jobId), eq(jobs.status, 'pending')))
-        .returning()
-        .get();
+      try {
+        return db
+          .update(jobs)
+          .set({
+            videoId: s.videoId,
+            status: s.status,
+            progress: s.progress,
+            upstreamRequestId: s.upstreamRequestId,
+            nextPollAt: s.nextPollAt,
+            updatedAt: now,
+          })
+          .where(and(eq(jobs.id, jobId), eq(jobs.status, 'pending')))
+          .returning()
+          .get();
+      } catch (err) {
+        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') return 'duplicate';
+        throw err;
+      }
     },
 
     /**
@@ -148,6 +157,7 @@ export function billingStore({ db }: Database_, cache: JobRowCache) {
             patch = {
               status: 'completed',
               billedSeconds: outcome.billedSeconds,
+              outputSeconds: outcome.outputSeconds === undefined ? outcome.billedSeconds : outcome.outputSeconds,
               finalObject: outcome.finalObject,
               completedAt: outcome.completedAt,
               progress: 100,
@@ -196,10 +206,10 @@ export function billingStore({ db }: Database_, cache: JobRowCache) {
     },
 
     /** A completion seen after the job was expired: recorded for the admin, never charged. */
-    recordLateCompletion(jobId: string, s: { billedSeconds: number; finalObject: string; completedAt: number }, now: number): void {
+    recordLateCompletion(jobId: string, s: { billedSeconds: number; outputSeconds: number | null; finalObject: string; completedAt: number }, now: number): void {
       cache.forget(jobId);
       db.update(jobs)
-        .set({ lateCompletedAt: now, finalObject: s.finalObject, completedAt: s.completedAt, updatedAt: now })
+        .set({ lateCompletedAt: now, finalObject: s.finalObject, completedAt: s.completedAt, outputSeconds: s.outputSeconds, updatedAt: now })
         .where(and(eq(jobs.id, jobId), eq(jobs.status, 'expired'), sql`${jobs.lateCompletedAt} is null`))
         .run();
     },

@@ -67,7 +67,7 @@ export class UpstreamFailure extends Error {
   toApiError(): ApiError {
     switch (this.kind) {
       case 'unreachable':
-        return new ApiError('upstream_unavailable', 'The upstream provider could not be reached. Try again later.');
+        return new ApiError('upstream_unavailable', 'The upstream provider could not be reached. Try again later.', null, { 'retry-after': '5' });
       case 'timeout':
         return new ApiError('upstream_timeout', 'The upstream provider did not answer in time.');
       default:
@@ -93,7 +93,10 @@ export interface UpstreamOptions {
   baseUrl: string;
   apiKey: string | undefined;
   timeouts: { connectMs: number; headersMs: number; bodyMs: number };
+  /** Connections for small exchanges (polls, creates, deletes, the reconciler). */
   connections?: number;
+  /** Connections for content downloads, a separate budget: stalled downloads never starve polls. */
+  downloadConnections?: number;
 }
 
 /**
@@ -108,7 +111,10 @@ function releaseRawHeaders(controller: Dispatcher.DispatchController): void {
 }
 
 export class Upstream {
+  /** Small exchanges: status polls, creates, deletes, characters, the reconciler. */
   private readonly pool: Pool;
+  /** Content downloads (relay, request), which may be held open for minutes by slow clients. */
+  private readonly downloads: Pool;
   private readonly basePath: string;
   readonly apiKey: string | undefined;
 
@@ -116,19 +122,22 @@ export class Upstream {
     const url = new URL(opts.baseUrl);
     this.basePath = url.pathname.replace(/\/+$/, '');
     this.apiKey = opts.apiKey;
-    this.pool = new Pool(url.origin, {
-      connections: opts.connections ?? 256,
+    const poolOptions = (connections: number): Pool.Options => ({
+      connections,
       connect: { timeout: opts.timeouts.connectMs },
       headersTimeout: opts.timeouts.headersMs,
       bodyTimeout: opts.timeouts.bodyMs,
       keepAliveTimeout: 10_000,
     });
+    this.pool = new Pool(url.origin, poolOptions(opts.connections ?? 128));
+    this.downloads = new Pool(url.origin, poolOptions(opts.downloadConnections ?? 256));
   }
 
+  /** A streamed response (content downloads where no Node response exists to relay into). */
   async request(req: UpstreamRequest): Promise<UpstreamResponse> {
     const started = performance.now();
     try {
-      const res = await this.pool.request({
+      const res = await this.downloads.request({
         method: req.method,
         path: this.basePath + req.path,
         headers: req.headers,
@@ -177,7 +186,7 @@ export class Upstream {
         reject(new RelayInterrupted(clientGone ? 'client' : 'upstream', bytes, err));
       };
       const opts: Dispatcher.DispatchOptions = { method: req.method, path: this.basePath + req.path, headers: req.headers, body: req.body ?? null };
-      this.pool.dispatch(opts, {
+      this.downloads.dispatch(opts, {
         onRequestStart(controller) {
           upstream = controller;
           if (clientGone) controller.abort(new RelayInterrupted('client', 0));
@@ -275,10 +284,10 @@ export class Upstream {
   }
 
   async close(): Promise<void> {
-    await this.pool.close();
+    await Promise.all([this.pool.close(), this.downloads.close()]);
   }
 
-  destroy(): Promise<void> {
-    return this.pool.destroy();
+  async destroy(): Promise<void> {
+    await Promise.all([this.pool.destroy(), this.downloads.destroy()]);
   }
 }

@@ -30,7 +30,7 @@ const toApiError = (err: unknown) => (err as { toApiError?: () => ApiError }).to
  * request-log row is written when the transfer ends. Elsewhere (app.request() in tests) the body
  * is handed over as a web stream.
  */
-export async function sendContent(c: Context<AppEnv>, deps: Deps, req: UpstreamRequest): Promise<Response> {
+export async function sendContent(c: Context<AppEnv>, deps: Deps, req: UpstreamRequest, done: () => void = () => {}): Promise<Response> {
   const state = c.get('state');
   const started = performance.now();
   const outgoing = c.env?.outgoing;
@@ -39,11 +39,14 @@ export async function sendContent(c: Context<AppEnv>, deps: Deps, req: UpstreamR
     try {
       res = await deps.upstream.request({ ...req, signal: c.req.raw.signal });
     } catch (err) {
+      done();
       throw toApiError(err);
     } finally {
       state.upstreamMs = performance.now() - started;
     }
     state.upstreamRequestId = upstreamRequestId(res.headers);
+    // The download lasts until the body stream ends or is cancelled, not until this returns.
+    res.body.once('close', done);
     return new Response(Readable.toWeb(res.body) as ReadableStream, { status: res.status, headers: contentHeaders(state, res) });
   }
 
@@ -67,6 +70,8 @@ export async function sendContent(c: Context<AppEnv>, deps: Deps, req: UpstreamR
     }
     if (!state.errorCode) state.errorCode = err.side === 'client' ? 'client_closed' : 'upstream_stream_error';
     finishRequest(deps, state, method, status, err.bytes);
+  } finally {
+    done();
   }
   return RESPONSE_ALREADY_SENT;
 }

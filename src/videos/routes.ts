@@ -1,7 +1,8 @@
 import { Hono, type Context } from 'hono';
 import type { AppEnv } from '../http/context.js';
 import type { Deps } from '../deps.js';
-import type { JobRow } from '../db/billing-store.js';
+import { OPEN_STATUSES, type JobRow } from '../db/billing-store.js';
+import { lookUpJob } from '../billing/lookup.js';
 import { ApiError, invalid, notFound } from '../errors.js';
 import { keyAuth } from '../http/key-auth.js';
 import { readBody, JSON_LIMIT_BYTES } from '../http/body.js';
@@ -15,6 +16,8 @@ import { downstreamResponseHeaders, upstreamRequestHeaders, upstreamRequestId } 
 import { parseVideoObject } from '../billing/settlement.js';
 import { toVideoObject } from './video-object.js';
 import { sizesOf } from '../billing/catalog.js';
+
+const isOpen = (job: JobRow) => (OPEN_STATUSES as readonly string[]).includes(job.status);
 
 /** The OpenAI-compatible /v1 surface. */
 export function videoRoutes(deps: Deps): Hono<AppEnv> {
@@ -41,6 +44,24 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
       throw invalid(`The source video '${videoId.slice(0, 100)}' is not known to this gateway for this key.`, 'video');
     }
     return job;
+  };
+
+  /**
+   * "Nothing leaves unbilled" (contract §3): before reelay relays the content of a job it has not
+   * seen completed, forwards the delete of an unsettled job, or prices a remix or edit of an
+   * unfinished source, it looks the job up at the upstream and settles what it finds. Otherwise a
+   * client could download a finished video and delete it before the reconciler saw it complete.
+   * Returns the job as it stands afterwards; throws when the upstream gave no answer.
+   */
+  const settleFromUpstream = async (c: Context<AppEnv>, job: JobRow): Promise<{ job: JobRow; answered: boolean }> => {
+    if (!isOpen(job)) return { job, answered: true };
+    const state = c.get('state');
+    const started = performance.now();
+    const found = await lookUpJob(deps.upstream, job, deps.now());
+    state.upstreamMs = performance.now() - started;
+    if (found.failure) throw found.failure.toApiError();
+    const after = deps.settlement.observe(job, found.observation, `key:${job.keyId}`, state.requestId);
+    return { job: deps.store.getJobByVideoId(after.videoId!) ?? after, answered: found.observation.type !== 'transient' };
   };
 
   const multipartLimit = deps.config.maxMultipartBytes;
@@ -89,7 +110,7 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
   app.post('/videos/edits', async (c) => {
     route(c, '/v1/videos/edits');
     const body = await bodyOf(c);
-    const source = sourceJob(c, sourceVideoRef(body.fields));
+    const { job: source } = await settleFromUpstream(c, sourceJob(c, sourceVideoRef(body.fields)));
     const quote = validateEdit(body.fields, deps.catalog, source);
     return submitBillable(c, deps, { kind: 'edit', quote, sourceVideoId: source.videoId, upstreamPath: '/videos/edits', body });
   });
@@ -104,8 +125,9 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
 
   app.post('/videos/:id/remix', async (c) => {
     route(c, '/v1/videos/:id/remix');
-    const source = ownedJob(c, c.req.param('id'));
+    const owned = ownedJob(c, c.req.param('id'));
     const body = await bodyOf(c);
+    const { job: source } = await settleFromUpstream(c, owned);
     const quote = validateRemix(body.fields, deps.catalog, source);
     return submitBillable(c, deps, {
       kind: 'remix',
@@ -191,7 +213,12 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
 
   app.delete('/videos/:id', async (c) => {
     route(c, '/v1/videos/:id');
-    const job = ownedJob(c, c.req.param('id'));
+    const owned = ownedJob(c, c.req.param('id'));
+    // Settle first: a job deleted upstream can no longer be seen completing, so it would go unbilled.
+    const { job, answered } = await settleFromUpstream(c, owned);
+    if (!answered) {
+      throw new ApiError('upstream_error', 'The upstream could not confirm the state of this video; the delete was not sent. Try again.', null, { 'retry-after': '5' });
+    }
     const res = await forwardSmall(c, 'DELETE', `/videos/${encodeURIComponent(job.videoId!)}`);
     if (res.status >= 200 && res.status < 300) deps.store.markDeleted(job.id, deps.now());
     return respond(c, res.status, res.headers, res.bytes);
@@ -199,16 +226,34 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
 
   app.get('/videos/:id/content', async (c) => {
     route(c, '/v1/videos/:id/content');
-    const job = ownedJob(c, c.req.param('id'));
+    const owned = ownedJob(c, c.req.param('id'));
     const variant = c.req.query('variant');
     if (variant !== undefined && !['video', 'thumbnail', 'spritesheet'].includes(variant)) {
       throw invalid("'variant' must be one of 'video', 'thumbnail', 'spritesheet'.", 'variant');
     }
-    return sendContent(c, deps, {
-      method: 'GET',
-      path: pathWithQuery(c, `/videos/${encodeURIComponent(job.videoId!)}/content`),
-      headers: upstreamRequestHeaders(clientHeaders(c), deps.upstream.apiKey),
-    });
+    const key = c.get('state').key!;
+    const limit = key.maxConcurrentDownloads ?? deps.config.maxDownloadsPerKey;
+    const release = deps.downloads.acquire(key.id, limit);
+    if (!release) {
+      throw new ApiError('rate_limit_exceeded', `This key already has ${limit} downloads in progress; wait for one to finish.`, null, { 'retry-after': '5' });
+    }
+    let job: JobRow;
+    try {
+      ({ job } = await settleFromUpstream(c, owned));
+    } catch (err) {
+      release();
+      throw err;
+    }
+    return sendContent(
+      c,
+      deps,
+      {
+        method: 'GET',
+        path: pathWithQuery(c, `/videos/${encodeURIComponent(job.videoId!)}/content`),
+        headers: upstreamRequestHeaders(clientHeaders(c), deps.upstream.apiKey),
+      },
+      release,
+    );
   });
 
   app.get('/models', (c) => {

@@ -5,7 +5,7 @@ import type { Deps } from '../deps.js';
 import type { PriceQuote } from '../billing/catalog.js';
 import type { JobKind, JobRow } from '../db/billing-store.js';
 import type { ParsedBody } from './request-body.js';
-import { ApiError } from '../errors.js';
+import { ApiError, errorBody } from '../errors.js';
 import { newId } from '../ids.js';
 import { formatUsd } from '../money.js';
 import { UpstreamFailure } from '../relay/upstream.js';
@@ -51,10 +51,15 @@ export async function submitBillable(c: Context<AppEnv>, deps: Deps, spec: Billa
     if (!claim.claimed) {
       const prior = claim.existing;
       if (prior.bodyHash !== bodyHash) {
-        throw new ApiError('idempotency_key_reused', 'This Idempotency-Key was already used with a different request body.', 'Idempotency-Key');
+        throw new ApiError('idempotency_key_reused', 'This Idempotency-Key was already used with a different request body.', 'Idempotency-Key', {
+          'x-should-retry': 'false',
+        });
       }
       if (prior.state !== 'done') {
-        throw new ApiError('idempotency_key_in_use', 'A request with this Idempotency-Key is still in progress.', 'Idempotency-Key');
+        // The SDKs retry a 409 after retry-after and then get the first request's answer replayed.
+        throw new ApiError('idempotency_key_in_use', 'A request with this Idempotency-Key is still in progress.', 'Idempotency-Key', {
+          'retry-after': '1',
+        });
       }
       const headers = JSON.parse(prior.responseHeaders ?? '{}') as Record<string, string>;
       return respond(c, prior.responseStatus ?? 200, { ...headers, 'idempotent-replayed': 'true' }, prior.responseBody ?? '');
@@ -69,10 +74,35 @@ export async function submitBillable(c: Context<AppEnv>, deps: Deps, spec: Billa
     }
     return respond(c, res.status, res.headers, res.body);
   } catch (err) {
-    if (idemKey !== undefined) deps.store.releaseIdempotencyKey(key.id, idemKey);
+    if (idemKey !== undefined) {
+      if (isUnknownOutcome(err)) {
+        // The upstream may have started a job: the key stays claimed and replays this answer, so
+        // a retry with the same key can never start a second one.
+        const headers: Record<string, string> = { 'content-type': 'application/json', ...err.headers };
+        deps.store.completeIdempotencyKey(key.id, idemKey, { status: err.status, headers, body: errorBody(err) });
+      } else {
+        deps.store.releaseIdempotencyKey(key.id, idemKey);
+      }
+    }
     throw err;
   }
 }
+
+/**
+ * reelay's own answer to a create that may have reached the upstream without an answer coming
+ * back. The SDKs retry 5xx unless told not to, and a retry could start a second paid job.
+ */
+function unknownOutcomeError(failure: UpstreamFailure): ApiError {
+  const base = failure.toApiError();
+  return new ApiError(base.code, base.message, base.param, { ...base.headers, 'x-should-retry': 'false' });
+}
+
+function isUnknownOutcome(err: unknown): err is ApiError {
+  return err instanceof ApiError && err.status >= 500 && err.headers['x-should-retry'] === 'false';
+}
+
+/** Upstream answers after which a job may exist upstream although the create was not accepted. */
+const MAYBE_STARTED_STATUSES = new Set([502, 504]);
 
 interface Forwarded {
   status: number;
@@ -143,7 +173,7 @@ async function holdAndForward(c: Context<AppEnv>, deps: Deps, spec: BillableSpec
     state.upstreamMs = performance.now() - started;
     const failure = err instanceof UpstreamFailure ? err : new UpstreamFailure('reset', true, err);
     releaseUnknown(deps, job, failure, state.requestId);
-    throw failure.toApiError();
+    throw failure.maySent ? unknownOutcomeError(failure) : failure.toApiError();
   }
   state.upstreamMs = performance.now() - started;
 
@@ -154,14 +184,19 @@ async function holdAndForward(c: Context<AppEnv>, deps: Deps, spec: BillableSpec
     // The upstream refused: nothing was created, the hold goes back.
     deps.settlement.settle(job, { kind: 'rejected', errorCode: `upstream_${upstreamRes.status}` }, who.actor, state.requestId);
     state.errorCode = `upstream_${upstreamRes.status}`;
-    return { status: upstreamRes.status, headers, body, bodyText, remember: upstreamRes.status < 500 && upstreamRes.status !== 429 };
+    // A 502/504 relayed from the upstream (a gateway in front of the provider timed out) leaves
+    // the outcome unknown too: no automatic retry, and an Idempotency-Key keeps this answer.
+    const maybeStarted = MAYBE_STARTED_STATUSES.has(upstreamRes.status);
+    if (maybeStarted) headers['x-should-retry'] = 'false';
+    return { status: upstreamRes.status, headers, body, bodyText, remember: maybeStarted || (upstreamRes.status < 500 && upstreamRes.status !== 429) };
   }
 
   const object = parseVideoObject(bodyText);
   const videoId = object && typeof object.id === 'string' && object.id.length > 0 && object.id.length <= 200 ? object.id : null;
   if (!object || !videoId) {
-    releaseUnknown(deps, job, new UpstreamFailure('bad_response', true), state.requestId);
-    throw new UpstreamFailure('bad_response', true).toApiError();
+    const failure = new UpstreamFailure('bad_response', true);
+    releaseUnknown(deps, job, failure, state.requestId);
+    throw unknownOutcomeError(failure);
   }
   const status = object.status === 'in_progress' ? 'in_progress' : 'queued';
   const recorded = deps.store.recordSubmitted(
@@ -175,10 +210,21 @@ async function holdAndForward(c: Context<AppEnv>, deps: Deps, spec: BillableSpec
     },
     deps.now(),
   );
+  if (recorded === 'duplicate') {
+    // The upstream answered with a video id reelay already has for another job: an upstream error.
+    // Never bill one video twice, nor leave this job pending with its hold.
+    deps.settlement.settle(job, { kind: 'unknown', reason: 'upstream_duplicate_video_id' }, 'system', state.requestId);
+    deps.logger.warn(
+      { incident: 'upstream_duplicate_video_id', job_id: job.id, key_id: job.keyId, video_id: videoId.slice(0, 200), request_id: state.requestId },
+      'the upstream answered a create with a video id that belongs to another job; hold released',
+    );
+    throw unknownOutcomeError(new UpstreamFailure('bad_response', true));
+  }
   if (!recorded) {
-    // The same video id is already known (a misbehaving upstream): never bill one video twice.
-    releaseUnknown(deps, job, new UpstreamFailure('bad_response', true), state.requestId);
-    throw new UpstreamFailure('bad_response', true).toApiError();
+    // Released meanwhile (cannot normally happen while this request is alive): never bill it.
+    const failure = new UpstreamFailure('bad_response', true);
+    releaseUnknown(deps, job, failure, state.requestId);
+    throw unknownOutcomeError(failure);
   }
   state.videoId = videoId;
   if (object.status === 'completed' || object.status === 'failed') {

@@ -1,5 +1,6 @@
 import { ApiError, invalid } from '../errors.js';
-import { isPriceError, quote, priceModelName, type Catalog, type PriceQuote } from '../billing/catalog.js';
+import { isPriceError, parseSeconds, quote, priceModelName, type Catalog, type PriceQuote } from '../billing/catalog.js';
+import { parseVideoObject } from '../billing/settlement.js';
 import { isFilePart, type FieldMap, type FieldValue } from './request-body.js';
 import type { JobRow } from '../db/billing-store.js';
 import type { KeyRow } from '../db/keys-store.js';
@@ -61,10 +62,35 @@ export function validateCreate(fields: FieldMap, catalog: Catalog): PriceQuote {
   return toQuote(quote(catalog, { model, seconds: fields['seconds'], size }));
 }
 
-/** Remix: priced at the source job's billed (or requested) seconds and size. */
+/**
+ * The whole length of a finished source video, as the upstream reported it: for a video made by an
+ * extension that is the stitched length, not the extension's own seconds. Rows written before
+ * reelay recorded it fall back to the stored final object, then to the billed seconds.
+ */
+export function sourceLengthOf(source: JobRow): number | undefined {
+  if (source.outputSeconds !== null && source.outputSeconds >= 1) return source.outputSeconds;
+  if (source.kind === 'extension' && source.finalObject) {
+    const reported = parseSeconds((parseVideoObject(source.finalObject) ?? {}).seconds);
+    if (reported !== undefined && reported >= 1 && reported <= 86_400) return reported;
+  }
+  const billed = source.billedSeconds || source.requestedSeconds;
+  return billed >= 1 ? billed : undefined;
+}
+
+/** A remix or edit needs a source that completed: its length is what the new job is priced at. */
+function completedSourceLength(source: JobRow): number {
+  if (source.status !== 'completed') {
+    throw invalid(`The source video has not completed (status '${source.status}'); only a completed video can be remixed or edited.`, 'video');
+  }
+  const seconds = sourceLengthOf(source);
+  if (seconds === undefined) throw invalid('The source video has no usable length to price this request at.', 'video');
+  return seconds;
+}
+
+/** Remix: priced at the source video's whole length and size. */
 export function validateRemix(fields: FieldMap, catalog: Catalog, source: JobRow): PriceQuote {
   requirePrompt(fields);
-  return quoteFromSource(catalog, source, source.billedSeconds || source.requestedSeconds);
+  return quoteFromSource(catalog, source, completedSourceLength(source));
 }
 
 /** The `video` reference of edits and extensions: `{id}` (multipart `video[id]`). */
@@ -82,7 +108,7 @@ export function sourceVideoRef(fields: FieldMap): string {
 
 export function validateEdit(fields: FieldMap, catalog: Catalog, source: JobRow): PriceQuote {
   requirePrompt(fields);
-  return quoteFromSource(catalog, source, source.billedSeconds || source.requestedSeconds);
+  return quoteFromSource(catalog, source, completedSourceLength(source));
 }
 
 /** Extensions are priced at the requested extension seconds, at the source's model and size. */

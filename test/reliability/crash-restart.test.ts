@@ -236,7 +236,8 @@ describe('graceful shutdown on SIGTERM', () => {
       // Open jobs for the reconciler, whose polls will hang from now on.
       const open: string[] = [];
       for (let i = 0; i < 5; i++) open.push(((await (await create(`open ${i}`)).json()) as { id: string }).id);
-      up.script({ method: 'GET', path: /^\/v1\/videos\/video_[^/]+$/, behaviour: { kind: 'hang' } });
+      // (Not open[0]: its download below first looks the job up, which must answer.)
+      up.script({ method: 'GET', path: new RegExp(`^/v1/videos/(${open.slice(1).join('|')})$`), behaviour: { kind: 'hang' } });
       expect(await waitFor(() => up.requests.some((r) => r.behaviour === 'hang'), 3000)).toBe(true);
 
       // In flight when SIGTERM arrives: a slow create, a streaming download, an idle keep-alive connection.

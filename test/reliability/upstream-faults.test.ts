@@ -176,7 +176,7 @@ describe('status polls and the reconciler under upstream faults', () => {
     ['a reset before the body was read', { kind: 'reset-before-body' }, 502, 'upstream_error'],
     ['a reset after the body was read', { kind: 'reset-after-body' }, 502, 'upstream_error'],
     ['malformed JSON (passed through)', { kind: 'malformed-json' }, 200, null],
-    ['a job status the contract does not know (passed through)', { kind: 'job-status', status: 'archived' }, 200, null],
+    ['another word for "not finished" (passed through)', { kind: 'job-status', status: 'processing' }, 200, null],
     ['a status beyond HTTP (700)', { kind: 'status', status: 700 }, 502, 'upstream_error'],
     ['a garbage response', { kind: 'raw', data: 'garbage\r\n\r\n' }, 502, 'upstream_error'],
   ];
@@ -206,7 +206,7 @@ describe('status polls and the reconciler under upstream faults', () => {
     ['connection refused', 'refuse', 0],
     ['a reset', { kind: 'reset-after-body' }, 0],
     ['malformed JSON', { kind: 'malformed-json' }, 0],
-    ['an unknown job status', { kind: 'job-status', status: 'cancelled' }, 0],
+    ['a status that means "not finished yet"', { kind: 'job-status', status: 'processing' }, 0],
     ['a status beyond HTTP (700)', { kind: 'status', status: 700 }, 0],
   ];
 
@@ -229,6 +229,23 @@ describe('status polls and the reconciler under upstream faults', () => {
       expect(job.nextPollAt).toBeGreaterThanOrEqual(Date.UTC(2026, 10, 21, 13, 0, 0));
     }
     expect(h.deps.store.getKey(key.id)).toMatchObject({ balanceMicros: 10_000_000, heldMicros: 800_000 });
+    expect(h.violations()).toEqual([]);
+  });
+
+  it.each(['cancelled', 'archived'])('an unknown terminal status (%s) counts as failed: released at once by a poll or the reconciler', async (status) => {
+    for (const by of ['client', 'reconciler'] as const) {
+      const { key, id } = await openJob();
+      up.script({ method: 'GET', path: `/v1/videos/${id}`, behaviour: { kind: 'job-status', status } });
+      if (by === 'client') {
+        expect((await h.call(`/v1/videos/${id}`, { key: key.secret })).status).toBe(200);
+      } else {
+        clock += 10 * 60_000;
+        await reconciler().tick();
+      }
+      up.reset();
+      expect(jobOf(id)).toMatchObject({ status: 'failed', chargedMicros: 0, errorCode: 'upstream_status_unknown' });
+      expect(h.deps.store.getKey(key.id)).toMatchObject({ balanceMicros: 10_000_000, heldMicros: 0 });
+    }
     expect(h.violations()).toEqual([]);
   });
 
