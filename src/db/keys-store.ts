@@ -16,7 +16,7 @@ export interface NewKey {
   maxInflightJobs: number | null;
 }
 
-export type KeyPatch = Partial<Pick<KeyRow, 'name' | 'expiresAt' | 'disabled' | 'allowedModels' | 'rpmLimit' | 'maxInflightJobs'>>;
+export type KeyPatch = Partial<Pick<KeyRow, 'name' | 'expiresAt' | 'disabled' | 'allowedModels' | 'rpmLimit' | 'maxInflightJobs' | 'maxConcurrentDownloads'>>;
 
 /**
  * How long an authenticated key's row may be reused without reading it again. Changes made
