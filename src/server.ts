@@ -49,9 +49,15 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps & { dat
   const database = opts.database ?? openMigratedDatabase(config.databasePath);
   const store = createStore(database);
   const upstream = new Upstream({ baseUrl: config.upstreamBaseUrl, apiKey: config.upstreamApiKey, timeouts: config.upstreamTimeouts });
-  const settlement = new Settlement(store, now, logger, { ...DEFAULT_POLL_TIMING, minPollMs: config.reconcilerMinPollMs, ...opts.pollTiming });
+  const metrics = new Metrics({
+    reconcilerBacklog: () => store.countOpenJobsDue(now()),
+    openHolds: () => store.openHoldTotals(),
+    heldMicros: () => store.heldMicrosTotal(),
+    reconcilerLagMs: () => store.reconcilerLagMs(now()),
+  });
+  const pollTiming = { ...DEFAULT_POLL_TIMING, minPollMs: config.reconcilerMinPollMs, ...opts.pollTiming };
+  const settlement = new Settlement(store, now, logger, pollTiming, (s) => metrics.jobSettled(s));
   const requestLog = new RequestLogWriter(store, logger);
-  const metrics = new Metrics({ reconcilerBacklog: () => store.countOpenJobsDue(now()), openHolds: () => store.openHoldTotals() });
   return { config, store, upstream, catalog, logger, requestLog, rateLimiter: new RateLimiter(now), settlement, metrics, now, bootTime: now(), database };
 }
 

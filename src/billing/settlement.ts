@@ -62,12 +62,16 @@ function progressOf(object: VideoObject): number | null {
   return typeof object.progress === 'number' && Number.isFinite(object.progress) ? Math.round(object.progress) : null;
 }
 
+/** Told of each job settled, once, after its transaction committed (e.g. for metrics). */
+export type OnSettled = (s: { outcome: Outcome['kind']; heldMicros: number; chargedMicros: number }) => void;
+
 export class Settlement {
   constructor(
     private readonly store: Store,
     private readonly now: () => number,
     private readonly logger: Logger,
     private readonly timing: PollTiming = DEFAULT_POLL_TIMING,
+    private readonly onSettled?: OnSettled,
   ) {}
 
   /** When to look at an in-progress job again: sooner for young jobs, at most maxPollMs apart. */
@@ -89,6 +93,7 @@ export class Settlement {
         { job_id: job.id, video_id: job.videoId, key_id: job.keyId, outcome: outcome.kind, charged_micros: result.chargedMicros, request_id: requestId },
         'job settled',
       );
+      this.onSettled?.({ outcome: outcome.kind, heldMicros: result.job.heldMicros, chargedMicros: result.chargedMicros });
     }
     return result;
   }
