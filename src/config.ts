@@ -32,6 +32,12 @@ const schema = z.object({
     .refine((v) => v.replace(/\/+$/, '').endsWith('/v1'), 'UPSTREAM_BASE_URL must end in /v1'),
   UPSTREAM_API_KEY: z.string().optional(),
   ADMIN_TOKEN: z.string().min(16, 'ADMIN_TOKEN must be at least 16 characters').optional(),
+  // A bearer token is one word: a token with spaces could never be presented.
+  METRICS_TOKEN: z
+    .string()
+    .min(16, 'METRICS_TOKEN must be at least 16 characters')
+    .regex(/^\S+$/, 'METRICS_TOKEN must not contain spaces')
+    .optional(),
   PRICING_FILE: z.string().optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
   MAX_MULTIPART_BYTES: positiveInt('MAX_MULTIPART_BYTES').default(64 * 1024 * 1024),
@@ -64,6 +70,8 @@ export interface Config {
   readonly upstreamBaseUrl: string;
   readonly upstreamApiKey: string | undefined;
   readonly adminToken: string | undefined;
+  /** When set, GET /metrics requires it as a bearer token. */
+  readonly metricsToken: string | undefined;
   readonly pricingFile: string | undefined;
   readonly logLevel: (typeof LOG_LEVELS)[number];
   readonly maxMultipartBytes: number;
@@ -107,6 +115,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     upstreamBaseUrl: e.UPSTREAM_BASE_URL.replace(/\/+$/, ''),
     upstreamApiKey: e.UPSTREAM_API_KEY,
     adminToken: e.ADMIN_TOKEN,
+    metricsToken: e.METRICS_TOKEN,
     pricingFile: e.PRICING_FILE,
     logLevel: e.LOG_LEVEL,
     maxMultipartBytes: e.MAX_MULTIPART_BYTES,

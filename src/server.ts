@@ -49,17 +49,40 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps & { dat
   const catalog = loadCatalog(config.pricingFile);
   const database = opts.database ?? openMigratedDatabase(config.databasePath);
   const store = createStore(database);
-  const upstream = new Upstream({ baseUrl: config.upstreamBaseUrl, apiKey: config.upstreamApiKey,
+  const upstream = new Upstream({
+    baseUrl: config.upstreamBaseUrl,
+    apiKey: config.upstreamApiKey,
     timeouts: config.upstreamTimeouts,
     connections: config.upstreamConnections.api,
     downloadConnections: config.upstreamConnections.downloads,
   });
-  const settlement = new Settlement(store, now, logger, { ...DEFAULT_POLL_TIMING, minPollMs: config.reconcilerMinPollMs, ...opts.pollTiming }, (model) =>
-    maxSecondsOf(catalog, model),
-  );
+  const metrics = new Metrics({
+    reconcilerBacklog: () => store.countOpenJobsDue(now()),
+    openHolds: () => store.openHoldTotals(),
+    heldMicros: () => store.heldMicrosTotal(),
+    reconcilerLagMs: () => store.reconcilerLagMs(now()),
+  });
+  const pollTiming = { ...DEFAULT_POLL_TIMING, minPollMs: config.reconcilerMinPollMs, ...opts.pollTiming };
+  const settlement = new Settlement(store, now, logger, pollTiming, {
+    onSettled: (s) => metrics.jobSettled(s),
+    maxSecondsOf: (model) => maxSecondsOf(catalog, model),
+  });
   const requestLog = new RequestLogWriter(store, logger);
-  const metrics = new Metrics({ reconcilerBacklog: () => store.countOpenJobsDue(now()), openHolds: () => store.openHoldTotals() });
-  return { config, store, upstream, catalog, logger, requestLog, rateLimiter: new RateLimiter(now), downloads: new DownloadLimiter(), settlement, metrics, now, bootTime: now(), database };
+  return {
+    config,
+    store,
+    upstream,
+    catalog,
+    logger,
+    requestLog,
+    rateLimiter: new RateLimiter(now),
+    downloads: new DownloadLimiter(),
+    settlement,
+    metrics,
+    now,
+    bootTime: now(),
+    database,
+  };
 }
 
 export interface RunningReelay {

@@ -101,14 +101,23 @@ function progressOf(object: VideoObject): number | null {
   return typeof object.progress === 'number' && Number.isFinite(object.progress) ? Math.round(object.progress) : null;
 }
 
+/** Told of each job settled, once, after its transaction committed (e.g. for metrics). */
+export type OnSettled = (s: { outcome: Outcome['kind']; heldMicros: number; chargedMicros: number }) => void;
+
+export interface SettlementHooks {
+  /** Told of every settlement that happened (once per job): the metrics count them. */
+  onSettled?: OnSettled;
+  /** The longest `seconds` a model allows (from the price catalog); bounds what an upstream may bill. */
+  maxSecondsOf?: (model: string) => number | undefined;
+}
+
 export class Settlement {
   constructor(
     private readonly store: Store,
     private readonly now: () => number,
     private readonly logger: Logger,
     private readonly timing: PollTiming = DEFAULT_POLL_TIMING,
-    /** The longest `seconds` a model allows (from the price catalog); bounds what an upstream may bill. */
-    private readonly maxSecondsOf: (model: string) => number | undefined = () => undefined,
+    private readonly hooks: SettlementHooks = {},
   ) {}
 
   /** When to look at an in-progress job again: sooner for young jobs, at most maxPollMs apart. */
@@ -130,6 +139,7 @@ export class Settlement {
         { job_id: job.id, video_id: job.videoId, key_id: job.keyId, outcome: outcome.kind, charged_micros: result.chargedMicros, request_id: requestId },
         'job settled',
       );
+      this.hooks.onSettled?.({ outcome: outcome.kind, heldMicros: result.job.heldMicros, chargedMicros: result.chargedMicros });
     }
     return result;
   }
@@ -154,7 +164,7 @@ export class Settlement {
         const status = object.status;
         if (status === 'completed') {
           const completedAt = completedAtOf(object, now);
-          const billed = billedSecondsOf(job, object, this.maxSecondsOf(job.model));
+          const billed = billedSecondsOf(job, object, this.hooks.maxSecondsOf?.(job.model));
           if (!billed.trusted) {
             this.logger.warn(
               { incident: 'upstream_seconds_out_of_range', job_id: job.id, video_id: job.videoId, upstream_seconds: String(object.seconds).slice(0, 40) },

@@ -9,6 +9,7 @@ import { charactersStore } from './characters-store.js';
 import { adminStore } from './admin-store.js';
 import { usageStore } from './usage-store.js';
 import { dashboardStore } from './dashboard-store.js';
+import { metricsStore } from './metrics-store.js';
 import { JobRowCache } from './job-row-cache.js';
 
 /**
@@ -29,6 +30,7 @@ export function createStore(database: Database_) {
     ...adminStore(database),
     ...usageStore(database),
     ...dashboardStore(database),
+    ...metricsStore(database),
     /** Cheap liveness probe for /healthz. */
     ping(): boolean {
       return database.sqlite.prepare('select 1 as ok').get() !== undefined;

@@ -5,7 +5,7 @@ import type { Deps } from '../deps.js';
 import { ApiError } from '../errors.js';
 import { looksLikeReelayKey } from '../keys/secret.js';
 
-function sameSecret(a: string, b: string): boolean {
+export function sameSecret(a: string, b: string): boolean {
   // Compare digests so neither the length nor the content leaks through timing.
   const da = createHash('sha256').update(a).digest();
   const db = createHash('sha256').update(b).digest();

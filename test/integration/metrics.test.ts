@@ -10,6 +10,7 @@ import { METRIC_NAMES } from '../../src/metrics/index.js';
 import { startSimulator, type SimulatorHandle } from '../../src/simulator/index.js';
 import type { Deps } from '../../src/deps.js';
 import { TestClock } from '../helpers/clock.js';
+import { parseExposition, valueOr0, type Exposition } from '../helpers/prometheus.js';
 
 let sim: SimulatorHandle;
 let deps: Deps & { database: Database_ };
@@ -36,18 +37,37 @@ afterAll(async () => {
   await sim.close();
 });
 
-async function scrape(): Promise<string> {
+async function scrapeText(): Promise<string> {
   const res = await app.request('/metrics');
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
   return res.text();
 }
 
-/** The value of one series, e.g. `reelay_http_requests_total{method="GET",route="/v1/videos/:id",status="200"}`. */
-function value(text: string, series: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? 0 : Number(line.slice(series.length + 1));
+async function scrape(): Promise<Exposition> {
+  return parseExposition(await scrapeText());
 }
+
+/** Every metric reelay has exposed so far, with its type: names, labels and types stay as they are. */
+const EXPECTED_TYPES: Record<(typeof METRIC_NAMES)[number], string> = {
+  reelay_http_requests_total: 'counter',
+  reelay_http_request_duration_seconds: 'histogram',
+  reelay_upstream_request_duration_seconds: 'histogram',
+  reelay_overhead_seconds: 'histogram',
+  reelay_reconciler_backlog: 'gauge',
+  reelay_holds_open: 'gauge',
+  reelay_holds_open_usd: 'gauge',
+  reelay_jobs_settled_total: 'counter',
+  reelay_usd_captured_total: 'counter',
+  reelay_usd_released_total: 'counter',
+  reelay_usd_held: 'gauge',
+  reelay_upstream_inflight_jobs: 'gauge',
+  reelay_reconciler_lag_seconds: 'gauge',
+  process_resident_memory_bytes: 'gauge',
+  process_heap_used_bytes: 'gauge',
+  process_cpu_seconds_total: 'counter',
+  process_start_time_seconds: 'gauge',
+};
 
 const timing = /^total;dur=(\d+\.\d{3}), upstream;dur=(\d+\.\d{3}), reelay;dur=(\d+\.\d{3})$/;
 
@@ -63,33 +83,49 @@ async function createVideo(): Promise<string> {
 
 describe('GET /metrics', () => {
   it('exposes every documented metric name with HELP and TYPE lines', async () => {
-    const text = await scrape();
+    const e = await scrape();
     for (const name of METRIC_NAMES) {
-      expect(text).toContain(`# TYPE ${name} `);
-      expect(text).toContain(`# HELP ${name} `);
+      expect(e.types.get(name), name).toBe(EXPECTED_TYPES[name]);
+      expect(e.helps.get(name), name).toBeTruthy();
     }
+  });
+
+  it('reports the process totals as the operating system counts them', async () => {
+    const before = process.cpuUsage();
+    const e = await scrape();
+    const after = process.cpuUsage();
+    const cpu = valueOr0(e, 'process_cpu_seconds_total');
+    expect(cpu).toBeGreaterThanOrEqual((before.user + before.system) / 1e6);
+    expect(cpu).toBeLessThanOrEqual((after.user + after.system) / 1e6);
+    const start = valueOr0(e, 'process_start_time_seconds');
+    expect(Math.abs(start - (Date.now() / 1000 - process.uptime()))).toBeLessThanOrEqual(1);
+    expect(valueOr0(e, 'process_resident_memory_bytes')).toBeGreaterThan(0);
+    expect(valueOr0(e, 'process_heap_used_bytes')).toBeGreaterThan(0);
   });
 
   it('counts a request by method, route pattern and status, with its durations', async () => {
     const id = await createVideo();
-    const series = 'reelay_http_requests_total{method="GET",route="/v1/videos/:id",status="200"}';
-    const before = value(await scrape(), series);
+    const labels = { method: 'GET', route: '/v1/videos/:id', status: '200' };
+    const before = valueOr0(await scrape(), 'reelay_http_requests_total', labels);
     const res = await app.request(`/v1/videos/${id}`, { headers: auth });
     expect(res.status).toBe(200);
-    const after = await scrape();
-    expect(value(after, series)).toBe(before + 1);
+    const text = await scrapeText();
+    const after = parseExposition(text);
+    expect(valueOr0(after, 'reelay_http_requests_total', labels)).toBe(before + 1);
     // the label is the route pattern, never the id
-    expect(after).not.toContain(id);
-    expect(value(after, 'reelay_http_request_duration_seconds_count{method="GET",route="/v1/videos/:id",status="200"}')).toBe(before + 1);
-    expect(value(after, 'reelay_upstream_request_duration_seconds_count{route="/v1/videos/:id"}')).toBeGreaterThanOrEqual(1);
-    expect(value(after, 'reelay_overhead_seconds_count{route="/v1/videos/:id"}')).toBeGreaterThanOrEqual(1);
+    expect(text).not.toContain(id);
+    expect(valueOr0(after, 'reelay_http_request_duration_seconds_count', labels)).toBe(before + 1);
+    expect(valueOr0(after, 'reelay_http_request_duration_seconds_bucket', { ...labels, le: '+Inf' })).toBe(before + 1);
+    expect(valueOr0(after, 'reelay_http_request_duration_seconds_sum', labels)).toBeGreaterThan(0);
+    expect(valueOr0(after, 'reelay_upstream_request_duration_seconds_count', { route: '/v1/videos/:id' })).toBeGreaterThanOrEqual(1);
+    expect(valueOr0(after, 'reelay_overhead_seconds_count', { route: '/v1/videos/:id' })).toBeGreaterThanOrEqual(1);
   });
 
   it('labels refused requests with the route pattern too, not the raw path', async () => {
     const res = await app.request('/v1/videos/video_not_mine_123', { headers: { authorization: 'Bearer sk-reelay-wrong' } });
     expect(res.status).toBe(401);
-    const text = await scrape();
-    expect(value(text, 'reelay_http_requests_total{method="GET",route="/v1/videos/:id",status="401"}')).toBeGreaterThanOrEqual(1);
+    const text = await scrapeText();
+    expect(valueOr0(parseExposition(text), 'reelay_http_requests_total', { method: 'GET', route: '/v1/videos/:id', status: '401' })).toBeGreaterThanOrEqual(1);
     expect(text).not.toContain('video_not_mine_123');
   });
 
@@ -97,14 +133,14 @@ describe('GET /metrics', () => {
     const before = await scrape();
     await createVideo();
     const after = await scrape();
-    expect(value(after, 'reelay_holds_open')).toBe(value(before, 'reelay_holds_open') + 1);
-    expect(value(after, 'reelay_holds_open_usd')).toBeCloseTo(value(before, 'reelay_holds_open_usd') + 0.4, 6);
-    expect(value(after, 'reelay_reconciler_backlog')).toBe(deps.store.countOpenJobsDue(clock.now()));
+    expect(valueOr0(after, 'reelay_holds_open')).toBe(valueOr0(before, 'reelay_holds_open') + 1);
+    expect(valueOr0(after, 'reelay_holds_open_usd')).toBeCloseTo(valueOr0(before, 'reelay_holds_open_usd') + 0.4, 6);
+    expect(valueOr0(after, 'reelay_reconciler_backlog')).toBe(deps.store.countOpenJobsDue(clock.now()));
     // Once every open job's next poll is due, the backlog counts them all.
     clock.advance(10 * 60_000);
     const due = deps.store.countOpenJobsDue(clock.now());
     expect(due).toBeGreaterThan(0);
-    expect(value(await scrape(), 'reelay_reconciler_backlog')).toBe(due);
+    expect(valueOr0(await scrape(), 'reelay_reconciler_backlog')).toBe(due);
   });
 });
 

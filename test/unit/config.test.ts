@@ -10,6 +10,7 @@ describe('configuration', () => {
       databasePath: './data/reelay.db',
       upstreamBaseUrl: 'https://api.openai.com/v1',
       adminToken: undefined,
+      metricsToken: undefined,
       logLevel: 'info',
       maxMultipartBytes: 64 * 1024 * 1024,
       maxJobAgeMs: 24 * 3600_000,
@@ -23,9 +24,15 @@ describe('configuration', () => {
     [{ UPSTREAM_BASE_URL: 'https://provider.example/api' }, 'UPSTREAM_BASE_URL must end in /v1'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ ADMIN_TOKEN: 'short' }, 'ADMIN_TOKEN'],
+    [{ METRICS_TOKEN: 'short' }, 'METRICS_TOKEN must be at least 16 characters'],
+    [{ METRICS_TOKEN: 'a metrics token with spaces' }, 'METRICS_TOKEN must not contain spaces'],
     [{ MAX_JOB_AGE_HOURS: '-1' }, 'MAX_JOB_AGE_HOURS'],
   ])('stops on %j with a message naming the variable', (env, fragment) => {
     expect(() => loadConfig(env)).toThrow(fragment);
+  });
+
+  it('reads METRICS_TOKEN when set', () => {
+    expect(loadConfig({ METRICS_TOKEN: 'metrics-token-0123456789' }).metricsToken).toBe('metrics-token-0123456789');
   });
 
   it('reads SQLite paths and file: URLs, and says PostgreSQL is not supported yet', () => {

@@ -1,0 +1,140 @@
+/**
+ * Jobs and money. Settlements are counted as they commit (Settlement's onSettled hook, once per
+ * settled job); what is open now is read from the database at scrape time. Amounts are kept in
+ * whole micro-USD and shown as plain decimal dollars only in the exposition.
+ */
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+/** What /metrics reads from the database at scrape time. */
+export interface MetricsSources {
+  /** Open jobs whose next poll is due now: the reconciler's backlog. */
+  reconcilerBacklog(): number;
+  /** Open jobs and the money they hold. */
+  openHolds(): { jobs: number; heldMicros: number };
+  /** The sum of all keys' holds. */
+  heldMicros(): number;
+  /** How overdue the most overdue poll of an open job is (0 when none is). */
+  reconcilerLagMs(): number;
+}
+
+export const SETTLE_OUTCOMES = ['completed', 'failed', 'expired', 'rejected', 'unknown'] as const;
+export type SettleOutcome = (typeof SETTLE_OUTCOMES)[number];
+
+/** One settled job, as Settlement reports it. */
+export interface SettledJob {
+  outcome: SettleOutcome;
+  heldMicros: number;
+  chargedMicros: number;
+}
+
+/** The upstream label. One upstream exists for now; several upstreams will name theirs. */
+export const DEFAULT_UPSTREAM = 'default';
+
+const dollars = (micros: number) => micros / 1_000_000;
+
+export class JobMetrics {
+  private readonly settled = new Map<SettleOutcome, Counter.Internal>();
+  private capturedMicros = 0;
+  private releasedMicros = 0;
+  /** Read once per scrape (see refresh), shown by three gauges that must agree. */
+  private holds = { jobs: 0, heldMicros: 0 };
+
+  constructor(
+    registry: Registry,
+    private readonly sources: MetricsSources,
+  ) {
+    const registers = [registry];
+    const self = this;
+    new Gauge({
+      name: 'reelay_reconciler_backlog',
+      help: 'Open jobs whose next upstream poll is due now (what the reconciler has yet to look at).',
+      registers,
+      collect() {
+        this.set(sources.reconcilerBacklog());
+      },
+    });
+    new Gauge({
+      name: 'reelay_holds_open',
+      help: 'Open jobs (pending, queued, in progress), each holding its price on its key.',
+      registers,
+      collect() {
+        this.set(self.holds.jobs);
+      },
+    });
+    new Gauge({
+      name: 'reelay_holds_open_usd',
+      help: 'USD held by open jobs.',
+      registers,
+      collect() {
+        this.set(dollars(self.holds.heldMicros));
+      },
+    });
+
+    const settled = new Counter({
+      name: 'reelay_jobs_settled_total',
+      help: 'Jobs settled (their hold captured or released), by outcome and upstream.',
+      labelNames: ['outcome', 'upstream'],
+      registers,
+    });
+    for (const outcome of SETTLE_OUTCOMES) {
+      const child = settled.labels(outcome, DEFAULT_UPSTREAM);
+      child.inc(0); // every outcome is shown from the start, at 0
+      this.settled.set(outcome, child);
+    }
+    new Counter({
+      name: 'reelay_usd_captured_total',
+      help: 'USD captured from holds by settled jobs (what finished videos were charged).',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(dollars(self.capturedMicros));
+      },
+    });
+    new Counter({
+      name: 'reelay_usd_released_total',
+      help: 'USD of holds released by settled jobs (failed jobs whole, completed ones their unused remainder).',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(dollars(self.releasedMicros));
+      },
+    });
+    new Gauge({
+      name: 'reelay_usd_held',
+      help: 'USD held on all keys by open jobs.',
+      registers,
+      collect() {
+        this.set(dollars(sources.heldMicros()));
+      },
+    });
+    new Gauge({
+      name: 'reelay_upstream_inflight_jobs',
+      help: 'Open jobs (pending, queued, in progress), by upstream.',
+      labelNames: ['upstream'],
+      registers,
+      collect() {
+        this.set({ upstream: DEFAULT_UPSTREAM }, self.holds.jobs);
+      },
+    });
+    new Gauge({
+      name: 'reelay_reconciler_lag_seconds',
+      help: 'How overdue the most overdue poll of an open job is, in seconds (0 when none is).',
+      registers,
+      collect() {
+        this.set(sources.reconcilerLagMs() / 1000);
+      },
+    });
+  }
+
+  /** Called once per settled job, after its transaction committed. */
+  jobSettled(s: SettledJob): void {
+    this.settled.get(s.outcome)?.inc();
+    this.capturedMicros += s.chargedMicros;
+    this.releasedMicros += s.heldMicros - s.chargedMicros;
+  }
+
+  /** Reads what the gauges share, once per scrape. */
+  refresh(): void {
+    this.holds = this.sources.openHolds();
+  }
+}
