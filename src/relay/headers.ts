@@ -29,8 +29,6 @@ const HOP_BY_HOP = new Set([
  */
 const FORWARDED_UPSTREAM = new Set(['accept', 'content-type', 'user-agent', 'range', 'if-range', 'x-client-request-id']);
 
-/** The OpenAI SDK's own headers (`x-stainless-lang`, `x-stainless-retry-count`, `openai-beta`, …). */
-const FORWARDED_PREFIXES = ['x-stainless-', 'openai-'] as const;
 
 /**
  * `openai-*` headers that would pick the organization or project the upstream bills: they belong to
@@ -38,11 +36,14 @@ const FORWARDED_PREFIXES = ['x-stainless-', 'openai-'] as const;
  */
 const ACCOUNT_HEADERS = new Set(['openai-organization', 'openai-project']);
 
-/** Whether a (lower-case) client request header may reach the upstream. */
+/**
+ * Whether a (lower-case) client request header may reach the upstream: the names above, and the
+ * OpenAI SDK's own headers (`x-stainless-lang`, `x-stainless-retry-count`, `openai-beta`, …).
+ */
 export function isForwardedUpstream(name: string): boolean {
-  if (FORWARDED_UPSTREAM.has(name)) return true;
-  if (name.startsWith(FORWARDED_PREFIXES[0])) return true;
-  return name.startsWith(FORWARDED_PREFIXES[1]) && !ACCOUNT_HEADERS.has(name);
+  if (name.startsWith('x-stainless-')) return true;
+  if (name.startsWith('openai-')) return !ACCOUNT_HEADERS.has(name);
+  return FORWARDED_UPSTREAM.has(name);
 }
 
 /** Response headers that reelay sets itself, or that describe the upstream account. */
