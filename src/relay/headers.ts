@@ -2,8 +2,8 @@
  * Header filtering in both directions (pure). Towards the upstream only an allow-list passes: the
  * client's content type, accept, user agent, range headers for content downloads, the client's
  * request id for OpenAI (`x-client-request-id`) and the OpenAI SDK's `x-stainless-*` and `openai-*`
- * headers; reelay sets the credential, and the HTTP client sets
- * the length of the body reelay actually sends. Everything else (a client's `Idempotency-Key`,
+ * headers; reelay sets the credential, and the HTTP client sets the length of the body reelay
+ * actually sends. Everything else (a client's `Idempotency-Key`,
  * `api-key`, method overrides, forwarding and client-IP headers, cookies) stays behind. Towards the
  * client, hop-by-hop headers, every header named in `Connection` and the upstream's account headers
  * are dropped. Values with CR, LF or NUL are never forwarded.
@@ -21,14 +21,13 @@ const HOP_BY_HOP = new Set([
 ]);
 
 /**
- * Client request headers that reach the upstream, besides the prefixes below. `range` and
+ * Client request headers that reach the upstream, besides the SDK's (see isForwardedUpstream). `range` and
  * `if-range` serve content downloads (a partial download resumes against the same file).
  * `x-client-request-id` is OpenAI's own tracing header (the client's id for the request, also kept
  * in reelay's request log). `content-length` is not taken from the client: reelay may re-encode a
  * body, and the HTTP client sets the length of the bytes it sends.
  */
 const FORWARDED_UPSTREAM = new Set(['accept', 'content-type', 'user-agent', 'range', 'if-range', 'x-client-request-id']);
-
 
 /**
  * `openai-*` headers that would pick the organization or project the upstream bills: they belong to
