@@ -58,6 +58,7 @@ const schema = z.object({
   HTTP_HEADERS_TIMEOUT_MS: positiveInt('HTTP_HEADERS_TIMEOUT_MS').default(20_000),
   HTTP_REQUEST_TIMEOUT_MS: positiveInt('HTTP_REQUEST_TIMEOUT_MS').default(300_000),
   HTTP_KEEPALIVE_TIMEOUT_MS: positiveInt('HTTP_KEEPALIVE_TIMEOUT_MS').default(5_000),
+  REQUEST_LOG_RETENTION_DAYS: positiveInt('REQUEST_LOG_RETENTION_DAYS').default(30),
 }).refine((e) => e.HTTP_HEADERS_TIMEOUT_MS <= e.HTTP_REQUEST_TIMEOUT_MS, {
   path: ['HTTP_HEADERS_TIMEOUT_MS'],
   message: 'HTTP_HEADERS_TIMEOUT_MS must not be larger than HTTP_REQUEST_TIMEOUT_MS',
@@ -85,6 +86,8 @@ export interface Config {
   readonly maxDownloadsPerKey: number;
   /** Timeouts on client connections (Node's headersTimeout, requestTimeout, keepAliveTimeout). */
   readonly httpTimeouts: { headersMs: number; requestMs: number; keepAliveMs: number };
+  /** Request-log rows older than this are deleted in the background (REQUEST_LOG_RETENTION_DAYS). */
+  readonly requestLogRetentionDays: number;
 }
 
 export class ConfigError extends Error {}
@@ -134,5 +137,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       requestMs: e.HTTP_REQUEST_TIMEOUT_MS,
       keepAliveMs: e.HTTP_KEEPALIVE_TIMEOUT_MS,
     }),
+    requestLogRetentionDays: e.REQUEST_LOG_RETENTION_DAYS,
   });
 }

@@ -11,6 +11,7 @@ import { DownloadLimiter } from './keys/download-limiter.js';
 import { buildCatalog, DEFAULT_CATALOG, maxSecondsOf, type Catalog } from './billing/catalog.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import { RequestLogWriter } from './logging/request-log-writer.js';
+import { RequestLogPruner } from './logging/request-log-pruner.js';
 import { RateLimiter } from './keys/rate-limiter.js';
 import { Settlement, DEFAULT_POLL_TIMING, type PollTiming } from './billing/settlement.js';
 import { Reconciler } from './billing/reconciler.js';
@@ -90,11 +91,13 @@ export interface RunningReelay {
   port: number;
   deps: Deps & { database: Database_ };
   reconciler: Reconciler;
+  /** Deletes request-log rows past REQUEST_LOG_RETENTION_DAYS in the background. */
+  requestLogPruner: RequestLogPruner;
   /** Graceful stop: stop accepting, drain in-flight requests (bounded), stop the reconciler, flush, close. */
   close(drainMs?: number): Promise<void>;
 }
 
-/** read config → open the database → migrate → build deps → serve → start the reconciler. */
+/** read config → open the database → migrate → build deps → serve → start the reconciler and the request-log pruner. */
 export async function startReelay(config: Config, opts: BuildOptions & { reconciler?: boolean } = {}): Promise<RunningReelay> {
   const deps = buildDeps(config, opts);
   const app = createApp(deps);
@@ -140,6 +143,13 @@ export async function startReelay(config: Config, opts: BuildOptions & { reconci
     bootTime: deps.bootTime,
   });
   if (opts.reconciler !== false) reconciler.start();
+  const requestLogPruner = new RequestLogPruner({
+    store: deps.store,
+    logger: deps.logger,
+    now: deps.now,
+    retentionDays: config.requestLogRetentionDays,
+  });
+  requestLogPruner.start();
   const port = (server.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
 
@@ -156,6 +166,7 @@ export async function startReelay(config: Config, opts: BuildOptions & { reconci
       clearInterval(sweep);
       clearTimeout(timer);
       await reconciler.stop();
+      await requestLogPruner.stop();
       try {
         deps.store.flushPollSchedule(deps.now());
       } catch (err) {
@@ -167,5 +178,5 @@ export async function startReelay(config: Config, opts: BuildOptions & { reconci
       deps.database.close();
     })());
 
-  return { url: `http://${host}:${port}`, port, deps, reconciler, close };
+  return { url: `http://${host}:${port}`, port, deps, reconciler, requestLogPruner, close };
 }

@@ -120,11 +120,20 @@ export class Settlement {
     private readonly hooks: SettlementHooks = {},
   ) {}
 
-  /** When to look at an in-progress job again: sooner for young jobs, at most maxPollMs apart. */
+  /**
+   * How long to wait before looking at an in-progress job again: a tenth of its age, from
+   * minPollMs (young jobs) up to maxPollMs. The reconciler's schedule, and the `openai-poll-after-ms`
+   * hint a client's poll gets.
+   */
+  pollIntervalMs(job: Pick<JobRow, 'createdAt'>, now = this.now()): number {
+    const age = Math.max(0, now - job.createdAt);
+    return Math.min(this.timing.maxPollMs, Math.max(this.timing.minPollMs, Math.round(age / 10)));
+  }
+
+  /** When to look at an in-progress job again (see pollIntervalMs). */
   nextPollAt(job: Pick<JobRow, 'createdAt'>): number {
     const now = this.now();
-    const age = Math.max(0, now - job.createdAt);
-    return now + Math.min(this.timing.maxPollMs, Math.max(this.timing.minPollMs, Math.round(age / 10)));
+    return now + this.pollIntervalMs(job, now);
   }
 
   backoffAt(job: Pick<JobRow, 'pollFailures'>, retryAfterMs: number | null): number {

@@ -25,7 +25,20 @@ export function requestLogStore({ db, sqlite, withoutSync }: Database_) {
      values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
 
+  // Oldest first through request_log_created_idx; seq is the rowid, so each row is found directly.
+  const deleteOlder = sqlite.prepare(
+    'delete from request_log where seq in (select seq from request_log where created_at < ? order by created_at limit ?)',
+  );
+
   return {
+    /**
+     * Deletes up to `limit` request-log rows created before `before` (oldest first), in one short
+     * statement; returns how many went. Best effort like the inserts: no disk sync of its own.
+     */
+    deleteRequestLogBefore(before: number, limit: number): number {
+      return withoutSync(() => deleteOlder.run(before, limit).changes);
+    },
+
     /** One transaction per batch, best effort: no disk sync of its own (see withoutSync). */
     insertRequestLogBatch(rows: RequestLogRow[]): void {
       if (rows.length === 0) return;

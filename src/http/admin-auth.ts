@@ -41,6 +41,7 @@ export function adminAuth(deps: Deps): MiddlewareHandler<AppEnv> {
       throw new ApiError('unauthorized', 'Missing or invalid admin token.');
     }
     c.set('adminActor', 'admin');
+    c.get('state').adminAuthenticated = true;
     await next();
   };
 }

@@ -11,6 +11,11 @@ export interface RequestState {
   /** The matched route pattern (`/v1/videos/:id`, `/admin/keys/:id`), for metrics labels. */
   routeLabel: string;
   key: KeyRow | null;
+  /**
+   * Set by the admin token and dashboard-session checks (a /v1 request is authenticated once `key`
+   * is set). The request-log row of a request that is neither keeps only bounded facts.
+   */
+  adminAuthenticated: boolean;
   videoId: string | null;
   upstreamRequestId: string | null;
   upstreamMs: number | null;

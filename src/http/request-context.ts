@@ -23,6 +23,7 @@ export function requestContext(deps: Deps): MiddlewareHandler<AppEnv> {
       // The last matched route is the handler's pattern (middleware-only matches give `/v1/*`, `*`).
       routeLabel: routePath(c, -1) || '*',
       key: null,
+      adminAuthenticated: false,
       videoId: null,
       upstreamRequestId: null,
       upstreamMs: null,
@@ -89,7 +90,17 @@ export function serverTiming(state: RequestState): string {
   return `total;dur=${total.toFixed(3)}, upstream;dur=${upstream.toFixed(3)}, reelay;dur=${(total - upstream).toFixed(3)}`;
 }
 
-/** Writes the request-log row (for /v1 and /admin), one structured access-log line, and the request's metrics. */
+/** On the row of a request that was not authenticated, ids are cut to this many characters (§6). */
+export const UNAUTHENTICATED_ID_CHARS = 128;
+
+const bounded = (id: string | null): string | null => (id !== null && id.length > UNAUTHENTICATED_ID_CHARS ? id.slice(0, UNAUTHENTICATED_ID_CHARS) : id);
+
+/**
+ * Writes the request-log row (for /v1 and /admin), one structured access-log line, and the request's
+ * metrics. A request that was not authenticated is recorded with its matched route pattern
+ * (`/v1/videos/:id`, `/v1/*`) instead of its path, and its ids cut to 128 characters, so anonymous
+ * traffic with long paths or ids cannot fill the disk.
+ */
 export function finishRequest(deps: Deps, state: RequestState, method: string, status: number, bytesOut: number): void {
   const finishedAt = performance.now();
   const respondedMs = (state.respondedAt ?? finishedAt) - state.startedAt;
@@ -103,15 +114,17 @@ export function finishRequest(deps: Deps, state: RequestState, method: string, s
   });
   const durationMs = Math.round(finishedAt - state.startedAt);
   const logged = state.route.startsWith('/v1') || state.route.startsWith('/admin');
+  const authenticated = state.key !== null || state.adminAuthenticated;
+  const route = authenticated ? state.route : state.routeLabel;
   if (logged) {
     deps.requestLog.push({
       requestId: state.requestId,
-      clientRequestId: state.clientRequestId,
-      upstreamRequestId: state.upstreamRequestId,
+      clientRequestId: authenticated ? state.clientRequestId : bounded(state.clientRequestId),
+      upstreamRequestId: authenticated ? state.upstreamRequestId : bounded(state.upstreamRequestId),
       keyId: state.key?.id ?? null,
       method,
-      route: state.route,
-      videoId: state.videoId,
+      route,
+      videoId: authenticated ? state.videoId : bounded(state.videoId),
       status,
       errorCode: state.errorCode,
       durationMs,
@@ -128,8 +141,8 @@ export function finishRequest(deps: Deps, state: RequestState, method: string, s
         upstream_request_id: state.upstreamRequestId,
         key_id: state.key?.id ?? null,
         method,
-        route: state.route,
-        video_id: state.videoId,
+        route,
+        video_id: authenticated ? state.videoId : bounded(state.videoId),
         status,
         error_code: state.errorCode,
         duration_ms: durationMs,

@@ -1,7 +1,12 @@
 /**
- * Header filtering in both directions (pure). Hop-by-hop headers and every header named in
- * `Connection` are dropped; the client's credentials never reach the upstream and the upstream's
- * account headers never reach the client. Values with CR, LF or NUL are never forwarded.
+ * Header filtering in both directions (pure). Towards the upstream only an allow-list passes: the
+ * client's content type, accept, user agent, range headers for content downloads, the client's
+ * request id for OpenAI (`x-client-request-id`) and the OpenAI SDK's `x-stainless-*` and `openai-*`
+ * headers; reelay sets the credential, and the HTTP client sets the length of the body reelay
+ * actually sends. Everything else (a client's `Idempotency-Key`,
+ * `api-key`, method overrides, forwarding and client-IP headers, cookies) stays behind. Towards the
+ * client, hop-by-hop headers, every header named in `Connection` and the upstream's account headers
+ * are dropped. Values with CR, LF or NUL are never forwarded.
  */
 const HOP_BY_HOP = new Set([
   'connection',
@@ -15,23 +20,30 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
-/** Request headers that reelay owns or that describe the client's own credential. */
-const NOT_FORWARDED_UPSTREAM = new Set([
-  'host',
-  'authorization',
-  'cookie',
-  'content-length',
-  'accept-encoding',
-  'expect',
-  'openai-organization',
-  'openai-project',
-  'x-request-id',
-  'forwarded',
-  'x-forwarded-for',
-  'x-forwarded-host',
-  'x-forwarded-proto',
-  'x-real-ip',
-]);
+/**
+ * Client request headers that reach the upstream, besides the SDK's (see isForwardedUpstream). `range` and
+ * `if-range` serve content downloads (a partial download resumes against the same file).
+ * `x-client-request-id` is OpenAI's own tracing header (the client's id for the request, also kept
+ * in reelay's request log). `content-length` is not taken from the client: reelay may re-encode a
+ * body, and the HTTP client sets the length of the bytes it sends.
+ */
+const FORWARDED_UPSTREAM = new Set(['accept', 'content-type', 'user-agent', 'range', 'if-range', 'x-client-request-id']);
+
+/**
+ * `openai-*` headers that would pick the organization or project the upstream bills: they belong to
+ * reelay's credential, not to the client's.
+ */
+const ACCOUNT_HEADERS = new Set(['openai-organization', 'openai-project']);
+
+/**
+ * Whether a (lower-case) client request header may reach the upstream: the names above, and the
+ * OpenAI SDK's own headers (`x-stainless-lang`, `x-stainless-retry-count`, `openai-beta`, …).
+ */
+export function isForwardedUpstream(name: string): boolean {
+  if (name.startsWith('x-stainless-')) return true;
+  if (name.startsWith('openai-')) return !ACCOUNT_HEADERS.has(name);
+  return FORWARDED_UPSTREAM.has(name);
+}
 
 /** Response headers that reelay sets itself, or that describe the upstream account. */
 const NOT_FORWARDED_DOWNSTREAM = new Set([
@@ -92,9 +104,22 @@ function filter(headers: HeaderBag, drop: Set<string>): Record<string, string> {
   return out;
 }
 
-/** Client request headers → upstream request headers, with the upstream credential set. */
+/**
+ * Client request headers → upstream request headers: the allow-listed ones, with the upstream
+ * credential set and `accept-encoding: identity` (bodies are relayed and measured as they are).
+ */
 export function upstreamRequestHeaders(clientHeaders: HeaderBag, upstreamApiKey: string | undefined): Record<string, string> {
-  const out = filter(clientHeaders, NOT_FORWARDED_UPSTREAM);
+  const named = connectionNamed(clientHeaders);
+  const out: Record<string, string> = {};
+  for (const rawName in clientHeaders) {
+    const rawValue = clientHeaders[rawName];
+    if (rawValue === undefined) continue;
+    const name = rawName.toLowerCase();
+    if (!isForwardedUpstream(name) || named?.has(name)) continue;
+    const value = Array.isArray(rawValue) ? rawValue.join(', ') : String(rawValue);
+    if (UNSAFE_VALUE.test(value)) continue;
+    out[name] = value;
+  }
   out['accept-encoding'] = 'identity';
   if (upstreamApiKey) out['authorization'] = `Bearer ${upstreamApiKey}`;
   return out;

@@ -204,7 +204,11 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
     if (res.status === 200) {
       const text = res.bytes.toString('utf8');
       const object = parseVideoObject(text);
-      if (object && object.id === job.videoId) deps.settlement.observe(job, { type: 'object', object, raw: text }, `key:${job.keyId}`, state.requestId);
+      if (object && object.id === job.videoId) {
+        deps.settlement.observe(job, { type: 'object', object, raw: text }, `key:${job.keyId}`, state.requestId);
+        // Not finished: when to look again, on reelay's own poll schedule (the SDKs' poll helpers obey it).
+        if (object.status === 'queued' || object.status === 'in_progress') res.headers['openai-poll-after-ms'] = String(deps.settlement.pollIntervalMs(job));
+      }
     } else if (res.status === 404) {
       deps.settlement.observe(job, { type: 'not_found' }, 'system', state.requestId);
     }

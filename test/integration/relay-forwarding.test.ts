@@ -32,7 +32,7 @@ describe('forwarding to the upstream', () => {
     expect(rec.body.toString()).toBe(body);
   });
 
-  it('drops hop-by-hop headers and headers named in Connection', async () => {
+  it('drops hop-by-hop headers, headers named in Connection and headers off the allow-list', async () => {
     const res = await h.call('/v1/videos', {
       method: 'POST',
       key: key.secret,
@@ -43,7 +43,8 @@ describe('forwarding to the upstream', () => {
         'keep-alive': 'timeout=99',
         'proxy-authorization': 'Basic Zm9vOmJhcg==',
         te: 'trailers',
-        'x-custom-kept': 'kept',
+        'x-custom-header': 'not on the allow-list',
+        'user-agent': 'kept-agent',
       },
       body: JSON.stringify({ prompt: 'p' }),
     });
@@ -53,7 +54,8 @@ describe('forwarding to the upstream', () => {
     expect(rec.headers['proxy-authorization']).toBeUndefined();
     expect(rec.headers['te']).toBeUndefined();
     expect(rec.headers['keep-alive']).toBeUndefined();
-    expect(rec.headers['x-custom-kept']).toBe('kept');
+    expect(rec.headers['x-custom-header']).toBeUndefined();
+    expect(rec.headers['user-agent']).toBe('kept-agent');
   });
 
   it('forwards a multipart body byte for byte, with its boundary', async () => {
@@ -107,5 +109,49 @@ describe('forwarding to the upstream', () => {
     const after = h.deps.store.getKey(key.id)!;
     expect(after.balanceMicros).toBe(before.balanceMicros);
     expect(after.heldMicros).toBe(before.heldMicros);
+  });
+  it('lets only allow-listed client headers reach the upstream on creates, polls and downloads', async () => {
+    upstream.setResponder((req, res) => {
+      if (req.method === 'POST') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ id: 'video_allow_1', object: 'video', model: 'sora-2', status: 'queued', progress: 0, seconds: '4', size: '720x1280' }));
+      } else if (req.url.endsWith('/content')) {
+        res.writeHead(206, { 'content-type': 'video/mp4', 'content-range': 'bytes 0-3/10', 'content-length': '4' });
+        res.end(Buffer.from('abcd'));
+      } else {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ id: 'video_allow_1', object: 'video', status: 'in_progress', progress: 5 }));
+      }
+    });
+    const refused = {
+      'idempotency-key': 'client-idem-1',
+      'api-key': 'sk-client-azure-style',
+      'x-http-method-override': 'DELETE',
+      'true-client-ip': '10.0.0.1',
+      'x-forwarded-for': '10.0.0.2',
+      cookie: 'session=client',
+      'openai-organization': 'org-client',
+    };
+    const allowed = { 'x-client-request-id': 'client-trace-1', 'x-stainless-lang': 'js', 'x-stainless-retry-count': '0', 'openai-beta': 'video=v1', 'user-agent': 'OpenAI/JS 6.49.0', accept: 'application/json' };
+    const headers = { ...refused, ...allowed };
+
+    const created = await h.call('/v1/videos', { method: 'POST', key: key.secret, headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'p' }) });
+    expect(created.status).toBe(200);
+    const poll = await h.call('/v1/videos/video_allow_1', { key: key.secret, headers });
+    expect(poll.status).toBe(200);
+    const download = await h.call('/v1/videos/video_allow_1/content', { key: key.secret, headers: { ...headers, range: 'bytes=0-3', 'if-range': '"v1"' } });
+    expect(download.status).toBe(206);
+    await download.arrayBuffer();
+
+    expect(upstream.requests.map((r) => `${r.method} ${r.url}`)).toEqual(['POST /v1/videos', 'GET /v1/videos/video_allow_1', 'GET /v1/videos/video_allow_1/content']);
+    for (const rec of upstream.requests) {
+      for (const name of Object.keys(refused)) expect(rec.headers[name], `${rec.url} ${name}`).toBeUndefined();
+      expect(rec.headers, rec.url).toMatchObject({ ...allowed, authorization: 'Bearer sk-upstream-only-0001', 'accept-encoding': 'identity' });
+      const names = Object.keys(rec.headers).filter((n) => !['host', 'connection', 'content-length', 'content-type', 'range', 'if-range'].includes(n));
+      expect(names.sort(), rec.url).toEqual([...Object.keys(allowed), 'authorization', 'accept-encoding'].sort());
+    }
+    expect(upstream.requests[0]!.headers['content-type']).toBe('application/json');
+    expect(upstream.requests[0]!.headers['content-length']).toBe(String(upstream.requests[0]!.body.length));
+    expect(upstream.requests[2]!.headers).toMatchObject({ range: 'bytes=0-3', 'if-range': '"v1"' });
   });
 });

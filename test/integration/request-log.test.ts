@@ -69,4 +69,36 @@ describe('request ids and the request log', () => {
       expect(res.headers.get('x-request-id')).toMatch(/^req_/);
     }
   });
+  it('records an unauthenticated request with its route pattern and ids cut to 128 characters', async () => {
+    const long = 'x'.repeat(15 * 1024);
+    const cases = [
+      { path: `/v1/videos/video_${long}`, route: '/v1/videos/:id' },
+      { path: `/v1/videos/video_${long}/content`, route: '/v1/videos/:id/content' },
+      { path: `/v1/${long}`, route: '/v1/*' },
+      { path: `/admin/keys/${long}`, route: '/admin/keys/:id' },
+      { path: `/admin/${long}`, route: '/admin/*' },
+      { path: `/admin/ui/${long}`, route: '/admin/*', status: 303 },
+    ];
+    for (const [i, { path, route, status }] of cases.entries()) {
+      const res = await h.app.request(path, { headers: { 'x-client-request-id': `anon-${i}-${'c'.repeat(500)}`, authorization: 'Bearer wrong' } });
+      expect(res.status, path.slice(0, 40)).toBe(status ?? 401);
+      h.deps.requestLog.flush();
+      const row = h.deps.store.searchRequestLog({ requestId: res.headers.get('x-request-id')!, limit: 1 })[0]!;
+      expect(row, route).toMatchObject({ route, keyId: null, status: status ?? 401, clientRequestId: `anon-${i}-${'c'.repeat(500)}`.slice(0, 128) });
+      expect(JSON.stringify(row).length, route).toBeLessThan(1024);
+    }
+  });
+
+  it('keeps the path and the whole client request id of authenticated requests', async () => {
+    const clientId = `mine-${'c'.repeat(400)}`;
+    const res = await h.call('/v1/videos/video_unknown_to_reelay', { key: key.secret, headers: { 'x-client-request-id': clientId } });
+    expect(res.status).toBe(404);
+    const admin = await h.admin('/admin/keys/key_unknown', { headers: { 'x-client-request-id': clientId } });
+    expect(admin.status).toBe(404);
+    h.deps.requestLog.flush();
+    const row = h.deps.store.searchRequestLog({ requestId: res.headers.get('x-request-id')!, limit: 1 })[0]!;
+    expect(row).toMatchObject({ route: '/v1/videos/:id', keyId: key.id, videoId: 'video_unknown_to_reelay', clientRequestId: clientId });
+    const adminRow = h.deps.store.searchRequestLog({ requestId: admin.headers.get('x-request-id')!, limit: 1 })[0]!;
+    expect(adminRow).toMatchObject({ route: '/admin/keys/key_unknown', clientRequestId: clientId });
+  });
 });

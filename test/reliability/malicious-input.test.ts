@@ -25,7 +25,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // Nothing reached the upstream and the victim key is whole: one credit entry, no hold, no job.
-  expect(up.requests.filter((r) => r.headers['x-test'] !== 'valid' && !CHARACTERS.test(r.path))).toEqual([]);
+  expect(up.requests.filter((r) => r.headers['user-agent'] !== 'valid-case' && !CHARACTERS.test(r.path))).toEqual([]);
   expect(h.deps.store.getKey(victim.id)).toMatchObject({ balanceMicros: 10_000_000, heldMicros: 0 });
   expect(h.database.sqlite.prepare('select kind, count(*) as n from ledger where key_id = ? group by kind').all(victim.id)).toEqual([{ kind: 'credit', n: 1 }]);
   expect(h.database.sqlite.prepare('select count(*) as n from jobs where key_id = ?').get(victim.id)).toEqual({ n: 0 });
@@ -131,7 +131,7 @@ describe('generated JSON bodies (fast-check)', () => {
     await fc.assert(
       fc.asyncProperty(body, async (value) => {
         const before = up.creates().length;
-        const res = await h.createJson(payer.secret, JSON.stringify(value) ?? 'null', { 'x-test': 'valid' });
+        const res = await h.createJson(payer.secret, JSON.stringify(value) ?? 'null', { 'user-agent': 'valid-case' });
         cases++;
         expect(res.status).toBeLessThan(500);
         if (res.status === 200) {
@@ -184,7 +184,7 @@ describe('generated JSON bodies (fast-check)', () => {
         const req = new Request('http://x/', { method: 'POST', body: form });
         const bytes = new Uint8Array(await req.arrayBuffer());
         const before = up.creates().length;
-        const res = await h.call('/v1/videos', { method: 'POST', key: payer.secret, headers: { 'content-type': req.headers.get('content-type')!, 'x-test': 'valid' }, body: bytes });
+        const res = await h.call('/v1/videos', { method: 'POST', key: payer.secret, headers: { 'content-type': req.headers.get('content-type')!, 'user-agent': 'valid-case' }, body: bytes });
         cases++;
         expect(res.status).toBeLessThan(500);
         if (res.status !== 200) {
@@ -243,14 +243,14 @@ describe('generated JSON bodies (fast-check)', () => {
 describe('idempotency under hostile bodies', () => {
   it('a replayed Idempotency-Key with a body that differs only in a __proto__ key is refused, not replayed', async () => {
     const payer = h.newKey('10.00');
-    const first = await h.createJson(payer.secret, '{"prompt":"p","__proto__":{"a":1}}', { 'idempotency-key': 'proto-1', 'x-test': 'valid' });
+    const first = await h.createJson(payer.secret, '{"prompt":"p","__proto__":{"a":1}}', { 'idempotency-key': 'proto-1', 'user-agent': 'valid-case' });
     expect(first.status).toBe(200);
-    const second = await h.createJson(payer.secret, '{"prompt":"p","__proto__":{"a":2}}', { 'idempotency-key': 'proto-1', 'x-test': 'valid' });
+    const second = await h.createJson(payer.secret, '{"prompt":"p","__proto__":{"a":2}}', { 'idempotency-key': 'proto-1', 'user-agent': 'valid-case' });
     cases++;
     expect(second.status).toBe(409);
     expect(second.json()).toMatchObject({ error: { code: 'idempotency_key_reused' } });
     // The same body again is a replay.
-    const third = await h.createJson(payer.secret, '{"prompt":"p","__proto__":{"a":1}}', { 'idempotency-key': 'proto-1', 'x-test': 'valid' });
+    const third = await h.createJson(payer.secret, '{"prompt":"p","__proto__":{"a":1}}', { 'idempotency-key': 'proto-1', 'user-agent': 'valid-case' });
     expect(third.status).toBe(200);
     expect(third.headers.get('idempotent-replayed')).toBe('true');
     expect(third.json().id).toBe(first.json().id);

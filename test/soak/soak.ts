@@ -108,7 +108,8 @@ function duringRefusal(start: number, end: number): boolean {
 // --- the fault plan -------------------------------------------------------------------------------
 
 function faultFor(r: FaultRequest): Behaviour | undefined {
-  const sid = typeof r.headers['x-soak-id'] === 'string' ? r.headers['x-soak-id'] : null;
+  // The request's soak id rides in the user agent: only allow-listed headers reach the upstream.
+  const sid = /^reelay-soak\/(\S+)$/.exec(String(r.headers['user-agent'] ?? ''))?.[1] ?? null;
   if (random() >= FAULT_RATE) return undefined;
   const isContent = r.path.endsWith('/content');
   const kinds: Behaviour[] = [
@@ -193,7 +194,7 @@ async function main(): Promise<number> {
   async function call(action: string, path: string, init: RequestInit & { tenant?: number; expect?: number[] } = {}) {
     const sid = `s${++seq}`;
     const headers = new Headers(init.headers);
-    headers.set('x-soak-id', sid);
+    headers.set('user-agent', `reelay-soak/${sid}`);
     if (init.tenant !== undefined) headers.set('authorization', `Bearer ${tenants[init.tenant]!.secret}`);
     counts.requests++;
     bump(counts.byAction, action);

@@ -14,7 +14,16 @@ describe('configuration', () => {
       logLevel: 'info',
       maxMultipartBytes: 64 * 1024 * 1024,
       maxJobAgeMs: 24 * 3600_000,
+      requestLogRetentionDays: 30,
     });
+  });
+
+  it('reads REQUEST_LOG_RETENTION_DAYS as a positive whole number of days', () => {
+    expect(loadConfig({ REQUEST_LOG_RETENTION_DAYS: '7' }).requestLogRetentionDays).toBe(7);
+    expect(loadConfig({ REQUEST_LOG_RETENTION_DAYS: '' }).requestLogRetentionDays).toBe(30);
+    for (const bad of ['0', '-3', '1.5', 'forever']) {
+      expect(() => loadConfig({ REQUEST_LOG_RETENTION_DAYS: bad }), bad).toThrow(/REQUEST_LOG_RETENTION_DAYS must be/);
+    }
   });
 
   it.each([

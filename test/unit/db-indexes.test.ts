@@ -25,4 +25,9 @@ describe('indexes behind id lookups (migrations as shipped)', () => {
     expect(p).not.toMatch(/SCAN request_log/);
     for (const idx of ['request_log_request_id_idx', 'request_log_client_id_idx', 'request_log_upstream_id_idx']) expect(p).toContain(idx);
   });
+  it('finds the oldest request-log rows for the retention pruner through the created_at index', () => {
+    const p = plan('delete from request_log where seq in (select seq from request_log where created_at < ? order by created_at limit ?)');
+    expect(p).toContain('request_log_created_idx');
+    expect(p).not.toMatch(/SCAN request_log|TEMP B-TREE/);
+  });
 });

@@ -45,6 +45,7 @@ function requireSession(sessions: SessionStore): MiddlewareHandler<UiEnv> {
       return c.html(refused('Your session has expired or you are not logged in. Log in again and resend the form.'), 403);
     }
     c.set('session', session);
+    c.get('state').adminAuthenticated = true;
     if (!safe) {
       if (!isSameOriginRequest(c)) return c.html(refused('Refused: the form was not sent from this site.'), 403);
       const form = await readForm(c);
