@@ -5,6 +5,7 @@ import type { Catalog } from './billing/catalog.js';
 import type { Logger } from './logging/logger.js';
 import type { RequestLogWriter } from './logging/request-log-writer.js';
 import type { RateLimiter } from './keys/rate-limiter.js';
+import type { AuthThrottle } from './http/auth-throttle.js';
 import type { Settlement } from './billing/settlement.js';
 import type { Metrics } from './metrics/index.js';
 
@@ -17,6 +18,8 @@ export interface Deps {
   logger: Logger;
   requestLog: RequestLogWriter;
   rateLimiter: RateLimiter;
+  /** Wrong admin tokens per client address, on the admin API and the dashboard's login alike. */
+  authThrottle: AuthThrottle;
   settlement: Settlement;
   metrics: Metrics;
   now: () => number;

@@ -11,6 +11,7 @@ import { buildCatalog, DEFAULT_CATALOG, type Catalog } from './billing/catalog.j
 import { createLogger, type Logger } from './logging/logger.js';
 import { RequestLogWriter } from './logging/request-log-writer.js';
 import { RateLimiter } from './keys/rate-limiter.js';
+import { AuthThrottle } from './http/auth-throttle.js';
 import { Settlement, DEFAULT_POLL_TIMING, type PollTiming } from './billing/settlement.js';
 import { Reconciler } from './billing/reconciler.js';
 import { Metrics } from './metrics/index.js';
@@ -52,7 +53,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps & { dat
   const settlement = new Settlement(store, now, logger, { ...DEFAULT_POLL_TIMING, minPollMs: config.reconcilerMinPollMs, ...opts.pollTiming });
   const requestLog = new RequestLogWriter(store, logger);
   const metrics = new Metrics({ reconcilerBacklog: () => store.countOpenJobsDue(now()), openHolds: () => store.openHoldTotals() });
-  return { config, store, upstream, catalog, logger, requestLog, rateLimiter: new RateLimiter(now), settlement, metrics, now, bootTime: now(), database };
+  return { config, store, upstream, catalog, logger, requestLog, rateLimiter: new RateLimiter(now), authThrottle: new AuthThrottle(now), settlement, metrics, now, bootTime: now(), database };
 }
 
 export interface RunningReelay {
