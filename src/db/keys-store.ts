@@ -14,9 +14,10 @@ export interface NewKey {
   allowedModels: string[] | null;
   rpmLimit: number | null;
   maxInflightJobs: number | null;
+  maxConcurrentDownloads?: number | null;
 }
 
-export type KeyPatch = Partial<Pick<KeyRow, 'name' | 'expiresAt' | 'disabled' | 'allowedModels' | 'rpmLimit' | 'maxInflightJobs'>>;
+export type KeyPatch = Partial<Pick<KeyRow, 'name' | 'expiresAt' | 'disabled' | 'allowedModels' | 'rpmLimit' | 'maxInflightJobs' | 'maxConcurrentDownloads'>>;
 
 /**
  * How long an authenticated key's row may be reused without reading it again. Changes made
