@@ -1,21 +1,26 @@
-import { ConfigError } from './config.js';
 import { HELP, GROUPS } from './cli/help.js';
-import { UsageError, openStore } from './cli/common.js';
+import { UsageError, exitCodeOf, openStore } from './cli/common.js';
 import { keysCommand } from './cli/keys.js';
 import { usageCommand } from './cli/usage.js';
 import { requestsCommand } from './cli/requests.js';
 
 /**
- * The operator CLI: `npx reelay <command>`. Works on the local database named by DATABASE_URL.
- * Data goes to stdout (JSON, JSON lines, CSV), messages to stderr, so output pipes well.
- * Exit status: 0 done, 1 failed (or nothing found), 2 bad command line or configuration.
+ * The operator CLI: `npx reelay <command>`. Works on the database named by DATABASE_URL, which
+ * must exist (only `migrate` creates one), or, with REELAY_URL and ADMIN_TOKEN, through that
+ * server's admin API. Data goes to stdout (JSON, JSON lines, CSV), messages to stderr, so output
+ * pipes well. Exit status: 0 done, 1 nothing found or refused, 2 bad command line or configuration.
  */
 export async function runCli(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === undefined) {
+    // No command is a usage mistake (a script that lost its arguments must not look successful).
+    process.stderr.write(`${HELP.main}\n`);
+    return 2;
+  }
   const sub = command !== undefined && GROUPS.has(command) && rest[0] !== undefined && !rest[0].startsWith('-') ? rest[0] : undefined;
-  if (!command || command === '--help' || command === '-h' || command === 'help' || rest.includes('--help') || rest.includes('-h')) {
-    const helpKey = sub ? `${command} ${sub}` : (command ?? 'main');
-    process.stdout.write(`${HELP[helpKey] ?? HELP[command ?? 'main'] ?? HELP.main}\n`);
+  if (command === '--help' || command === '-h' || command === 'help' || rest.includes('--help') || rest.includes('-h')) {
+    const helpKey = sub ? `${command} ${sub}` : command;
+    process.stdout.write(`${HELP[helpKey] ?? HELP[command] ?? HELP.main}\n`);
     return 0;
   }
   try {
@@ -30,7 +35,7 @@ export async function runCli(argv: string[]): Promise<number> {
         await requestsCommand(sub, rest.slice(1));
         return 0;
       case 'migrate': {
-        const { close } = openStore();
+        const { close } = openStore({ create: true });
         close();
         process.stderr.write('Migrations applied.\n');
         return 0;
@@ -44,9 +49,8 @@ export async function runCli(argv: string[]): Promise<number> {
         throw new UsageError(`unknown command '${command}'\n\n${HELP.main}`);
     }
   } catch (err) {
-    const usage = err instanceof UsageError || err instanceof ConfigError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
     process.stderr.write(`reelay: ${(err as Error).message}\n`);
-    return usage ? 2 : 1;
+    return exitCodeOf(err);
   }
 }
 

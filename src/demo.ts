@@ -1,9 +1,11 @@
-import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { loadConfig, ConfigError } from './config.js';
 import { startReelay } from './server.js';
 import { startSimulator } from './simulator/index.js';
-import { createKey, keyRefusal } from './keys/service.js';
+import { keyRefusal } from './keys/service.js';
+import { createKeyWithCredit } from './keys/create.js';
+import { ensurePrivateDir, ensurePrivateFile } from './private-files.js';
 import { hashKey } from './keys/secret.js';
 import { parseUsd, formatUsd } from './money.js';
 
@@ -30,7 +32,7 @@ function readState(): DemoState | null {
 }
 
 async function main(): Promise<void> {
-  mkdirSync('./data', { recursive: true });
+  ensurePrivateDir('./data');
   const saved = readState();
   const adminToken = process.env.ADMIN_TOKEN || saved?.adminToken || `admin-${randomBytes(18).toString('base64url')}`;
   const upstreamKey = `sim-${randomBytes(12).toString('hex')}`;
@@ -60,11 +62,12 @@ async function main(): Promise<void> {
   let secret = saved?.key;
   const existing = secret ? store.findKeyByHash(hashKey(secret)) : undefined;
   if (!secret || keyRefusal(existing, Date.now()) !== null) {
-    const created = createKey(store, { name: 'demo' }, Date.now());
-    store.appendCredit(created.key.id, DEMO_CREDIT, 'demo credit', { actor: 'demo', requestId: null, now: Date.now() });
+    const created = createKeyWithCredit(store, { name: 'demo', creditMicros: DEMO_CREDIT, creditNote: 'demo credit' }, { actor: 'demo', requestId: null, now: Date.now() });
     secret = created.secret;
   }
-  writeFileSync(DEMO_STATE, JSON.stringify({ key: secret, adminToken } satisfies DemoState, null, 2), { mode: 0o600 });
+  // It holds the demo key and the admin token: owner-only, even when an older run left it 0644.
+  ensurePrivateFile(DEMO_STATE);
+  writeFileSync(DEMO_STATE, JSON.stringify({ key: secret, adminToken } satisfies DemoState, null, 2));
   const key = store.findKeyByHash(hashKey(secret))!;
   const base = `${reelay.url}/v1`;
 

@@ -6,6 +6,7 @@ import type { Logger } from './logging/logger.js';
 import type { RequestLogWriter } from './logging/request-log-writer.js';
 import type { DownloadLimiter } from './keys/download-limiter.js';
 import type { RateLimiter } from './keys/rate-limiter.js';
+import type { AuthThrottle } from './http/auth-throttle.js';
 import type { Settlement } from './billing/settlement.js';
 import type { Metrics } from './metrics/index.js';
 
@@ -20,6 +21,8 @@ export interface Deps {
   rateLimiter: RateLimiter;
   /** Content downloads in progress per key. */
   downloads: DownloadLimiter;
+  /** Wrong admin tokens per client address, on the admin API and the dashboard's login alike. */
+  authThrottle: AuthThrottle;
   settlement: Settlement;
   metrics: Metrics;
   now: () => number;

@@ -23,6 +23,8 @@ export function parseUsd(input: string | number): number {
   const whole = BigInt(m[2]!);
   const frac = BigInt((m[3] ?? '').padEnd(6, '0'));
   const micros = whole * 1_000_000n + frac;
+  // Beyond 2^53 micro-USD (about 9 billion USD) a JS number can no longer hold the amount exactly.
+  if (micros > BigInt(Number.MAX_SAFE_INTEGER)) throw new MoneyFormatError(`amount must be at most ${formatUsd(Number.MAX_SAFE_INTEGER)}`);
   const signed = m[1] ? -micros : micros;
   return Number(signed);
 }

@@ -13,6 +13,7 @@ import { createLogger, type Logger } from './logging/logger.js';
 import { RequestLogWriter } from './logging/request-log-writer.js';
 import { RequestLogPruner } from './logging/request-log-pruner.js';
 import { RateLimiter } from './keys/rate-limiter.js';
+import { AuthThrottle } from './http/auth-throttle.js';
 import { Settlement, DEFAULT_POLL_TIMING, type PollTiming } from './billing/settlement.js';
 import { Reconciler } from './billing/reconciler.js';
 import { Metrics } from './metrics/index.js';
@@ -78,6 +79,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps & { dat
     requestLog,
     rateLimiter: new RateLimiter(now),
     downloads: new DownloadLimiter(),
+    authThrottle: new AuthThrottle(now),
     settlement,
     metrics,
     now,

@@ -2,29 +2,54 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppEnv } from '../http/context.js';
 import type { Deps } from '../deps.js';
-import { createKey } from '../keys/service.js';
+import { createKeyWithCredit, type NewKeyRequest } from '../keys/create.js';
 import { ApiError, notFound } from '../errors.js';
 import { presentKey, presentLedger } from './present.js';
 import { jsonBody, queryParams, usdAmount, isoTime, listLimit, afterCursor } from './input.js';
 import { BalanceError } from '../db/billing-store.js';
 import { formatUsd } from '../money.js';
 
+/** The largest per-key download limit an operator may set, and what a key without one gets. */
+export const MAX_CONCURRENT_DOWNLOADS_LIMIT = 1000;
+export const DEFAULT_CONCURRENT_DOWNLOADS = 8;
+
 const modelList = z.array(z.string().min(1).max(200)).max(100).nullable();
 const limits = {
   allowed_models: modelList.optional(),
   rpm_limit: z.number().int().positive().max(1_000_000).nullable().optional(),
   max_inflight_jobs: z.number().int().positive().max(1_000_000).nullable().optional(),
+  max_concurrent_downloads: z
+    .number()
+    .int()
+    .positive()
+    .max(MAX_CONCURRENT_DOWNLOADS_LIMIT)
+    .nullable()
+    .optional()
+    .meta({ description: `content downloads this key may hold open at once (1–${MAX_CONCURRENT_DOWNLOADS_LIMIT}); null: the default (${DEFAULT_CONCURRENT_DOWNLOADS})` }),
   expires_at: isoTime.nullable().optional(),
 };
 
 export const createKeySchema = z
-  .object({ name: z.string().trim().min(1).max(200), credit_usd: usdAmount.optional(), ...limits })
+  .object({ name: z.string().trim().min(1).max(200), credit_usd: usdAmount.refine((v) => v >= 0, 'must not be negative').optional(), ...limits })
   .strict();
 export const patchKeySchema = z
   .object({ name: z.string().trim().min(1).max(200).optional(), disabled: z.boolean().optional(), ...limits })
   .strict();
 export const creditSchema = z.object({ amount_usd: usdAmount, note: z.string().max(1000).optional() }).strict();
 export const listKeysQuerySchema = z.object({ after: afterCursor, limit: listLimit }).strict();
+
+/** A validated create body (API or dashboard form) → the domain's request. */
+export function newKeyRequest(body: z.output<typeof createKeySchema>): NewKeyRequest {
+  return {
+    name: body.name,
+    creditMicros: body.credit_usd ?? 0,
+    expiresAt: body.expires_at ?? null,
+    allowedModels: body.allowed_models ?? null,
+    rpmLimit: body.rpm_limit ?? null,
+    maxInflightJobs: body.max_inflight_jobs ?? null,
+    maxConcurrentDownloads: body.max_concurrent_downloads ?? null,
+  };
+}
 
 /** /admin/keys: create (secret shown once), list, show, change, revoke, credit. */
 export function keysRoutes(deps: Deps): Hono<AppEnv> {
@@ -37,22 +62,8 @@ export function keysRoutes(deps: Deps): Hono<AppEnv> {
 
   app.post('/', async (c) => {
     const body = await jsonBody(c, createKeySchema);
-    if (body.credit_usd !== undefined && body.credit_usd < 0) throw new ApiError('invalid_request', 'credit_usd must not be negative.', 'credit_usd');
-    const w = who(c);
-    const { key, secret } = createKey(
-      deps.store,
-      {
-        name: body.name,
-        expiresAt: body.expires_at ?? null,
-        allowedModels: body.allowed_models ?? null,
-        rpmLimit: body.rpm_limit ?? null,
-        maxInflightJobs: body.max_inflight_jobs ?? null,
-      },
-      w.now,
-    );
-    if (body.credit_usd) deps.store.appendCredit(key.id, body.credit_usd, 'initial credit', w);
-    deps.store.appendAudit({ ...w, action: 'key.create', targetId: key.id, details: { name: body.name, credit_usd: body.credit_usd ? formatUsd(body.credit_usd) : null } });
-    return c.json({ ...presentKey(deps.store.getKey(key.id)!), key: secret }, 201);
+    const { key, secret } = createKeyWithCredit(deps.store, newKeyRequest(body), who(c));
+    return c.json({ ...presentKey(key), key: secret }, 201);
   });
 
   app.get('/', (c) => {
@@ -77,6 +88,7 @@ export function keysRoutes(deps: Deps): Hono<AppEnv> {
       ...(body.allowed_models !== undefined && { allowedModels: body.allowed_models }),
       ...(body.rpm_limit !== undefined && { rpmLimit: body.rpm_limit }),
       ...(body.max_inflight_jobs !== undefined && { maxInflightJobs: body.max_inflight_jobs }),
+      ...(body.max_concurrent_downloads !== undefined && { maxConcurrentDownloads: body.max_concurrent_downloads }),
       ...(body.expires_at !== undefined && { expiresAt: body.expires_at }),
     };
     const key = deps.store.updateKey(id, patch)!;
@@ -104,7 +116,7 @@ export function keysRoutes(deps: Deps): Hono<AppEnv> {
     try {
       entry = deps.store.appendCredit(id, body.amount_usd, body.note ?? null, w);
     } catch (err) {
-      if (err instanceof BalanceError) throw new ApiError('invalid_request', 'The adjustment would take the available balance below zero.', 'amount_usd');
+      if (err instanceof BalanceError) throw new ApiError('invalid_request', `amount_usd was refused: ${err.message}.`, 'amount_usd');
       throw err;
     }
     deps.store.appendAudit({ ...w, action: body.amount_usd > 0 ? 'key.credit' : 'key.adjust', targetId: id, details: { amount_usd: formatUsd(body.amount_usd), note: body.note ?? null } });

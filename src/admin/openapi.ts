@@ -39,6 +39,7 @@ export const keySchema = z
     allowed_models: z.array(text).nullable().meta({ description: 'null: every priced model' }),
     rpm_limit: int.nullable(),
     max_inflight_jobs: int.nullable(),
+    max_concurrent_downloads: int.nullable().meta({ description: 'concurrent content downloads; null: the default (8)' }),
     balance_usd: usd,
     held_usd: usd,
     available_usd: usd,
@@ -238,7 +239,7 @@ function operation(summary: string, o: { query?: z.ZodType; path?: JsonSchema; b
     summary,
     ...(parameters.length > 0 && { parameters }),
     ...(o.body && { requestBody: body(o.body) }),
-    responses: { ...o.ok, ...errorRefs(401, 403, ...o.errors) },
+    responses: { ...o.ok, ...errorRefs(401, 403, ...o.errors, 429) },
   };
 }
 
@@ -346,6 +347,10 @@ export function buildOpenApiDocument(): Record<string, unknown> {
         E401: json(ref('Error'), 'unauthorized: missing or wrong admin token'),
         E403: json(ref('Error'), 'forbidden: a reelay API key, or the admin API is disabled (no ADMIN_TOKEN)'),
         E404: json(ref('Error'), 'not_found'),
+        E429: {
+          ...json(ref('Error'), 'rate_limit_exceeded: too many wrong admin tokens from this client address (on the API or the dashboard login); wait `retry-after` seconds'),
+          headers: { 'retry-after': { schema: { type: 'integer' }, description: 'seconds to wait' } },
+        },
       },
     },
   };

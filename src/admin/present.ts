@@ -27,6 +27,7 @@ export function presentKey(k: KeyRow) {
     allowed_models: k.allowedModels,
     rpm_limit: k.rpmLimit,
     max_inflight_jobs: k.maxInflightJobs,
+    max_concurrent_downloads: k.maxConcurrentDownloads,
     balance_usd: formatUsd(k.balanceMicros),
     held_usd: formatUsd(k.heldMicros),
     available_usd: formatUsd(k.balanceMicros - k.heldMicros),

@@ -3,7 +3,7 @@ export const HELP: Record<string, string> = {
   main: `usage: reelay <command> [options]
 
 commands:
-  keys create --name NAME [--credit USD] [--models a,b] [--rpm N] [--max-inflight N] [--expires ISO]
+  keys create --name NAME [--credit USD] [--models a,b] [--rpm N] [--max-inflight N] [--max-downloads N] [--expires ISO]
   keys list
   keys show ID
   keys revoke ID
@@ -14,10 +14,16 @@ commands:
   migrate                 apply database migrations
   simulator [--port N]    run the upstream simulator alone
 
-Every command reads DATABASE_URL (default ./data/reelay.db). Add --help to any command.`,
+Commands work on the SQLite database named by DATABASE_URL (default ./data/reelay.db), which
+must exist (only migrate creates it). With REELAY_URL (a running server's root URL, e.g.
+http://127.0.0.1:8080) and ADMIN_TOKEN set, the keys, usage and requests commands go through that
+server's admin API instead. Add --help to any command.
+
+exit status: 0 done, 1 nothing found or refused (by the server or the database),
+2 bad command line or configuration (a malformed value, a missing database file).`,
   keys: 'usage: reelay keys create|list|show|revoke|credit …\nRun `reelay keys <sub> --help` for one of them.',
   'keys create':
-    'usage: reelay keys create --name NAME [--credit USD] [--models a,b] [--rpm N] [--max-inflight N] [--expires ISO]\nPrints the new key as JSON, with its secret in "key" (shown only this once).',
+    'usage: reelay keys create --name NAME [--credit USD] [--models a,b] [--rpm N] [--max-inflight N] [--max-downloads N] [--expires ISO]\nPrints the new key as JSON, with its secret in "key" (shown only this once).\n--max-downloads N: content downloads it may hold open at once (1-1000; default 8).',
   'keys list': 'usage: reelay keys list\nPrints all keys as JSON lines (never their secrets).',
   'keys show': 'usage: reelay keys show ID\nPrints one key as JSON.',
   'keys revoke': 'usage: reelay keys revoke ID\nRevokes the key: it answers 401 from then on; its history stays.',

@@ -2,12 +2,12 @@ import { parseArgs } from 'node:util';
 import { createWriteStream, renameSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import { exportChunks } from '../admin/export.js';
-import { usageExportQuerySchema, usageSummary, usageSummaryQuerySchema } from '../admin/usage-routes.js';
+import { usageExportQuerySchema, usageSummaryQuerySchema } from '../admin/usage-routes.js';
 import { HELP } from './help.js';
-import { UsageError, openStore, parseOptions } from './common.js';
+import { UsageError, defined, parseOptions } from './common.js';
+import { openOps, type ExportPiece } from './ops.js';
 
-/** `reelay usage export|summary`: the billing export and totals, from the local database. */
+/** `reelay usage export|summary`: the billing export and totals, from the database or a server. */
 export async function usageCommand(sub: string | undefined, args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
@@ -22,23 +22,24 @@ export async function usageCommand(sub: string | undefined, args: string[]): Pro
   });
   switch (sub) {
     case 'export': {
-      const q = parseOptions(usageExportQuerySchema, { from: values.from, to: values.to, key_id: values.key, format: values.format });
-      const { store, close } = openStore();
+      const query = defined({ from: values.from, to: values.to, key_id: values.key, format: values.format });
+      parseOptions(usageExportQuerySchema, query);
+      const ops = openOps();
       try {
-        const chunks = exportChunks((after, limit) => store.usageExportPage({ from: q.from, to: q.to, keyId: q.key_id }, after, limit), q.format);
-        await writeExport(chunks, values.out);
+        await writeExport(ops.usageExport(query), values.out);
       } finally {
-        close();
+        await ops.close();
       }
       return;
     }
     case 'summary': {
-      const q = parseOptions(usageSummaryQuerySchema, { from: values.from, to: values.to, key_id: values.key, group_by: values['group-by'] });
-      const { store, close } = openStore();
+      const query = defined({ from: values.from, to: values.to, key_id: values.key, group_by: values['group-by'] });
+      parseOptions(usageSummaryQuerySchema, query);
+      const ops = openOps();
       try {
-        process.stdout.write(`${JSON.stringify(usageSummary(store, { from: q.from, to: q.to, keyId: q.key_id }, q.group_by), null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify(await ops.usageSummary(query), null, 2)}\n`);
       } finally {
-        close();
+        await ops.close();
       }
       return;
     }
@@ -51,7 +52,7 @@ export async function usageCommand(sub: string | undefined, args: string[]): Pro
  * Writes the chunks to stdout or to `file` (via `file.partial`, renamed once complete), waiting
  * for `drain` so memory stays flat. A closed stdout (`| head`) ends the export quietly.
  */
-async function writeExport(chunks: Generator<{ text: string; rows: number }>, file: string | undefined): Promise<void> {
+async function writeExport(chunks: AsyncIterable<ExportPiece>, file: string | undefined): Promise<void> {
   const partial = file === undefined ? undefined : `${file}.partial`;
   const dest: Writable = partial === undefined ? process.stdout : createWriteStream(partial);
   const tty = process.stderr.isTTY === true;
@@ -60,13 +61,19 @@ async function writeExport(chunks: Generator<{ text: string; rows: number }>, fi
     failure ??= err;
   };
   dest.on('error', onError);
+  // Progress counts rows when they are known (the local database), else bytes (a server's stream).
   let rows = 0;
+  let bytes = 0;
+  let unit = 'rows';
+  const progress = () => (unit === 'rows' ? `${rows} rows` : `${bytes} bytes`);
   try {
-    for (const chunk of chunks) {
+    for await (const chunk of chunks) {
       if (failure) break;
-      rows += chunk.rows;
-      if (!dest.write(chunk.text)) await Promise.race([once(dest, 'drain'), once(dest, 'close')]);
-      if (tty && chunk.rows > 0) process.stderr.write(`\rreelay: exported ${rows} rows`);
+      if (chunk.rows === undefined) unit = 'bytes';
+      rows += chunk.rows ?? 0;
+      bytes += typeof chunk.data === 'string' ? Buffer.byteLength(chunk.data) : chunk.data.byteLength;
+      if (!dest.write(chunk.data)) await Promise.race([once(dest, 'drain'), once(dest, 'close')]);
+      if (tty && (chunk.rows ?? 1) > 0) process.stderr.write(`\rreelay: exported ${progress()}`);
     }
     if (partial !== undefined && !failure) {
       dest.end();
@@ -75,7 +82,7 @@ async function writeExport(chunks: Generator<{ text: string; rows: number }>, fi
   } catch (err) {
     onError(err as NodeJS.ErrnoException);
   }
-  if (tty) process.stderr.write(rows > 0 ? '\n' : '');
+  if (tty) process.stderr.write(rows > 0 || bytes > 0 ? '\n' : '');
   if (failure !== null) {
     const err: NodeJS.ErrnoException = failure;
     if (partial !== undefined) {
@@ -87,6 +94,6 @@ async function writeExport(chunks: Generator<{ text: string; rows: number }>, fi
   }
   if (partial !== undefined) {
     renameSync(partial, file!);
-    if (tty) process.stderr.write(`reelay: wrote ${rows} rows to ${file}\n`);
+    if (tty) process.stderr.write(`reelay: wrote ${progress()} to ${file}\n`);
   }
 }

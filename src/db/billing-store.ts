@@ -227,11 +227,16 @@ export function billingStore({ db }: Database_, cache: JobRowCache) {
           .where(
             and(
               eq(apiKeys.id, keyId),
-              amountMicros < 0 ? sql`${apiKeys.balanceMicros} - ${apiKeys.heldMicros} >= ${-amountMicros}` : undefined,
+              amountMicros < 0
+                ? sql`${apiKeys.balanceMicros} - ${apiKeys.heldMicros} >= ${-amountMicros}`
+                : // A balance past 2^53 micro-USD could not be read back exactly (SQLite would even turn it into a float past 2^63).
+                  sql`${apiKeys.balanceMicros} <= ${Number.MAX_SAFE_INTEGER - amountMicros}`,
             ),
           )
           .run();
-        if (changed.changes !== 1) throw new BalanceError('the adjustment would take the available balance below zero');
+        if (changed.changes !== 1) {
+          throw new BalanceError(amountMicros < 0 ? 'the adjustment would take the available balance below zero' : 'the credit would take the balance above the largest amount reelay keeps');
+        }
         const id = newId('led');
         tx.insert(ledger)
           .values({

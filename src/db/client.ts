@@ -1,8 +1,8 @@
 import Database from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { ensurePrivateDir, ensurePrivateFile, restrictExisting } from '../private-files.js';
 import { fileURLToPath } from 'node:url';
 import * as schema from './schema/index.js';
 
@@ -35,11 +35,20 @@ export function applyPragmas(sqlite: Database.Database): void {
   sqlite.pragma('busy_timeout = 5000');
 }
 
-/** Opens (creating if needed) the SQLite file and applies the pragmas. Does not migrate. */
+/**
+ * Opens (creating if needed) the SQLite file and applies the pragmas. Does not migrate. A new data
+ * directory is created 0700 and the database file 0600 before SQLite opens it; SQLite gives its
+ * -wal and -shm files the database file's mode, and older ones are tightened here too.
+ */
 export function openDatabase(path: string): Database_ {
-  if (path !== ':memory:' && !path.startsWith('file:')) mkdirSync(dirname(path), { recursive: true });
+  const onDisk = path !== ':memory:' && !path.startsWith('file:');
+  if (onDisk) {
+    ensurePrivateDir(dirname(path));
+    ensurePrivateFile(path);
+  }
   const sqlite = new Database(path);
   applyPragmas(sqlite);
+  if (onDisk) restrictExisting(`${path}-wal`, `${path}-shm`);
   const db = drizzle(sqlite, { schema });
   const relaxed = sqlite.prepare('pragma synchronous = NORMAL');
   const strict = sqlite.prepare('pragma synchronous = FULL');

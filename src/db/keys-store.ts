@@ -14,6 +14,7 @@ export interface NewKey {
   allowedModels: string[] | null;
   rpmLimit: number | null;
   maxInflightJobs: number | null;
+  maxConcurrentDownloads?: number | null;
 }
 
 export type KeyPatch = Partial<Pick<KeyRow, 'name' | 'expiresAt' | 'disabled' | 'allowedModels' | 'rpmLimit' | 'maxInflightJobs' | 'maxConcurrentDownloads'>>;

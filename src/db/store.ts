@@ -31,6 +31,13 @@ export function createStore(database: Database_) {
     ...usageStore(database),
     ...dashboardStore(database),
     ...metricsStore(database),
+    /**
+     * Runs `work` as one BEGIN IMMEDIATE transaction: the store calls inside it commit together or
+     * not at all (their own transactions become savepoints). `work` must be synchronous.
+     */
+    transaction<T>(work: () => T): T {
+      return database.sqlite.transaction(work).immediate();
+    },
     /** Cheap liveness probe for /healthz. */
     ping(): boolean {
       return database.sqlite.prepare('select 1 as ok').get() !== undefined;

@@ -35,9 +35,14 @@ export interface CreateKeyInput {
   allowedModels?: string[] | null;
   rpmLimit?: number | null;
   maxInflightJobs?: number | null;
+  /** Concurrent content downloads; null means the default (8). */
+  maxConcurrentDownloads?: number | null;
 }
 
-/** Creates a key and returns the row with the plaintext secret (the only time it exists). */
+/**
+ * Inserts a key and returns the row with the plaintext secret (the only time it exists). No credit,
+ * no audit entry: operators' creates go through createKeyWithCredit (keys/create.ts).
+ */
 export function createKey(store: Store, input: CreateKeyInput, now: number): { key: KeyRow; secret: string } {
   const secret = generateKeySecret();
   const key = store.insertKey({
@@ -50,6 +55,7 @@ export function createKey(store: Store, input: CreateKeyInput, now: number): { k
     allowedModels: input.allowedModels ?? null,
     rpmLimit: input.rpmLimit ?? null,
     maxInflightJobs: input.maxInflightJobs ?? null,
+    maxConcurrentDownloads: input.maxConcurrentDownloads ?? null,
   });
   return { key, secret };
 }

@@ -12,6 +12,7 @@ import { parseUsd } from '../../src/money.js';
 import { seedJob, seedKey } from '../integration/admin-fixtures.js';
 import type { KeyRow } from '../../src/db/keys-store.js';
 import type { JobRow } from '../../src/db/billing-store.js';
+import { runReelayCli } from '../helpers/cli.js';
 
 /** The operator CLI as operators run it: `node bin/reelay.js …` against a SQLite file. */
 
@@ -63,6 +64,7 @@ const lines = (text: string) => text.split('\n').filter(Boolean).map((l) => JSON
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'reelay-cli-'));
   dbPath = join(dir, 'reelay.db');
+  withStore(() => undefined); // the CLI works on an existing database only
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -104,7 +106,7 @@ describe('reelay keys', () => {
     expect(JSON.parse(credit.stdout)).toMatchObject({ entry: { kind: 'credit', amount_usd: '2.500000', note: 'top-up' }, key: { balance_usd: '12.500000' } });
 
     const [overdraw, revoke] = await Promise.all([reelay(['keys', 'credit', key.id, '--amount=-20']), reelay(['keys', 'revoke', key.id])]);
-    expect(overdraw.code).toBe(2);
+    expect(overdraw.code, 'refused by the database').toBe(1);
     expect(overdraw.stderr).toContain('below zero');
     expect(revoke.code).toBe(0);
     expect(JSON.parse(revoke.stdout).revoked_at).toMatch(/^\d{4}-\d\d-\d\dT/);
@@ -242,3 +244,57 @@ function row(r: { requestId: string; clientRequestId?: string; upstreamRequestId
     createdAt: r.at,
   };
 }
+
+describe('reelay exit codes and the database file', () => {
+  it('refuses a database file that does not exist (exit 2, naming the path) and creates nothing; migrate creates it', async () => {
+    const missing = join(dir, 'typo', 'reelay.db');
+    const runs = await Promise.all([['keys', 'list'], ['usage', 'summary'], ['requests', 'show', 'req_x'], ['keys', 'create', '--name', 'x']].map((args) => runReelayCli(args, { DATABASE_URL: missing })));
+    for (const run of runs) {
+      expect(run.code, run.stderr).toBe(2);
+      expect(run.stderr).toContain(missing);
+      expect(run.stdout).toBe('');
+    }
+    expect(existsSync(join(dir, 'typo'))).toBe(false);
+    const migrate = await runReelayCli(['migrate'], { DATABASE_URL: missing });
+    expect(migrate.code, migrate.stderr).toBe(0);
+    expect(existsSync(missing)).toBe(true);
+  });
+
+  it('exits 2 for a bad command line or a malformed value, changing nothing', async () => {
+    const before = withStore((s) => s.listKeys({ limit: 10_000 }).length);
+    const cases = [
+      [],
+      ['keys', 'create', '--name', 'bad credit', '--credit', 'abc'],
+      ['keys', 'create', '--name', 'huge credit', '--credit', '999999999999'],
+      ['keys', 'create', '--name', 'negative', '--credit=-1'],
+      ['keys', 'create', '--name', 'bad downloads', '--max-downloads', '0'],
+      ['keys', 'create', '--name', 'bad downloads', '--max-downloads', '1001'],
+      ['keys', 'create', '--name', 'bad rpm', '--rpm', 'fast'],
+      ['keys', 'credit', 'key_any', '--amount', 'ten'],
+      ['keys', 'show'],
+      ['keys', 'frobnicate'],
+    ];
+    const runs = await Promise.all(cases.map((args) => reelay(args)));
+    runs.forEach((run, i) => expect(run.code, `${cases[i]!.join(' ')}: ${run.stderr}`).toBe(2));
+    expect(runs[0]!.stderr).toContain('usage: reelay <command>');
+    expect(runs[1]!.stderr).toContain('--credit');
+    expect(runs[4]!.stderr).toContain('--max-downloads');
+    expect(withStore((s) => s.listKeys({ limit: 10_000 }).length)).toBe(before);
+  });
+
+  it('exits 1 when nothing is found', async () => {
+    const runs = await Promise.all([['keys', 'credit', 'key_nope', '--amount', '1'], ['keys', 'show', 'key_nope'], ['keys', 'revoke', 'key_nope']].map((args) => reelay(args)));
+    for (const run of runs) {
+      expect(run.code, run.stderr).toBe(1);
+      expect(run.stderr).toContain("no key with id 'key_nope'");
+    }
+  });
+
+  it('creates a key with --max-downloads', async () => {
+    const run = await reelay(['keys', 'create', '--name', 'downloads', '--max-downloads', '5']);
+    expect(run.code, run.stderr).toBe(0);
+    const key = JSON.parse(run.stdout) as { id: string; max_concurrent_downloads: number };
+    expect(key.max_concurrent_downloads).toBe(5);
+    expect(withStore((s) => s.getKey(key.id)!.maxConcurrentDownloads)).toBe(5);
+  });
+});

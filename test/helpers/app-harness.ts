@@ -63,3 +63,11 @@ export function buildHarness(opts: HarnessOptions) {
 }
 
 export type Harness = ReturnType<typeof buildHarness>;
+
+/**
+ * The hono env of a request arriving from `address`, as the Node adapter passes it (the socket's
+ * peer address, and the headers Node parsed): for tests of per-address behaviour via app.request().
+ */
+export function fromAddress(address: string, headers: HeadersInit = {}) {
+  return { incoming: { socket: { remoteAddress: address }, headers: Object.fromEntries(new Headers(headers)) } } as never;
+}

@@ -1,5 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildHarness } from '../helpers/app-harness.js';
+import { createKeyWithCredit } from '../../src/keys/create.js';
+import { parseUsd } from '../../src/money.js';
+import { BalanceError } from '../../src/db/billing-store.js';
 
 const h = buildHarness({ upstreamUrl: 'http://127.0.0.1:9/v1' });
 afterAll(() => h.close());
@@ -28,6 +31,10 @@ describe('/admin/keys', () => {
     [{ allowed_models: 'sora-2' }, 'allowed_models'],
     [{ expires_at: 'tomorrow' }, 'expires_at'],
     [{ disabled: 'yes' }, 'disabled'],
+    [{ max_concurrent_downloads: 0 }, 'max_concurrent_downloads'],
+    [{ max_concurrent_downloads: 1001 }, 'max_concurrent_downloads'],
+    [{ max_concurrent_downloads: 2.5 }, 'max_concurrent_downloads'],
+    [{ max_concurrent_downloads: '8' }, 'max_concurrent_downloads'],
     [{ balance_usd: '100' }, null],
   ])('refuses the bad PATCH %j with a 400 naming %s, changing nothing', async (body, param) => {
     const { id } = (await (await h.admin('/admin/keys', { method: 'POST', body: JSON.stringify({ name: 'stable' }) })).json()) as KeyJson;
@@ -54,5 +61,81 @@ describe('/admin/keys', () => {
     const total = (h.database.sqlite.prepare('select count(*) as n from api_keys').get() as { n: number }).n;
     expect(seen).toHaveLength(total);
     expect(new Set(seen).size).toBe(total);
+  });
+
+  const count = (table: string) => (h.database.sqlite.prepare(`select count(*) as n from ${table}`).get() as { n: number }).n;
+
+  it.each([
+    ['999999999999'], // 10^18 micro-USD: past what a balance can hold exactly
+    ['9007199254.740992'], // 2^53 micro-USD, one past the largest exact amount
+    [1e21],
+    ['1.0000001'],
+    ['-1'],
+    ['abc'],
+  ])('refuses the credit_usd %j with a 400 naming credit_usd, and creates no key', async (credit) => {
+    const before = { keys: count('api_keys'), ledger: count('ledger'), audit: count('audit_log') };
+    const res = await h.admin('/admin/keys', { method: 'POST', body: JSON.stringify({ name: 'too rich', credit_usd: credit }) });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { code: string; param: string } }).error).toMatchObject({ code: 'invalid_request', param: 'credit_usd' });
+    expect({ keys: count('api_keys'), ledger: count('ledger'), audit: count('audit_log') }).toEqual(before);
+  });
+
+  it('accepts the largest exact credit', async () => {
+    const res = await h.admin('/admin/keys', { method: 'POST', body: JSON.stringify({ name: 'richest', credit_usd: '9007199254.740991' }) });
+    expect(res.status).toBe(201);
+    const key = (await res.json()) as KeyJson;
+    expect(key).toMatchObject({ balance_usd: '9007199254.740991' });
+    // A top-up past it is refused rather than stored inexactly.
+    const more = await h.admin(`/admin/keys/${key.id}/credits`, { method: 'POST', body: JSON.stringify({ amount_usd: '0.000001' }) });
+    expect(more.status).toBe(400);
+    expect(((await more.json()) as { error: { param: string; message: string } }).error).toMatchObject({ param: 'amount_usd', message: expect.stringContaining('largest amount') });
+    expect(await (await h.admin(`/admin/keys/${key.id}`)).json()).toMatchObject({ balance_usd: '9007199254.740991' });
+  });
+
+  it('creates a key, its initial credit and its audit entry as one transaction: when a part fails, nothing is left', () => {
+    const before = { keys: count('api_keys'), ledger: count('ledger'), audit: count('audit_log') };
+    const failingAudit = {
+      ...h.deps.store,
+      appendAudit: () => {
+        throw new Error('disk full');
+      },
+    };
+    const who = { actor: 'test', requestId: null, now: h.deps.now() };
+    expect(() => createKeyWithCredit(failingAudit, { name: 'half made', creditMicros: parseUsd('5.00') }, who)).toThrow('disk full');
+    expect({ keys: count('api_keys'), ledger: count('ledger'), audit: count('audit_log') }).toEqual(before);
+    // A credit the ledger refuses is a 400 naming credit_usd, and the key is rolled back with it.
+    const refusingCredit = {
+      ...h.deps.store,
+      appendCredit: () => {
+        throw new BalanceError('the credit would take the balance above the largest amount reelay keeps');
+      },
+    };
+    expect(() => createKeyWithCredit(refusingCredit, { name: 'refused', creditMicros: 1 }, who)).toThrow(expect.objectContaining({ code: 'invalid_request', param: 'credit_usd' }));
+    expect({ keys: count('api_keys'), ledger: count('ledger'), audit: count('audit_log') }).toEqual(before);
+  });
+
+  it('stores, shows, changes and audits max_concurrent_downloads (null: the default)', async () => {
+    const plain = (await (await h.admin('/admin/keys', { method: 'POST', body: JSON.stringify({ name: 'default downloads' }) })).json()) as KeyJson & { max_concurrent_downloads: number | null };
+    expect(plain.max_concurrent_downloads).toBeNull();
+    const res = await h.admin('/admin/keys', { method: 'POST', body: JSON.stringify({ name: 'three downloads', max_concurrent_downloads: 3 }) });
+    expect(res.status).toBe(201);
+    const { id } = (await res.json()) as KeyJson;
+    expect(await (await h.admin(`/admin/keys/${id}`)).json()).toMatchObject({ max_concurrent_downloads: 3 });
+    expect(h.deps.store.getKey(id)!.maxConcurrentDownloads).toBe(3);
+    const created = h.database.sqlite.prepare("select details from audit_log where target_id = ? and action = 'key.create'").get(id) as { details: string };
+    expect(JSON.parse(created.details)).toMatchObject({ name: 'three downloads', max_concurrent_downloads: 3 });
+
+    const raised = await h.admin(`/admin/keys/${id}`, { method: 'PATCH', body: JSON.stringify({ max_concurrent_downloads: 1000 }) });
+    expect(await raised.json()).toMatchObject({ max_concurrent_downloads: 1000 });
+    const cleared = await h.admin(`/admin/keys/${id}`, { method: 'PATCH', body: JSON.stringify({ max_concurrent_downloads: null }) });
+    expect(await cleared.json()).toMatchObject({ max_concurrent_downloads: null });
+    const updates = h.database.sqlite.prepare("select details from audit_log where target_id = ? and action = 'key.update' order by seq").all(id) as { details: string }[];
+    expect(updates.map((u) => JSON.parse(u.details))).toEqual([{ max_concurrent_downloads: 1000 }, { max_concurrent_downloads: null }]);
+
+    for (const bad of [0, 1001, 1.5, 'many']) {
+      const refused = await h.admin('/admin/keys', { method: 'POST', body: JSON.stringify({ name: 'bad downloads', max_concurrent_downloads: bad }) });
+      expect(refused.status).toBe(400);
+      expect(((await refused.json()) as { error: { param: string } }).error.param).toBe('max_concurrent_downloads');
+    }
   });
 });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminHarness, seedJob, seedKey, type AdminHarness } from './admin-fixtures.js';
 import { createKey } from '../../src/keys/service.js';
+import { fromAddress } from '../helpers/app-harness.js';
 
 let h: AdminHarness;
 let reelayKey: string;
@@ -30,9 +31,12 @@ const ROUTES = () => [
 
 describe('admin authentication on every route', () => {
   it('answers 401 without a token or with a wrong one', async () => {
+    let client = 0;
     for (const path of ROUTES()) {
       for (const authorization of ['', 'Bearer wrong-token-000000000', 'Basic dGVzdA==', `Bearer test-admin-token-123456x`]) {
-        const res = await h.call(path, { headers: { authorization } });
+        // Each from its own address: repeated wrong tokens from one address are throttled (429).
+        const headers = { authorization };
+        const res = await h.app.request(path, { headers }, fromAddress(`10.0.1.${++client}`, headers));
         expect(res.status, `${path} with '${authorization}'`).toBe(401);
         expect(((await res.json()) as { error: { code: string } }).error.code).toBe('unauthorized');
       }
@@ -103,7 +107,13 @@ describe('GET /admin/openapi.json', () => {
     expect(create.required).toEqual(['name']);
     expect(create.additionalProperties).toBe(false);
     expect(create.properties.credit_usd.type).toEqual(['string', 'number']);
-    expect(Object.keys(create.properties)).toEqual(['name', 'credit_usd', 'allowed_models', 'rpm_limit', 'max_inflight_jobs', 'expires_at']);
+    expect(Object.keys(create.properties)).toEqual(['name', 'credit_usd', 'allowed_models', 'rpm_limit', 'max_inflight_jobs', 'max_concurrent_downloads', 'expires_at']);
+    const patchBody = (doc.paths['/admin/keys/{id}'].patch as Op).requestBody!.content['application/json'].schema;
+    for (const body of [create, patchBody]) {
+      expect(body.properties.max_concurrent_downloads).toMatchObject({ anyOf: [{ type: 'integer', exclusiveMinimum: 0, maximum: 1000 }, { type: 'null' }] });
+    }
+    expect((doc.components.schemas as Record<string, any>).ApiKey.properties.max_concurrent_downloads).toMatchObject({ anyOf: [{ type: 'integer' }, { type: 'null' }] });
+    expect((doc.paths['/admin/keys'].post as Op).responses['429']).toEqual({ $ref: '#/components/responses/E429' });
     const credit = (doc.paths['/admin/keys/{id}/credits'].post as Op).requestBody!.content['application/json'].schema;
     expect(credit.required).toEqual(['amount_usd']);
     const patch = (doc.paths['/admin/keys/{id}'].patch as Op).requestBody!.content['application/json'].schema;

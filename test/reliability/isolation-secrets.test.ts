@@ -190,7 +190,8 @@ describe('the admin surface', () => {
         [`Basic ${Buffer.from(`admin:${ADMIN_TOKEN}`).toString('base64')}`, 401],
         [`Bearer ${UPSTREAM_KEY}`, 401],
       ] as [string | undefined, number][]) {
-        const res = await h.call(path, init(auth));
+        // Each probe from its own address, so that the wrong-token throttle never answers instead.
+        const res = await h.call(path, { ...init(auth), from: `192.0.2.${probes % 250}-${probes}` });
         probes++;
         expect(res.status, `${method} ${path} with ${String(auth).slice(0, 12)}`).toBe(status);
         expect(res.json()).toMatchObject({ error: { code: status === 403 ? 'forbidden' : 'unauthorized' } });

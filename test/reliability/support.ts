@@ -12,6 +12,7 @@ import { createKey, type CreateKeyInput } from '../../src/keys/service.js';
 import { parseUsd } from '../../src/money.js';
 import type { PollTiming } from '../../src/billing/settlement.js';
 import { ledgerViolations } from '../helpers/ledger-invariants.js';
+import { fromAddress } from '../helpers/app-harness.js';
 
 /**
  * Shared pieces of the reliability suite: reelay (in-process through app.request, or a real server
@@ -152,11 +153,12 @@ export function inProcess(opts: ReelayOptions) {
     return { id: key.id, secret };
   };
 
-  const call = async (path: string, init: RequestInit & { key?: string; admin?: boolean } = {}) => {
+  /** `from`: the client address the request comes from (wrong admin tokens are throttled per address). */
+  const call = async (path: string, init: RequestInit & { key?: string; admin?: boolean; from?: string } = {}) => {
     const headers = new Headers(init.headers);
     if (init.key) headers.set('authorization', `Bearer ${init.key}`);
     if (init.admin) headers.set('authorization', `Bearer ${ADMIN_TOKEN}`);
-    const res = await app.request(path, { ...init, headers });
+    const res = await app.request(path, { ...init, headers }, init.from === undefined ? undefined : fromAddress(init.from, headers));
     const status = res.status;
     const { text, headers: got } = await capture.recordResponse(res);
     let parsed: Record<string, any> | undefined;

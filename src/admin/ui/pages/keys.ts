@@ -3,9 +3,10 @@ import type { Hono } from 'hono';
 import type { Deps } from '../../../deps.js';
 import type { KeyRow } from '../../../db/keys-store.js';
 import { BalanceError } from '../../../db/billing-store.js';
-import { createKey } from '../../../keys/service.js';
+import { createKeyWithCredit } from '../../../keys/create.js';
+import { ApiError } from '../../../errors.js';
 import { formatUsd } from '../../../money.js';
-import { createKeySchema, patchKeySchema, creditSchema } from '../../keys-routes.js';
+import { createKeySchema, patchKeySchema, creditSchema, newKeyRequest } from '../../keys-routes.js';
 import { firstIssue } from '../../input.js';
 import { BASE, csrfField, emptyRow, keyState, lookupLink, notFoundPage, page, statusBadge, type Html } from '../layout.js';
 import { field, isoDay, qs, time, usd } from '../format.js';
@@ -32,9 +33,10 @@ interface CreateForm {
   allowed_models: string;
   rpm_limit: string;
   max_inflight_jobs: string;
+  max_concurrent_downloads: string;
   expires_at: string;
 }
-const EMPTY_FORM: CreateForm = { name: '', credit_usd: '', allowed_models: '', rpm_limit: '', max_inflight_jobs: '', expires_at: '' };
+const EMPTY_FORM: CreateForm = { name: '', credit_usd: '', allowed_models: '', rpm_limit: '', max_inflight_jobs: '', max_concurrent_downloads: '', expires_at: '' };
 
 function createForm(session: Session, f: CreateForm, error: string | null): Html {
   return html`<section class="panel" id="create-key">
@@ -51,6 +53,7 @@ function createForm(session: Session, f: CreateForm, error: string | null): Html
     <div class="row">
       <label>Requests per minute<input name="rpm_limit" inputmode="numeric" value="${f.rpm_limit}" placeholder="no limit"></label>
       <label>Max jobs in flight<input name="max_inflight_jobs" inputmode="numeric" value="${f.max_inflight_jobs}" placeholder="no limit"></label>
+      <label>Concurrent downloads<input name="max_concurrent_downloads" inputmode="numeric" value="${f.max_concurrent_downloads}" placeholder="default (8)"></label>
     </div>
     <div><button type="submit">Create key</button></div>
   </form>
@@ -114,6 +117,7 @@ ${reveal !== null
     <dt>Allowed models</dt><dd>${k.allowedModels?.join(', ') ?? 'all priced models'}</dd>
     <dt>Requests / minute</dt><dd>${k.rpmLimit ?? 'no limit'}</dd>
     <dt>Jobs in flight</dt><dd>${k.maxInflightJobs ?? 'no limit'}</dd>
+    <dt>Concurrent downloads</dt><dd>${k.maxConcurrentDownloads ?? 'default (8)'}</dd>
   </dl></section>
   <section class="panel" id="top-up"><h2>Top up or adjust</h2>
     <form class="stacked" method="post" action="${BASE}/keys/${encodeURIComponent(k.id)}/credit">${csrfField(session)}
@@ -129,7 +133,8 @@ ${reveal !== null
       <label>Name<input name="name" required maxlength="200" value="${k.name}"></label>
       <label>Allowed models (comma separated; empty = all)<input name="allowed_models" value="${k.allowedModels?.join(', ') ?? ''}"></label>
       <div class="row"><label>Requests per minute<input name="rpm_limit" inputmode="numeric" value="${k.rpmLimit ?? ''}" placeholder="no limit"></label>
-      <label>Max jobs in flight<input name="max_inflight_jobs" inputmode="numeric" value="${k.maxInflightJobs ?? ''}" placeholder="no limit"></label></div>
+      <label>Max jobs in flight<input name="max_inflight_jobs" inputmode="numeric" value="${k.maxInflightJobs ?? ''}" placeholder="no limit"></label>
+      <label>Concurrent downloads<input name="max_concurrent_downloads" inputmode="numeric" value="${k.maxConcurrentDownloads ?? ''}" placeholder="default (8)"></label></div>
       <div class="row"><label>Expires (date, UTC)<input name="expires_at" type="date" value="${k.expiresAt === null ? '' : isoDay(k.expiresAt)}"></label>
       <label class="check"><input type="checkbox" name="disabled" value="1"${k.disabled ? ' checked' : ''}> Disabled</label></div>
       <div><button type="submit">Save limits</button></div>
@@ -168,6 +173,7 @@ export function registerKeyPages(app: Hono<UiEnv>, deps: Deps): void {
       allowed_models: field(form.get('allowed_models'), 5000),
       rpm_limit: field(form.get('rpm_limit'), 20),
       max_inflight_jobs: field(form.get('max_inflight_jobs'), 20),
+      max_concurrent_downloads: field(form.get('max_concurrent_downloads'), 20),
       expires_at: field(form.get('expires_at'), 40),
     };
     const input = {
@@ -176,21 +182,20 @@ export function registerKeyPages(app: Hono<UiEnv>, deps: Deps): void {
       allowed_models: modelsOf(f.allowed_models, undefined),
       rpm_limit: intOf(f.rpm_limit, undefined),
       max_inflight_jobs: intOf(f.max_inflight_jobs, undefined),
+      max_concurrent_downloads: intOf(f.max_concurrent_downloads, undefined),
       expires_at: f.expires_at || undefined,
     };
     const parsed = createKeySchema.safeParse(input);
-    let error = parsed.success ? null : firstIssue(parsed.error).message;
-    if (parsed.success && parsed.data.credit_usd !== undefined && parsed.data.credit_usd < 0) error = 'credit_usd: must not be negative';
-    if (!parsed.success || error) return c.html(keysList(deps, c.get('session'), undefined, f, error), 400);
+    if (!parsed.success) return c.html(keysList(deps, c.get('session'), undefined, f, firstIssue(parsed.error).message), 400);
+    let created;
+    try {
+      created = createKeyWithCredit(deps.store, newKeyRequest(parsed.data), who(c, deps));
+    } catch (err) {
+      if (!(err instanceof ApiError) || err.status !== 400) throw err;
+      return c.html(keysList(deps, c.get('session'), undefined, f, err.message), 400);
+    }
+    const { key, secret } = created;
     const body = parsed.data;
-    const w = who(c, deps);
-    const { key, secret } = createKey(
-      deps.store,
-      { name: body.name, expiresAt: body.expires_at ?? null, allowedModels: body.allowed_models ?? null, rpmLimit: body.rpm_limit ?? null, maxInflightJobs: body.max_inflight_jobs ?? null },
-      w.now,
-    );
-    if (body.credit_usd) deps.store.appendCredit(key.id, body.credit_usd, 'initial credit', w);
-    deps.store.appendAudit({ ...w, action: 'key.create', targetId: key.id, details: { name: body.name, credit_usd: body.credit_usd ? formatUsd(body.credit_usd) : null } });
     c.get('session').revealOnce = { keyId: key.id, secret };
     flash(c, 'ok', `Key "${body.name}" created.`);
     return seeOther(c, `${BASE}/keys/${encodeURIComponent(key.id)}`);
@@ -243,6 +248,7 @@ export function registerKeyPages(app: Hono<UiEnv>, deps: Deps): void {
       allowed_models: modelsOf(field(form.get('allowed_models'), 5000), null),
       rpm_limit: intOf(field(form.get('rpm_limit'), 20), null),
       max_inflight_jobs: intOf(field(form.get('max_inflight_jobs'), 20), null),
+      max_concurrent_downloads: intOf(field(form.get('max_concurrent_downloads'), 20), null),
       expires_at: field(form.get('expires_at'), 40) || null,
     });
     if (!parsed.success) {
@@ -256,6 +262,7 @@ export function registerKeyPages(app: Hono<UiEnv>, deps: Deps): void {
       allowedModels: b.allowed_models ?? null,
       rpmLimit: b.rpm_limit ?? null,
       maxInflightJobs: b.max_inflight_jobs ?? null,
+      maxConcurrentDownloads: b.max_concurrent_downloads ?? null,
       expiresAt: b.expires_at ?? null,
     });
     deps.store.appendAudit({ ...who(c, deps), action: 'key.update', targetId: id, details: { ...b, expires_at: b.expires_at ? new Date(b.expires_at).toISOString() : null } });

@@ -2,8 +2,9 @@ import { html } from 'hono/html';
 import type { Hono } from 'hono';
 import type { Deps } from '../../../deps.js';
 import { isAdminToken } from '../../../http/admin-auth.js';
+import { clientAddress } from '../../../http/auth-throttle.js';
 import { BASE, barePage, type Html } from '../layout.js';
-import { readForm, seeOther, UI_ACTOR, type UiEnv, type UiContext } from '../context.js';
+import { readForm, seeOther, UI_ACTOR, type UiEnv } from '../context.js';
 import {
   checkLoginToken,
   clearLoginCookie,
@@ -14,9 +15,6 @@ import {
   setSessionCookie,
   type SessionStore,
 } from '../session.js';
-
-const MAX_FAILURES = 10;
-const FAILURE_WINDOW_MS = 60_000;
 
 function loginPage(token: string | null, message: string | null, disabled: boolean): Html {
   return barePage(
@@ -36,26 +34,7 @@ function loginPage(token: string | null, message: string | null, disabled: boole
   );
 }
 
-/** Failed logins per client address; a burst is refused for a minute (the token is long, but still). */
-class LoginThrottle {
-  private readonly failures = new Map<string, number[]>();
-  constructor(private readonly now: () => number) {}
-  blocked(who: string): boolean {
-    const recent = (this.failures.get(who) ?? []).filter((t) => t > this.now() - FAILURE_WINDOW_MS);
-    this.failures.set(who, recent);
-    if (recent.length === 0) this.failures.delete(who);
-    return recent.length >= MAX_FAILURES;
-  }
-  fail(who: string): void {
-    if (this.failures.size > 10_000) this.failures.clear();
-    this.failures.set(who, [...(this.failures.get(who) ?? []), this.now()]);
-  }
-}
-
-const clientAddress = (c: UiContext): string => c.env?.incoming?.socket?.remoteAddress ?? 'unknown';
-
 export function registerLogin(app: Hono<UiEnv>, deps: Deps, sessions: SessionStore): void {
-  const throttle = new LoginThrottle(deps.now);
   const disabled = () => !deps.config.adminToken;
 
   app.get('/login', (c) => {
@@ -71,10 +50,12 @@ export function registerLogin(app: Hono<UiEnv>, deps: Deps, sessions: SessionSto
     if (!checkLoginToken(c, form.get('_login'))) {
       return c.html(loginPage(issueLoginToken(c), 'The login form expired; please try again.', false), 403);
     }
+    // The same per-address throttle as the admin API's: wrong tokens count on both.
     const who = clientAddress(c);
-    if (throttle.blocked(who)) return c.html(loginPage(issueLoginToken(c), 'Too many failed attempts; wait a minute and try again.', false), 429);
+    const wait = deps.authThrottle.retryAfterSeconds(who);
+    if (wait > 0) return c.html(loginPage(issueLoginToken(c), 'Too many failed attempts; wait a minute and try again.', false), 429, { 'retry-after': String(wait) });
     if (!isAdminToken(deps, form.get('token'))) {
-      throttle.fail(who);
+      deps.authThrottle.fail(who);
       deps.logger.warn({ request_id: c.get('state').requestId }, 'dashboard login with a wrong admin token');
       return c.html(loginPage(issueLoginToken(c), 'Invalid admin token.', false), 401);
     }

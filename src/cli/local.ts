@@ -1,0 +1,94 @@
+import { createKeyWithCredit } from '../keys/create.js';
+import { presentKey, presentLedger, presentRequest } from '../admin/present.js';
+import { createKeySchema, creditSchema, newKeyRequest } from '../admin/keys-routes.js';
+import { exportChunks } from '../admin/export.js';
+import { usageExportQuerySchema, usageSummary, usageSummaryQuerySchema } from '../admin/usage-routes.js';
+import { BalanceError, type Actor } from '../db/billing-store.js';
+import { ApiError } from '../errors.js';
+import { formatUsd } from '../money.js';
+import { NothingFound, Refused, openStore } from './common.js';
+import type { AdminOps } from './ops.js';
+
+/** The CLI's operations on the database named by DATABASE_URL, audited with the actor `cli`. */
+export function localOps(): AdminOps {
+  const { store, close } = openStore();
+  const who = (): Actor => ({ actor: 'cli', requestId: null, now: Date.now() });
+  const existing = (id: string) => {
+    const key = store.getKey(id);
+    if (!key) throw new NothingFound(`no key with id '${id}'`);
+    return key;
+  };
+
+  return {
+    async createKey(body) {
+      try {
+        const { key, secret } = createKeyWithCredit(store, newKeyRequest(createKeySchema.parse(body)), who());
+        return { ...presentKey(key), key: secret };
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 400) throw new Refused(err.message);
+        throw err;
+      }
+    },
+    async *listKeys() {
+      let after: string | undefined;
+      for (;;) {
+        const page = store.listKeys({ after, limit: 500 });
+        for (const k of page) yield presentKey(k);
+        if (page.length < 500) return;
+        after = page[page.length - 1]!.id;
+      }
+    },
+    async getKey(id) {
+      return presentKey(existing(id));
+    },
+    async revokeKey(id) {
+      existing(id);
+      const w = who();
+      const key = store.transaction(() => {
+        const revoked = store.revokeKey(id, w.now)!;
+        store.appendAudit({ ...w, action: 'key.revoke', targetId: id, details: null });
+        return revoked;
+      });
+      return presentKey(key);
+    },
+    async credit(id, body) {
+      existing(id);
+      const { amount_usd: amount, note } = creditSchema.parse(body);
+      const w = who();
+      try {
+        const entry = store.transaction(() => {
+          const e = store.appendCredit(id, amount, note ?? null, w);
+          store.appendAudit({ ...w, action: amount > 0 ? 'key.credit' : 'key.adjust', targetId: id, details: { amount_usd: formatUsd(amount), note: note ?? null } });
+          return e;
+        });
+        return { entry: presentLedger(entry), key: presentKey(existing(id)) };
+      } catch (err) {
+        if (err instanceof BalanceError) throw new Refused(err.message);
+        throw err;
+      }
+    },
+    async *usageExport(query) {
+      const q = usageExportQuerySchema.parse(query);
+      for (const chunk of exportChunks((after, limit) => store.usageExportPage({ from: q.from, to: q.to, keyId: q.key_id }, after, limit), q.format)) {
+        yield { data: chunk.text, rows: chunk.rows };
+      }
+    },
+    async usageSummary(query) {
+      const q = usageSummaryQuerySchema.parse(query);
+      return usageSummary(store, { from: q.from, to: q.to, keyId: q.key_id }, q.group_by);
+    },
+    async findRequests(id) {
+      const rows = [];
+      let afterSeq: number | undefined;
+      for (;;) {
+        const page = store.findRequestsByAnyId(id, { afterSeq, limit: 500 });
+        rows.push(...page.map(presentRequest));
+        if (page.length < 500) return rows;
+        afterSeq = page[page.length - 1]!.seq;
+      }
+    },
+    async close() {
+      close();
+    },
+  };
+}

@@ -1,0 +1,53 @@
+import type { Store } from '../db/store.js';
+import type { KeyRow } from '../db/keys-store.js';
+import { BalanceError, type Actor } from '../db/billing-store.js';
+import { ApiError } from '../errors.js';
+import { formatUsd } from '../money.js';
+import { createKey, type CreateKeyInput } from './service.js';
+
+export interface NewKeyRequest extends CreateKeyInput {
+  /** Initial credit in micro-USD (0 or absent: none). */
+  creditMicros?: number;
+  /** The ledger note of the initial credit. */
+  creditNote?: string;
+}
+
+/**
+ * Creates a key with its initial credit and its audit entry as ONE transaction: the admin API,
+ * the dashboard, the CLI and the demo all create keys through here. A credit that is refused
+ * (negative, not a whole number of micro-USD, beyond what a balance may hold) throws a 400
+ * naming `credit_usd`, and no key is left behind.
+ */
+export function createKeyWithCredit(store: Store, input: NewKeyRequest, who: Actor): { key: KeyRow; secret: string } {
+  const credit = input.creditMicros ?? 0;
+  if (!Number.isSafeInteger(credit) || credit < 0) throw refused('credit_usd must be a non-negative amount of at most 6 decimals.');
+  return store.transaction(() => {
+    const { key, secret } = createKey(store, input, who.now);
+    if (credit > 0) {
+      try {
+        store.appendCredit(key.id, credit, input.creditNote ?? 'initial credit', who);
+      } catch (err) {
+        // Thrown inside the transaction, so the key insert is rolled back with it.
+        if (err instanceof BalanceError) throw refused(`credit_usd was refused: ${err.message}.`);
+        throw err;
+      }
+    }
+    store.appendAudit({ ...who, action: 'key.create', targetId: key.id, details: auditDetails(input, credit) });
+    return { key: store.getKey(key.id)!, secret };
+  });
+}
+
+const refused = (message: string) => new ApiError('invalid_request', message, 'credit_usd');
+
+/** What the new key was given, in the admin API's field names (unset limits are left out). */
+function auditDetails(input: NewKeyRequest, credit: number): Record<string, unknown> {
+  return {
+    name: input.name,
+    credit_usd: credit > 0 ? formatUsd(credit) : null,
+    ...(input.allowedModels != null && { allowed_models: input.allowedModels }),
+    ...(input.rpmLimit != null && { rpm_limit: input.rpmLimit }),
+    ...(input.maxInflightJobs != null && { max_inflight_jobs: input.maxInflightJobs }),
+    ...(input.maxConcurrentDownloads != null && { max_concurrent_downloads: input.maxConcurrentDownloads }),
+    ...(input.expiresAt != null && { expires_at: new Date(input.expiresAt).toISOString() }),
+  };
+}
