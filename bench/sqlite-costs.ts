@@ -3,7 +3,7 @@
  * docs/performance.md, measured on this machine's disk (files in bench/results/tmp/sqlite-costs):
  *
  *  1. one autocommit UPDATE at synchronous=FULL (a disk sync per commit) and at NORMAL (none);
- *  2. inserting request-log rows (the real table and indexes, from migrations/) in batches, with
+ *  2. inserting request-log rows (the real table and indexes, from migrations/sqlite/) in batches, with
  *     random request ids and with time-ordered ones as `newId` makes them now;
  *  3. inserting finished-poll request-log rows into reelay's own migrated database, through a
  *     drizzle prepared statement with named placeholders and through a plain better-sqlite3
@@ -50,7 +50,7 @@ function commitCost(synchronous: 'FULL' | 'NORMAL'): number {
 }
 
 // The request_log table and its indexes, exactly as the migration creates them.
-const migration = readFileSync(join(ROOT, 'migrations', '0000_init.sql'), 'utf8');
+const migration = readFileSync(join(ROOT, 'migrations', 'sqlite', '0000_init.sql'), 'utf8');
 const requestLogDdl = migration
   .split('--> statement-breakpoint')
   .map((s) => s.trim())
@@ -125,7 +125,7 @@ function insertPathCost(path: 'drizzle' | 'raw'): number {
   return (ms * 1000) / n;
 }
 
-process.stdout.write(`request_log: ${requestLogDdl.length - 1} indexes from migrations/0000_init.sql\n`);
+process.stdout.write(`request_log: ${requestLogDdl.length - 1} indexes from migrations/sqlite/0000_init.sql\n`);
 for (let round = 1; round <= 2; round++) {
   process.stdout.write(`round ${round}\n`);
   for (const s of ['FULL', 'NORMAL'] as const) process.stdout.write(`  autocommit UPDATE, synchronous=${s}: ${commitCost(s).toFixed(3)} ms\n`);

@@ -21,8 +21,11 @@ export interface Database_ {
   withoutSync<T>(write: () => T): T;
 }
 
-/** The migrations folder sits at the package root, two levels above this file (src/db or dist/db). */
-export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations', import.meta.url));
+/**
+ * SQLite's migrations sit at the package root, two levels above this file (src/db or dist/db), in
+ * migrations/sqlite (PostgreSQL's are in migrations/pg).
+ */
+export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/sqlite', import.meta.url));
 
 /**
  * Pragmas applied to every connection. synchronous must be set explicitly: better-sqlite3 reopening

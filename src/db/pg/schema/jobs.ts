@@ -1,0 +1,46 @@
+import { pgTable, text, integer, bigint, index } from 'drizzle-orm/pg-core';
+import { apiKeys } from './keys.js';
+
+/** PostgreSQL twin of src/db/schema/jobs.ts (the column meanings are documented there). */
+export const jobs = pgTable(
+  'jobs',
+  {
+    id: text('id').primaryKey(),
+    videoId: text('video_id').unique(),
+    keyId: text('key_id').notNull().references(() => apiKeys.id),
+    kind: text('kind').notNull(),
+    model: text('model').notNull(),
+    size: text('size').notNull(),
+    requestedSeconds: integer('requested_seconds').notNull(),
+    billedSeconds: integer('billed_seconds'),
+    outputSeconds: integer('output_seconds'),
+    sourceVideoId: text('source_video_id'),
+    status: text('status').notNull(),
+    progress: integer('progress'),
+    rateMicros: bigint('rate_micros', { mode: 'number' }).notNull(),
+    flatPriceMicros: bigint('flat_price_micros', { mode: 'number' }),
+    heldMicros: bigint('held_micros', { mode: 'number' }).notNull(),
+    chargedMicros: bigint('charged_micros', { mode: 'number' }).notNull().default(0),
+    requestId: text('request_id').notNull(),
+    upstreamRequestId: text('upstream_request_id'),
+    finalObject: text('final_object'),
+    errorCode: text('error_code'),
+    createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+    updatedAt: bigint('updated_at', { mode: 'number' }).notNull(),
+    completedAt: bigint('completed_at', { mode: 'number' }),
+    settledAt: bigint('settled_at', { mode: 'number' }),
+    lateCompletedAt: bigint('late_completed_at', { mode: 'number' }),
+    deletedAt: bigint('deleted_at', { mode: 'number' }),
+    nextPollAt: bigint('next_poll_at', { mode: 'number' }),
+    pollFailures: integer('poll_failures').notNull().default(0),
+    notFoundCount: integer('not_found_count').notNull().default(0),
+    lastNotFoundAt: bigint('last_not_found_at', { mode: 'number' }),
+  },
+  (t) => [
+    index('jobs_key_created_idx').on(t.keyId, t.createdAt),
+    index('jobs_status_poll_idx').on(t.status, t.nextPollAt),
+    index('jobs_created_idx').on(t.createdAt),
+    index('jobs_request_id_idx').on(t.requestId),
+    index('jobs_upstream_request_id_idx').on(t.upstreamRequestId),
+  ],
+);
