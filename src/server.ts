@@ -17,6 +17,8 @@ import { Metrics } from './metrics/index.js';
 import { createApp } from './app.js';
 import type { Deps } from './deps.js';
 import { onClientError, refuseUnusableTarget } from './http/protocol-errors.js';
+import { UploadBudget } from './http/upload-budget.js';
+import { lingeringResponse } from './http/linger.js';
 
 /** Reads PRICING_FILE (if any) over the built-in catalog; any problem stops start-up. */
 export function loadCatalog(path: string | undefined): Catalog {
@@ -52,7 +54,8 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps & { dat
   const settlement = new Settlement(store, now, logger, { ...DEFAULT_POLL_TIMING, minPollMs: config.reconcilerMinPollMs, ...opts.pollTiming });
   const requestLog = new RequestLogWriter(store, logger);
   const metrics = new Metrics({ reconcilerBacklog: () => store.countOpenJobsDue(now()), openHolds: () => store.openHoldTotals() });
-  return { config, store, upstream, catalog, logger, requestLog, rateLimiter: new RateLimiter(now), settlement, metrics, now, bootTime: now(), database };
+  const uploadBudget = new UploadBudget(config.maxBufferedUploadBytes);
+  return { config, store, upstream, catalog, logger, requestLog, rateLimiter: new RateLimiter(now), settlement, metrics, uploadBudget, now, bootTime: now(), database };
 }
 
 export interface RunningReelay {
@@ -79,6 +82,8 @@ export async function startReelay(config: Config, opts: BuildOptions & { reconci
     connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(t.headersMs / 2))),
     // A request without Host is answered by refuseUnusableTarget, in the error envelope.
     requireHostHeader: false,
+    // Answers sent while the request body is still arriving close the connection with a linger.
+    ServerResponse: lingeringResponse(config.linger),
   };
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve(
@@ -98,7 +103,7 @@ export async function startReelay(config: Config, opts: BuildOptions & { reconci
   });
   const httpServer = server as Server;
   httpServer.keepAliveTimeout = t.keepAliveMs;
-  httpServer.on('clientError', onClientError(deps.logger));
+  httpServer.on('clientError', onClientError(deps.logger, config.linger));
   const reconciler = new Reconciler({
     store: deps.store,
     upstream: deps.upstream,
