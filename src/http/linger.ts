@@ -18,11 +18,50 @@ export interface LingerBounds {
   maxBytes: number;
 }
 
-/** Sockets in a lingering close: further parser errors on them are expected and ignored. */
-const lingering = new WeakSet<Socket>();
+/**
+ * A socket in a lingering close. Bytes are counted from the 'data' events of what is being
+ * drained (socket.bytesRead does not move while Node's parser reads the socket natively).
+ */
+class Linger {
+  private bytes = 0;
+  private countingSocket = false;
+  constructor(
+    private readonly socket: Socket,
+    private readonly maxBytes: number,
+  ) {}
 
-export function isLingering(socket: Socket): boolean {
-  return lingering.has(socket);
+  readonly count = (chunk: Buffer): void => {
+    this.bytes += chunk.length;
+    if (this.bytes > this.maxBytes) this.socket.destroy();
+  };
+
+  /** Count the raw socket's data (after a parser error nothing reaches the request any more). */
+  countSocket(): void {
+    if (this.countingSocket) return;
+    this.countingSocket = true;
+    this.socket.on('data', this.count);
+  }
+}
+
+const lingering = new WeakMap<Socket, Linger>();
+
+/**
+ * For the server's clientError listener: true when `socket` is lingering. Node's parser reports
+ * its error again for each chunk that arrives after one (an error in a body being drained, or the
+ * head of a refused request): from then on the socket's own data is what is drained and counted.
+ */
+export function lingeringTick(socket: Socket): boolean {
+  const l = lingering.get(socket);
+  if (!l) return false;
+  l.countSocket();
+  return true;
+}
+
+function startLinger(socket: Socket, bounds: LingerBounds): Linger | null {
+  if (lingering.has(socket)) return null;
+  const l = new Linger(socket, bounds.maxBytes);
+  lingering.set(socket, l);
+  return l;
 }
 
 /** The request announced a body that has not fully arrived. */
@@ -57,45 +96,44 @@ export function lingeringResponse(bounds: LingerBounds): typeof ServerResponse {
  * 500 ms). For this socket only, that call starts the lingering close instead.
  */
 function lingerAfterResponse(req: IncomingMessage, socket: Socket, bounds: LingerBounds): void {
-  if (lingering.has(socket)) return;
-  lingering.add(socket);
+  const linger = startLinger(socket, bounds);
+  if (!linger) return;
+  // Drain and count from now on. Left alone, Node "dumps" an unread body when the response
+  // finishes, and a dumped body's bytes are dropped where nothing can count them. As Node's own
+  // dump does, whoever was reading the body (a reader the app abandoned) is dropped first.
+  req.removeAllListeners('data');
+  req.on('data', linger.count);
+  req.resume();
   let started = false;
   socket.destroySoon = () => {
     if (started) return;
     started = true;
     // The body may have arrived in full meanwhile: then a normal close resets nothing.
     if (req.complete) return closeWhenFlushed(socket);
-    // As Node's own IncomingMessage._dump: drop whoever was reading the body (a reader the app
-    // abandoned), and let the rest flow to our counter only.
-    req.removeAllListeners('data');
-    discard(socket, req, bounds);
+    discard(socket, req, bounds.timeoutMs);
   };
 }
 
 /** After a parser error (the answer already written by the caller): linger on the raw socket. */
 export function lingerAfterParserError(socket: Socket, bounds: LingerBounds): void {
-  if (lingering.has(socket)) return;
-  lingering.add(socket);
-  discard(socket, socket, bounds);
+  const linger = startLinger(socket, bounds);
+  if (!linger) return;
+  linger.countSocket();
+  discard(socket, socket, bounds.timeoutMs);
 }
 
 /**
- * Closes the write side (the client reads the answer, then end of stream), then reads and drops
- * `source` (the request body, or the raw socket) until it ends or the client closes — then closes
- * normally — or until `bounds` are reached — then destroys the socket.
+ * Closes the write side (the client reads the answer, then end of stream), then lets `source`
+ * (the request body, or the raw socket) flow to the counter until it ends or the client closes —
+ * then closes normally — or until a bound is reached — then destroys the socket.
  */
-function discard(socket: Socket, source: Readable, bounds: LingerBounds): void {
-  let bytes = 0;
-  const timer = setTimeout(() => socket.destroy(), bounds.timeoutMs);
+function discard(socket: Socket, source: Readable, timeoutMs: number): void {
+  const timer = setTimeout(() => socket.destroy(), timeoutMs);
   const done = () => closeWhenFlushed(socket);
   socket.on('error', () => {}); // a reset from the client ends the linger; nothing to report
   socket.once('close', () => clearTimeout(timer));
   socket.once('end', done);
   source.once('end', done);
-  source.on('data', (chunk: Buffer) => {
-    bytes += chunk.length;
-    if (bytes > bounds.maxBytes) socket.destroy();
-  });
   socket.end();
   source.resume();
 }

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { ApiError, errorBody, type ErrorCode } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Logger } from '../logging/logger.js';
-import { isLingering, lingerAfterParserError, type LingerBounds } from './linger.js';
+import { lingerAfterParserError, lingeringTick, type LingerBounds } from './linger.js';
 
 /**
  * Requests refused before they reach the app (by Node's HTTP parser, its timeouts, or for a target
@@ -43,7 +43,7 @@ function rawResponse(err: ApiError, requestId: string): string {
 export function onClientError(logger: Logger, linger: LingerBounds) {
   return (err: NodeJS.ErrnoException, socket: Socket): void => {
     // Node's parser reports its error again for every chunk that arrives after it.
-    if (isLingering(socket)) return;
+    if (lingeringTick(socket)) return;
     if (err.code === 'ECONNRESET' || !socket.writable || socket.bytesWritten > 0) {
       socket.destroy();
       return;
