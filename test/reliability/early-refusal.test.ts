@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from 'node:net';
 import OpenAI, { APIError, AuthenticationError, RateLimitError, toFile } from 'openai';
 import { startFaultUpstream, type FaultUpstream } from '../helpers/fault-upstream.js';
 import { ADMIN_TOKEN, envelope, startServer, type Server } from './support.js';
@@ -125,6 +126,32 @@ describe('answers sent before the body is read reach the client whole', () => {
     expectAnswer(badHeader, 400, 'invalid_request');
     expectAnswer(badHost, 400, 'invalid_request');
     for (const r of [tooLarge, noKey, badHeader, badHost]) expectCleanClose(r, 2 * MB);
+  });
+});
+
+describe('the normal path is untouched', () => {
+  it('an answer to a request whose body was read keeps the connection alive for the next request', async () => {
+    const socket = connect(s.port, '127.0.0.1');
+    const got: Buffer[] = [];
+    socket.on('data', (d: Buffer) => got.push(d));
+    const text = () => Buffer.concat(got).toString('latin1');
+    const until = async (n: number) => {
+      for (let i = 0; i < 200 && (text().match(/HTTP\/1\.1 /g) ?? []).length < n; i++) await new Promise((r) => setTimeout(r, 10));
+    };
+    try {
+      // Read, then refused by validation.
+      const body = '{"prompt":"p","seconds":"5"}';
+      socket.write(`${json(funded.secret, body.length)}${body}`);
+      await until(1);
+      socket.write(head('GET', '/healthz', {}));
+      await until(2);
+    } finally {
+      socket.destroy();
+    }
+    const [first = '', second = ''] = text().split(/(?=HTTP\/1\.1 )/);
+    expect(first).toMatch(/^HTTP\/1\.1 400/);
+    expect(first).toMatch(/\r\nconnection: keep-alive\r\n/i);
+    expect(second).toMatch(/^HTTP\/1\.1 200/);
   });
 });
 
