@@ -64,7 +64,12 @@ function startLinger(socket: Socket, bounds: LingerBounds): Linger | null {
   return l;
 }
 
-/** The request announced a body that has not fully arrived. */
+/**
+ * The request announced a body that has not fully arrived. An answer produced without reading the
+ * body is usually written before the parser has even seen the rest of a small body in the same
+ * packet, so such refusals close their connection too: a reconnect for the client, on a path that
+ * only refusals take.
+ */
 function bodyStillArriving(req: IncomingMessage): boolean {
   if (req.complete) return false;
   const length = req.headers['content-length'];
