@@ -6,6 +6,9 @@ import { z } from 'zod';
  */
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/** The JSON body limit (fixed by the contract); the upload budget must hold at least one such body. */
+export const JSON_BODY_LIMIT_BYTES = 1024 * 1024;
+
 const positiveInt = (name: string) =>
   z.coerce.number({ error: `${name} must be a number` }).int(`${name} must be a whole number`).positive(`${name} must be positive`);
 
@@ -59,10 +62,23 @@ const schema = z.object({
   HTTP_REQUEST_TIMEOUT_MS: positiveInt('HTTP_REQUEST_TIMEOUT_MS').default(300_000),
   HTTP_KEEPALIVE_TIMEOUT_MS: positiveInt('HTTP_KEEPALIVE_TIMEOUT_MS').default(5_000),
   REQUEST_LOG_RETENTION_DAYS: positiveInt('REQUEST_LOG_RETENTION_DAYS').default(30),
-}).refine((e) => e.HTTP_HEADERS_TIMEOUT_MS <= e.HTTP_REQUEST_TIMEOUT_MS, {
-  path: ['HTTP_HEADERS_TIMEOUT_MS'],
-  message: 'HTTP_HEADERS_TIMEOUT_MS must not be larger than HTTP_REQUEST_TIMEOUT_MS',
-});
+  // Lingering close: after answering a request whose body is still arriving (a 413, 401, 429…),
+  // keep reading and discarding it for at most this long and this many bytes before closing, so
+  // the client can read the answer instead of a connection reset.
+  LINGER_TIMEOUT_MS: positiveInt('LINGER_TIMEOUT_MS').default(5_000),
+  LINGER_MAX_BYTES: positiveInt('LINGER_MAX_BYTES').default(64 * 1024 * 1024),
+  // Request bodies buffered in memory at once, across all requests; past it, 503 server_busy.
+  MAX_BUFFERED_UPLOAD_BYTES: positiveInt('MAX_BUFFERED_UPLOAD_BYTES').default(256 * 1024 * 1024),
+})
+  .refine((e) => e.HTTP_HEADERS_TIMEOUT_MS <= e.HTTP_REQUEST_TIMEOUT_MS, {
+    path: ['HTTP_HEADERS_TIMEOUT_MS'],
+    message: 'HTTP_HEADERS_TIMEOUT_MS must not be larger than HTTP_REQUEST_TIMEOUT_MS',
+  })
+  // A smaller budget would refuse every upload of the largest allowed size, forever.
+  .refine((e) => e.MAX_BUFFERED_UPLOAD_BYTES >= Math.max(e.MAX_MULTIPART_BYTES, JSON_BODY_LIMIT_BYTES), {
+    path: ['MAX_BUFFERED_UPLOAD_BYTES'],
+    message: 'MAX_BUFFERED_UPLOAD_BYTES must be at least MAX_MULTIPART_BYTES (and at least 1 MiB, the JSON body limit)',
+  });
 
 export interface Config {
   readonly port: number;
@@ -88,6 +104,10 @@ export interface Config {
   readonly httpTimeouts: { headersMs: number; requestMs: number; keepAliveMs: number };
   /** Request-log rows older than this are deleted in the background (REQUEST_LOG_RETENTION_DAYS). */
   readonly requestLogRetentionDays: number;
+  /** Lingering close after an answer sent before the request body was read (see src/http/linger.ts). */
+  readonly linger: { timeoutMs: number; maxBytes: number };
+  /** Request-body bytes buffered at once across all requests (see src/http/upload-budget.ts). */
+  readonly maxBufferedUploadBytes: number;
 }
 
 export class ConfigError extends Error {}
@@ -138,5 +158,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       keepAliveMs: e.HTTP_KEEPALIVE_TIMEOUT_MS,
     }),
     requestLogRetentionDays: e.REQUEST_LOG_RETENTION_DAYS,
+    linger: Object.freeze({ timeoutMs: e.LINGER_TIMEOUT_MS, maxBytes: e.LINGER_MAX_BYTES }),
+    maxBufferedUploadBytes: e.MAX_BUFFERED_UPLOAD_BYTES,
   });
 }

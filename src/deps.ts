@@ -9,6 +9,7 @@ import type { RateLimiter } from './keys/rate-limiter.js';
 import type { AuthThrottle } from './http/auth-throttle.js';
 import type { Settlement } from './billing/settlement.js';
 import type { Metrics } from './metrics/index.js';
+import type { UploadBudget } from './http/upload-budget.js';
 
 /** Everything the HTTP app needs, built once by the composition root (or by a test). */
 export interface Deps {
@@ -25,6 +26,8 @@ export interface Deps {
   authThrottle: AuthThrottle;
   settlement: Settlement;
   metrics: Metrics;
+  /** Request-body bytes buffered at once, across all requests. */
+  uploadBudget: UploadBudget;
   now: () => number;
   /** When this process started: work left in flight before it belongs to a process that died. */
   bootTime: number;

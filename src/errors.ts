@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   upstream_unavailable: { status: 503, type: 'server_error' },
   upstream_timeout: { status: 504, type: 'server_error' },
   shutting_down: { status: 503, type: 'server_error' },
+  server_busy: { status: 503, type: 'server_error' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -20,6 +20,8 @@ import { Metrics } from './metrics/index.js';
 import { createApp } from './app.js';
 import type { Deps } from './deps.js';
 import { onClientError, refuseUnusableTarget } from './http/protocol-errors.js';
+import { UploadBudget } from './http/upload-budget.js';
+import { lingeringResponse } from './http/linger.js';
 
 /** Reads PRICING_FILE (if any) over the built-in catalog; any problem stops start-up. */
 export function loadCatalog(path: string | undefined): Catalog {
@@ -80,6 +82,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps & { dat
     rateLimiter: new RateLimiter(now),
     downloads: new DownloadLimiter(),
     authThrottle: new AuthThrottle(now),
+    uploadBudget: new UploadBudget(config.maxBufferedUploadBytes),
     settlement,
     metrics,
     now,
@@ -114,6 +117,8 @@ export async function startReelay(config: Config, opts: BuildOptions & { reconci
     connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(t.headersMs / 2))),
     // A request without Host is answered by refuseUnusableTarget, in the error envelope.
     requireHostHeader: false,
+    // Answers sent while the request body is still arriving close the connection with a linger.
+    ServerResponse: lingeringResponse(config.linger),
   };
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve(
@@ -133,7 +138,7 @@ export async function startReelay(config: Config, opts: BuildOptions & { reconci
   });
   const httpServer = server as Server;
   httpServer.keepAliveTimeout = t.keepAliveMs;
-  httpServer.on('clientError', onClientError(deps.logger));
+  httpServer.on('clientError', onClientError(deps.logger, config.linger));
   const reconciler = new Reconciler({
     store: deps.store,
     upstream: deps.upstream,

@@ -158,6 +158,23 @@ export function isPriceError(q: PriceQuote | PriceError): q is PriceError {
   return 'code' in q;
 }
 
+/**
+ * A lower bound of what any billable call may cost for a key allowed `allowedModels` (null: every
+ * model): the cheapest flat price, or the cheapest per-second rate for one second (a remix of a
+ * one-second video). 0 when a free model exists or no allowed model is priced (the request will be
+ * refused for its model, not its balance).
+ */
+export function cheapestPriceMicros(catalog: Catalog, allowedModels: readonly string[] | null): number {
+  const names = allowedModels === null ? [...catalog.keys()] : allowedModels.map((m) => priceModelName(catalog, m)).filter((m) => m !== undefined);
+  let cheapest = Infinity;
+  for (const name of names) {
+    const price = catalog.get(name)!;
+    const micros = price.flatMicros ?? Math.min(...Object.values(price.perSecondMicros ?? {}));
+    cheapest = Math.min(cheapest, micros);
+  }
+  return Number.isFinite(cheapest) ? cheapest : 0;
+}
+
 /** What a completed job costs: min(hold, billed seconds × the snapshotted rate), or the flat price. */
 export function chargeFor(job: { heldMicros: number; rateMicros: number; flatPriceMicros: number | null }, billedSeconds: number): number {
   const full = job.flatPriceMicros !== null ? job.flatPriceMicros : billedSeconds * job.rateMicros;

@@ -79,6 +79,27 @@ export function billingStore({ db }: Database_, cache: JobRowCache) {
 
   return {
     /**
+     * A key's available balance (balance − holds) and, when asked, its open jobs: read fresh (not
+     * from the auth cache) for refusing a billable request before its body is read. Advisory
+     * only: placeHold is the check that counts.
+     */
+    keyHeadroom(keyId: string, countOpenJobs: boolean): { availableMicros: number; openJobs: number } {
+      const key = db
+        .select({ available: sql<number>`${apiKeys.balanceMicros} - ${apiKeys.heldMicros}` })
+        .from(apiKeys)
+        .where(eq(apiKeys.id, keyId))
+        .get();
+      const openJobs = countOpenJobs
+        ? db
+            .select({ n: sql<number>`count(*)` })
+            .from(jobs)
+            .where(and(eq(jobs.keyId, keyId), inArray(jobs.status, [...OPEN_STATUSES])))
+            .get()!.n
+        : 0;
+      return { availableMicros: key?.available ?? 0, openJobs };
+    },
+
+    /**
      * Reserves the price on the key and writes the pending job, or refuses. The conditional UPDATE
      * is the only check that matters: concurrent holds can never exceed the balance.
      */

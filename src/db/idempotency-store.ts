@@ -35,6 +35,15 @@ export function idempotencyStore({ db }: Database_) {
         { behavior: 'immediate' },
       );
     },
+    /** A record for (keyId, idemKey) created at or after `since` exists (its request will be replayed or refused as in use). */
+    hasIdempotencyRecord(keyId: string, idemKey: string, since: number): boolean {
+      const row = db
+        .select({ createdAt: idempotencyKeys.createdAt })
+        .from(idempotencyKeys)
+        .where(and(eq(idempotencyKeys.keyId, keyId), eq(idempotencyKeys.idemKey, idemKey)))
+        .get();
+      return row !== undefined && row.createdAt >= since;
+    },
     completeIdempotencyKey(keyId: string, idemKey: string, res: { status: number; headers: Record<string, string>; body: string }): void {
       db.update(idempotencyKeys)
         .set({ state: 'done', responseStatus: res.status, responseHeaders: JSON.stringify(res.headers), responseBody: res.body })

@@ -1,5 +1,6 @@
 import type { HttpBindings } from '@hono/node-server';
 import type { KeyRow } from '../db/keys-store.js';
+import type { UploadBudget } from './upload-budget.js';
 
 /** Per-request facts collected along the way and written to the request log at the end. */
 export interface RequestState {
@@ -23,6 +24,9 @@ export interface RequestState {
   respondedAt: number | null;
   errorCode: string | null;
   bytesIn: number;
+  /** The process's upload budget, and what this request's body holds of it (released when it is done). */
+  uploadBudget: UploadBudget;
+  uploadReserved: number;
   /** Set by routes that stream the response themselves (they also write the log row when done), and by `respond`. */
   bytesOut: number | null;
   /** `respond` built the response with reelay's own headers already on it. */

@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { ApiError, errorBody, type ErrorCode } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Logger } from '../logging/logger.js';
+import { lingerAfterParserError, lingeringTick, type LingerBounds } from './linger.js';
 
 /**
  * Requests refused before they reach the app (by Node's HTTP parser, its timeouts, or for a target
@@ -33,9 +34,16 @@ function rawResponse(err: ApiError, requestId: string): string {
   );
 }
 
-/** The server's 'clientError' listener. Never logs the error object: its rawPacket holds the client's headers. */
-export function onClientError(logger: Logger) {
+/**
+ * The server's 'clientError' listener. Never logs the error object: its rawPacket holds the
+ * client's headers. A malformed request is answered, then the connection lingers (the client may
+ * still be sending a body; see linger.ts) — except after a timeout: a client that was too slow
+ * gets no more time.
+ */
+export function onClientError(logger: Logger, linger: LingerBounds) {
   return (err: NodeJS.ErrnoException, socket: Socket): void => {
+    // Node's parser reports its error again for every chunk that arrives after it.
+    if (lingeringTick(socket)) return;
     if (err.code === 'ECONNRESET' || !socket.writable || socket.bytesWritten > 0) {
       socket.destroy();
       return;
@@ -43,8 +51,9 @@ export function onClientError(logger: Logger) {
     const requestId = newId('req');
     const apiErr = parserError(err.code);
     logger.info({ request_id: requestId, status: apiErr.status, error_code: apiErr.code, parser_code: String(err.code ?? '').slice(0, 40) }, 'malformed request refused');
-    socket.end(rawResponse(apiErr, requestId));
-    socket.destroySoon?.();
+    socket.write(rawResponse(apiErr, requestId));
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') socket.destroySoon();
+    else lingerAfterParserError(socket, linger);
   };
 }
 

@@ -30,12 +30,22 @@ export function requestContext(deps: Deps): MiddlewareHandler<AppEnv> {
       respondedAt: null,
       errorCode: null,
       bytesIn: Number(requestHeader(c, 'content-length') ?? 0) || 0,
+      uploadBudget: deps.uploadBudget,
+      uploadReserved: 0,
       bytesOut: null,
       headersDone: false,
       streamed: false,
     };
     c.set('state', state);
-    await next();
+    try {
+      await next();
+    } finally {
+      // The body buffer is no longer needed once the handler has produced its response.
+      if (state.uploadReserved > 0) {
+        state.uploadBudget.release(state.uploadReserved);
+        state.uploadReserved = 0;
+      }
+    }
     if (state.streamed && state.respondedAt !== null) return; // the route wrote the response itself and finishes the row
     if (state.headersDone) {
       // Built by `respond`: touching c.res.headers here would make the Node adapter give up its

@@ -11,6 +11,7 @@ import { clientHeaders } from '../http/client-headers.js';
 import { parseRequestBody } from './request-body.js';
 import { sourceVideoRef, validateCreate, validateEdit, validateExtension, validateRemix } from './validate.js';
 import { submitBillable } from './submit.js';
+import { refuseHopelessSubmit } from './early-refusal.js';
 import { sendContent } from './content.js';
 import { downstreamResponseHeaders, upstreamRequestHeaders, upstreamRequestId } from '../relay/headers.js';
 import { parseVideoObject } from '../billing/settlement.js';
@@ -65,7 +66,9 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
   };
 
   const multipartLimit = deps.config.maxMultipartBytes;
+  /** A billable POST's body, read only if the key could pay for a job at all (see early-refusal.ts). */
   const bodyOf = async (c: Context<AppEnv>) => {
+    refuseHopelessSubmit(c, deps);
     const isMultipart = /^multipart\/form-data/i.test(c.req.header('content-type') ?? '');
     const raw = await readBody(c, isMultipart ? multipartLimit : JSON_LIMIT_BYTES);
     return parseRequestBody(raw, c.req.header('content-type'));
