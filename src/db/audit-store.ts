@@ -3,7 +3,8 @@ import type { Database_ } from './client.js';
 import { auditLog } from './schema/index.js';
 import { newId } from '../ids.js';
 
-export type AuditRow = typeof auditLog.$inferSelect;
+export type { AuditRow } from '../store/rows.js';
+import type { AuditRow } from '../store/rows.js';
 
 export function auditStore({ db }: Database_) {
   return {

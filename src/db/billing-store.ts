@@ -11,46 +11,13 @@ import type { JobRowCache } from './job-row-cache.js';
  * one. No network I/O happens in here.
  */
 
-export const OPEN_STATUSES = ['pending', 'queued', 'in_progress'] as const;
-export const TERMINAL_STATUSES = ['completed', 'failed', 'expired', 'rejected', 'unknown'] as const;
-export type JobStatus = (typeof OPEN_STATUSES)[number] | (typeof TERMINAL_STATUSES)[number];
-export type JobKind = 'create' | 'remix' | 'edit' | 'extension';
-export type JobRow = typeof jobs.$inferSelect;
-export type LedgerRow = typeof ledger.$inferSelect;
-
-export interface NewJob {
-  id: string;
-  keyId: string;
-  kind: JobKind;
-  model: string;
-  size: string;
-  requestedSeconds: number;
-  sourceVideoId: string | null;
-  rateMicros: number;
-  flatPriceMicros: number | null;
-  heldMicros: number;
-  requestId: string;
-}
-
-export interface Actor {
-  actor: string;
-  requestId: string | null;
-  now: number;
-}
-
-export type HoldResult = { ok: true; job: JobRow } | { ok: false; reason: 'insufficient_quota' | 'inflight_limit' | 'unknown_key' };
-
-/** What ended a job. Every terminal path goes through settleJob with one of these. */
-export type Outcome =
-  | { kind: 'completed'; billedSeconds: number; /** the whole video's length; defaults to billedSeconds */ outputSeconds?: number | null; finalObject: string; completedAt: number }
-  | { kind: 'failed'; finalObject: string | null; errorCode: string | null }
-  | { kind: 'expired'; reason: string }
-  | { kind: 'rejected'; errorCode: string | null }
-  | { kind: 'unknown'; reason: string };
-
-export type SettleResult = { settled: true; job: JobRow; chargedMicros: number } | { settled: false; job: JobRow | undefined };
-
-export class BalanceError extends Error {}
+export { OPEN_STATUSES, TERMINAL_STATUSES } from '../store/rows.js';
+export type { JobStatus, JobKind, JobRow, LedgerRow } from '../store/rows.js';
+export type { NewJob, Actor, HoldResult, Outcome, SettleResult } from '../store/types.js';
+export { BalanceError } from '../store/types.js';
+import { OPEN_STATUSES } from '../store/rows.js';
+import type { JobRow, LedgerRow } from '../store/rows.js';
+import { BalanceError, type NewJob, type Actor, type HoldResult, type Outcome, type SettleResult } from '../store/types.js';
 
 /** `cache`: the /v1 routes' job rows; every write to a job here drops that job's row. */
 export function billingStore({ db }: Database_, cache: JobRowCache) {

@@ -2,7 +2,8 @@ import { eq } from 'drizzle-orm';
 import type { Database_ } from './client.js';
 import { characters } from './schema/index.js';
 
-export type CharacterRow = typeof characters.$inferSelect;
+export type { CharacterRow } from '../store/rows.js';
+import type { CharacterRow } from '../store/rows.js';
 
 export function charactersStore({ db }: Database_) {
   return {

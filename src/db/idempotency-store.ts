@@ -5,9 +5,9 @@ import { idempotencyKeys } from './schema/index.js';
 /** How long an Idempotency-Key replays its first answer. */
 export const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
 
-export type IdempotencyRow = typeof idempotencyKeys.$inferSelect;
-
-export type ClaimResult = { claimed: true } | { claimed: false; existing: IdempotencyRow };
+export type { IdempotencyRow } from '../store/rows.js';
+export type { ClaimResult } from '../store/types.js';
+import type { ClaimResult } from '../store/types.js';
 
 export function idempotencyStore({ db }: Database_) {
   return {

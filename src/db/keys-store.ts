@@ -2,22 +2,10 @@ import { and, asc, eq, gt, sql } from 'drizzle-orm';
 import type { Database_ } from './client.js';
 import { apiKeys } from './schema/index.js';
 
-export type KeyRow = typeof apiKeys.$inferSelect;
-
-export interface NewKey {
-  id: string;
-  name: string;
-  prefix: string;
-  hash: string;
-  createdAt: number;
-  expiresAt: number | null;
-  allowedModels: string[] | null;
-  rpmLimit: number | null;
-  maxInflightJobs: number | null;
-  maxConcurrentDownloads?: number | null;
-}
-
-export type KeyPatch = Partial<Pick<KeyRow, 'name' | 'expiresAt' | 'disabled' | 'allowedModels' | 'rpmLimit' | 'maxInflightJobs' | 'maxConcurrentDownloads'>>;
+export type { KeyRow } from '../store/rows.js';
+export type { NewKey, KeyPatch } from '../store/types.js';
+import type { KeyRow } from '../store/rows.js';
+import type { NewKey, KeyPatch } from '../store/types.js';
 
 /**
  * How long an authenticated key's row may be reused without reading it again. Changes made

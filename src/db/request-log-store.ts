@@ -2,8 +2,8 @@ import { and, desc, eq, gte, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { Database_ } from './client.js';
 import { requestLog } from './schema/index.js';
 
-export type RequestLogRow = typeof requestLog.$inferInsert;
-export type StoredRequestLogRow = typeof requestLog.$inferSelect;
+export type { RequestLogRow, StoredRequestLogRow } from '../store/rows.js';
+import type { RequestLogRow, StoredRequestLogRow } from '../store/rows.js';
 
 export interface RequestLogQuery {
   requestId?: string;

@@ -1,0 +1,151 @@
+/**
+ * The rows the store hands out, as plain domain types that belong to neither engine. Times are
+ * epoch milliseconds and money is integer micro-USD, as numbers, on both engines (PostgreSQL keeps
+ * them as bigint and converts at the seam). Each engine's schema is checked against these types
+ * at compile time (test/unit/store-rows.test.ts), so a column added to one side only fails `tsc`.
+ */
+
+export const OPEN_STATUSES = ['pending', 'queued', 'in_progress'] as const;
+export const TERMINAL_STATUSES = ['completed', 'failed', 'expired', 'rejected', 'unknown'] as const;
+export type JobStatus = (typeof OPEN_STATUSES)[number] | (typeof TERMINAL_STATUSES)[number];
+export type JobKind = 'create' | 'remix' | 'edit' | 'extension';
+export type LedgerKind = 'credit' | 'hold' | 'capture' | 'release' | 'adjustment';
+
+export interface KeyRow {
+  id: string;
+  name: string;
+  prefix: string;
+  hash: string;
+  ownerId: string | null;
+  createdAt: number;
+  lastUsedAt: number | null;
+  expiresAt: number | null;
+  disabled: boolean;
+  revokedAt: number | null;
+  allowedModels: string[] | null;
+  rpmLimit: number | null;
+  maxInflightJobs: number | null;
+  /** Concurrent content downloads this key may hold open; null means the configured default. */
+  maxConcurrentDownloads: number | null;
+  balanceMicros: number;
+  heldMicros: number;
+}
+
+/**
+ * One billable submission. `status` is reelay's view (see JobStatus); `videoId` comes from the
+ * upstream's answer; `outputSeconds` is the finished video's whole length (for an extension the
+ * stitched length), which remixes and edits of it are priced at.
+ */
+export interface JobRow {
+  id: string;
+  videoId: string | null;
+  keyId: string;
+  kind: string;
+  model: string;
+  size: string;
+  requestedSeconds: number;
+  billedSeconds: number | null;
+  outputSeconds: number | null;
+  sourceVideoId: string | null;
+  status: string;
+  progress: number | null;
+  rateMicros: number;
+  flatPriceMicros: number | null;
+  heldMicros: number;
+  chargedMicros: number;
+  requestId: string;
+  upstreamRequestId: string | null;
+  finalObject: string | null;
+  errorCode: string | null;
+  createdAt: number;
+  updatedAt: number;
+  completedAt: number | null;
+  settledAt: number | null;
+  lateCompletedAt: number | null;
+  deletedAt: number | null;
+  nextPollAt: number | null;
+  pollFailures: number;
+  notFoundCount: number;
+  lastNotFoundAt: number | null;
+}
+
+export interface LedgerRow {
+  seq: number;
+  id: string;
+  kind: LedgerKind;
+  amountMicros: number;
+  keyId: string;
+  jobId: string | null;
+  terminal: boolean;
+  requestId: string | null;
+  actor: string;
+  note: string | null;
+  createdAt: number;
+}
+
+export interface AuditRow {
+  seq: number;
+  id: string;
+  actor: string;
+  action: string;
+  targetId: string | null;
+  requestId: string | null;
+  details: string | null;
+  createdAt: number;
+}
+
+export interface CharacterRow {
+  id: string;
+  keyId: string;
+  requestId: string;
+  createdAt: number;
+}
+
+export interface IdempotencyRow {
+  keyId: string;
+  idemKey: string;
+  route: string;
+  bodyHash: string;
+  state: 'in_flight' | 'done';
+  responseStatus: number | null;
+  responseHeaders: string | null;
+  responseBody: string | null;
+  createdAt: number;
+}
+
+export interface StoredRequestLogRow {
+  seq: number;
+  requestId: string;
+  clientRequestId: string | null;
+  upstreamRequestId: string | null;
+  keyId: string | null;
+  method: string;
+  route: string;
+  videoId: string | null;
+  status: number;
+  errorCode: string | null;
+  durationMs: number;
+  upstreamDurationMs: number | null;
+  bytesIn: number;
+  bytesOut: number;
+  createdAt: number;
+}
+
+/** A request-log row as written (its `seq` comes from the database). */
+export interface RequestLogRow {
+  seq?: number;
+  requestId: string;
+  clientRequestId?: string | null;
+  upstreamRequestId?: string | null;
+  keyId?: string | null;
+  method: string;
+  route: string;
+  videoId?: string | null;
+  status: number;
+  errorCode?: string | null;
+  durationMs: number;
+  upstreamDurationMs?: number | null;
+  bytesIn?: number;
+  bytesOut?: number;
+  createdAt: number;
+}
