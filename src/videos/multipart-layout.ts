@@ -7,7 +7,8 @@ import { invalid } from '../errors.js';
  *   of a million tiny fields is refused after reading a hundred of them;
  * - anything a parser may read one way and the upstream another is refused: repeated part
  *   headers or disposition parameters, folded headers, bytes after a boundary other than `--` or
- *   CRLF, a part without headers, a missing close delimiter;
+ *   CRLF, a part without headers, a missing close delimiter, a charset other than UTF-8, a
+ *   transfer encoding (base64, quoted-printable);
  * - a file part's Content-Type can be rewritten in place (the rest of the bytes are kept).
  * Framing follows busboy's: the delimiter is CRLF `--boundary`, with a CRLF assumed before the
  * body so that a body may start with `--boundary`; the preamble and epilogue are ignored.
@@ -72,7 +73,14 @@ function readHeaders(raw: Buffer, start: number, end: number): PartLayout {
     if (colon <= 0 || !TOKEN.test(name) || seen.has(name)) throw malformed();
     seen.add(name);
     const value = line.slice(colon + 1).trim();
-    if (name === 'content-type') contentType = { start: lineStart, end: lineEnd, value };
+    if (name === 'content-type') {
+      contentType = { start: lineStart, end: lineEnd, value };
+      // busboy decodes a field in its declared charset, an upstream may not: only UTF-8 (or ASCII) is read one way.
+      const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(value)?.[1]?.toLowerCase();
+      if (charset !== undefined && !['utf-8', 'utf8', 'us-ascii'].includes(charset)) throw invalid(`Multipart parts must be UTF-8, not '${charset.slice(0, 40)}'.`, null);
+    }
+    // busboy passes a part's bytes as they are; an upstream could decode base64 or quoted-printable.
+    if (name === 'content-transfer-encoding' && !['7bit', '8bit', 'binary'].includes(value.toLowerCase())) throw malformed();
     if (name === 'content-disposition') checkDispositionParams(value);
     lineStart = lineEnd + CRLF.length;
   }
