@@ -23,6 +23,8 @@ export interface PartLayout {
   contentType: { start: number; end: number; value: string } | null;
 }
 
+/** A part's header block may be this long (busboy's own limit). */
+const MAX_HEADER_BYTES = 16 * 1024;
 const CRLF = Buffer.from('\r\n');
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 const BCHARS = /^[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]$/;
@@ -54,6 +56,7 @@ export function splitParts(raw: Buffer, boundary: string, maxParts = MAX_PARTS):
     const next = raw.indexOf(delimiter, after);
     const headersEnd = raw.indexOf(CRLFCRLF, after);
     if (next === -1 || headersEnd <= after || headersEnd + CRLFCRLF.length > next) throw malformed();
+    if (headersEnd - after > MAX_HEADER_BYTES) throw malformed();
     parts.push(readHeaders(raw, after + CRLF.length, headersEnd));
     after = next + delimiter.length;
   }

@@ -95,6 +95,7 @@ describe('ambiguous multipart bodies are refused', () => {
     ['no close delimiter', '--B\r\nContent-Disposition: form-data; name="a"\r\n\r\nx'],
     ['a field in another charset', '--B\r\nContent-Disposition: form-data; name="seconds"\r\nContent-Type: text/plain; charset=utf-16le\r\n\r\n4\0\r\n--B--'],
     ['a transfer encoding', '--B\r\nContent-Disposition: form-data; name="seconds"\r\nContent-Transfer-Encoding: base64\r\n\r\nMTI=\r\n--B--'],
+    ['a part header block over 16 KiB', `--B\r\nContent-Disposition: form-data; name="a"; filename="${'x'.repeat(16 * 1024)}"\r\n\r\nx\r\n--B--`],
     ['two boundary parameters', '--B\r\nContent-Disposition: form-data; name="a"\r\n\r\nx\r\n--B--', 'multipart/form-data; boundary=B; boundary=C'],
   ])('%s → 400 invalid_request', async (_name, raw, contentType = 'multipart/form-data; boundary=B') => {
     expect(await refusal(raw, contentType)).toMatchObject({ code: 'invalid_request', status: 400 });
