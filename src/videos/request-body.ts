@@ -1,6 +1,8 @@
-import { createHash } from 'node:crypto';
 import { invalid, ApiError } from '../errors.js';
-import { asBodyInit } from '../http/body.js';
+import { JsonShapeError, MAX_JSON_DEPTH, parseStrictJson } from './strict-json.js';
+import { readMultipart, type MultipartEntry } from './multipart-reader.js';
+import { boundaryOf, splitParts, withPartTypes, type PartLayout } from './multipart-layout.js';
+import { sniffImageType } from './image-type.js';
 
 /**
  * Parses a JSON or multipart/form-data body into plain fields for validation, while the raw bytes
@@ -9,6 +11,7 @@ import { asBodyInit } from '../http/body.js';
 export interface FilePart {
   kind: 'file';
   name: string;
+  /** The type the part is forwarded with (for an image sent as application/octet-stream or untyped: the detected one). */
   type: string;
   size: number;
   sha256: string;
@@ -21,6 +24,7 @@ export interface FieldMap {
 
 export interface ParsedBody {
   contentType: string;
+  /** The bytes to forward: as received, except file parts whose image type was detected (see fileType). */
   raw: Buffer;
   fields: FieldMap;
   /** Canonical form of the fields, independent of multipart boundaries: what idempotency hashes. */
@@ -41,48 +45,80 @@ function splitFieldName(name: string): [string, string | null] {
   return m ? [m[1]!, m[2]!] : [name, null];
 }
 
-async function parseMultipart(raw: Buffer, contentType: string): Promise<FieldMap> {
-  let form: FormData;
-  try {
-    form = await new Response(asBodyInit(raw), { headers: { 'content-type': contentType } }).formData();
-  } catch {
-    throw invalid('Malformed multipart/form-data body.', null);
+/** A part's name into the fields: `a` or one level of nesting `a[b]`; any repeat is refused. */
+function place(fields: FieldMap, name: string, v: FieldValue): void {
+  const [outer, inner] = splitFieldName(name);
+  if (inner === null || inner === '') {
+    if (outer in fields) throw invalid(`Duplicate multipart field '${clip(outer)}'.`, clip(outer));
+    fields[outer] = v;
+    return;
+  }
+  const existing = fields[outer];
+  const nested = existing === undefined ? dict() : existing;
+  if (typeof nested !== 'object' || nested === null || Array.isArray(nested) || isFilePart(nested)) {
+    throw invalid(`Conflicting multipart fields for '${clip(outer)}'.`, clip(outer));
+  }
+  if (inner in nested) throw invalid(`Duplicate multipart field '${clip(name)}'.`, clip(name));
+  nested[inner] = v;
+  fields[outer] = nested;
+}
+
+/**
+ * The type a file part is forwarded with: as declared, except that one declared as
+ * application/octet-stream or not at all (as the SDKs send streams and raw bytes) takes the image
+ * type its bytes show. `retype` says whether that differs from what the part's header says.
+ */
+function fileType(entry: Extract<MultipartEntry, { kind: 'file' }>, part: PartLayout): { type: string; retype: boolean } {
+  const declared = part.contentType && part.contentType.value !== '' ? entry.mimeType : null;
+  if (declared === null || declared === 'application/octet-stream') {
+    const sniffed = sniffImageType(entry.head);
+    if (sniffed) return { type: sniffed, retype: true };
+  }
+  return { type: declared ?? '', retype: false };
+}
+
+async function parseMultipart(raw: Buffer, contentType: string): Promise<{ fields: FieldMap; raw: Buffer }> {
+  // The layout first: it counts the parts (and refuses too many) before busboy reads any of them.
+  const layout = splitParts(raw, boundaryOf(contentType));
+  const entries = await readMultipart(raw, contentType);
+  if (entries.length !== layout.length || entries.some((e) => !e.name)) {
+    throw invalid('Every multipart part needs a Content-Disposition: form-data header with a name.', null);
   }
   const fields = dict();
-  for (const [name, value] of form.entries()) {
+  const retyped = new Map<number, string>();
+  entries.forEach((entry, index) => {
     let v: FieldValue;
-    if (typeof value === 'string') {
-      v = value;
+    if (entry.kind === 'field') {
+      v = entry.value;
     } else {
-      const bytes = Buffer.from(await value.arrayBuffer());
-      v = { kind: 'file', name: value.name, type: value.type, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+      const { type, retype } = fileType(entry, layout[index]!);
+      if (retype) retyped.set(index, type);
+      v = { kind: 'file', name: entry.filename, type, size: entry.size, sha256: entry.sha256 };
     }
-    const [outer, inner] = splitFieldName(name);
-    if (inner === null || inner === '') {
-      if (outer in fields) throw invalid(`Duplicate multipart field '${outer}'.`, outer);
-      fields[outer] = v;
-    } else {
-      const existing = fields[outer];
-      const nested = existing && typeof existing === 'object' && !Array.isArray(existing) && !isFilePart(existing) ? (existing as FieldMap) : dict();
-      if (existing !== undefined && nested !== existing) throw invalid(`Conflicting multipart fields for '${outer}'.`, outer);
-      nested[inner] = v;
-      fields[outer] = nested;
-    }
-  }
-  return fields;
+    place(fields, entry.name!, v);
+  });
+  return { fields, raw: withPartTypes(raw, layout, retyped) };
 }
 
 function parseJson(raw: Buffer): FieldMap {
   let value: unknown;
   try {
-    value = JSON.parse(raw.toString('utf8'));
-  } catch {
-    throw invalid('We could not parse the JSON body of your request.', null);
+    value = parseStrictJson(raw.toString('utf8'));
+  } catch (err) {
+    if (!(err instanceof JsonShapeError)) throw invalid('We could not parse the JSON body of your request.', null);
+    const param = err.path === null ? null : clip(err.path);
+    if (err.reason === 'duplicate_key') throw invalid(`The JSON body has the key '${param}' more than once.`, param);
+    throw invalid(`The JSON body is nested deeper than ${MAX_JSON_DEPTH} levels.`, param);
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw invalid('The request body must be a JSON object.', null);
   }
   return value as FieldMap;
+}
+
+/** Names from the body are echoed in errors at most this long. */
+function clip(name: string): string {
+  return name.length > 100 ? `${name.slice(0, 100)}…` : name;
 }
 
 function canonicalize(v: unknown): unknown {
@@ -101,9 +137,10 @@ export async function parseRequestBody(raw: Buffer, contentTypeHeader: string | 
   const contentType = contentTypeHeader ?? '';
   const mime = contentType.split(';')[0]!.trim().toLowerCase();
   let fields: FieldMap;
+  let forwarded = raw;
   if (mime === 'multipart/form-data') {
     if (!/boundary=/i.test(contentType)) throw invalid('multipart/form-data needs a boundary.', null);
-    fields = await parseMultipart(raw, contentType);
+    ({ fields, raw: forwarded } = await parseMultipart(raw, contentType));
   } else if (mime === 'application/json' || (mime === '' && raw.length > 0)) {
     fields = parseJson(raw);
   } else if (raw.length === 0) {
@@ -111,5 +148,5 @@ export async function parseRequestBody(raw: Buffer, contentTypeHeader: string | 
   } else {
     throw new ApiError('invalid_request', `Unsupported content type '${mime.slice(0, 100)}': send application/json or multipart/form-data.`, null);
   }
-  return { contentType, raw, fields, canonical: JSON.stringify(canonicalize(fields)) };
+  return { contentType, raw: forwarded, fields, canonical: JSON.stringify(canonicalize(fields)) };
 }

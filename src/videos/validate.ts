@@ -27,7 +27,8 @@ function checkInputReference(v: FieldValue | undefined): void {
   if (v === undefined) return;
   if (isFilePart(v)) {
     if (!IMAGE_TYPES.has(v.type.toLowerCase())) {
-      throw invalid("'input_reference' must be an image/jpeg, image/png or image/webp file.", 'input_reference');
+      // An untyped or application/octet-stream part already carries its detected image type here (request-body.ts).
+      throw invalid("'input_reference' must be a JPEG, PNG or WebP image (sent as image/jpeg, image/png or image/webp, or as application/octet-stream with image bytes).", 'input_reference');
     }
     if (v.size === 0) throw invalid("'input_reference' is an empty file.", 'input_reference');
     return;
