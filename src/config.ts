@@ -63,6 +63,9 @@ const schema = z.object({
   message: 'HTTP_HEADERS_TIMEOUT_MS must not be larger than HTTP_REQUEST_TIMEOUT_MS',
 });
 
+/** Every environment variable the configuration reads (the README's table lists each of them). */
+export const CONFIG_VARIABLES: readonly string[] = Object.freeze(Object.keys(schema.shape));
+
 export interface Config {
   readonly port: number;
   readonly host: string;
