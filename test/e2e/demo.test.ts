@@ -13,7 +13,9 @@ import { fileURLToPath } from 'node:url';
  *
  * Where the demo's own exit code is checked, the test runs the npm script's command itself
  * (package.json `scripts.demo`, with node_modules/.bin on PATH, as npm runs it): npm reports a
- * Ctrl-C of its script as its own death by SIGINT, whatever the script's exit code.
+ * Ctrl-C of its script as its own death by SIGINT, whatever the script's exit code. The script is
+ * `node --import tsx …`, not the tsx CLI: that one relays signals to its child and SIGKILLs it
+ * (exit 130) when the child does not acknowledge one within 30 ms, as happens on a busy machine.
  */
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 60_000 });
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
