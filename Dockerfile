@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
-# Multi-stage build: compile TypeScript with dev dependencies, ship only production dependencies,
-# the compiled code, the migrations and the simulator's media; run as a non-root user.
+# Multi-stage build: compile TypeScript with the dev dependencies, then ship only the production
+# dependencies (no tsx, TypeScript or test tooling: `npm prune --omit=dev`), the compiled code,
+# the migrations and the simulator's media. Runs as the non-root `node` user (uid 1000).
 
 FROM node:22-bookworm-slim AS build
 WORKDIR /app
@@ -11,7 +12,7 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build && cp -r src/simulator/assets dist/simulator/assets
-RUN npm prune --omit=dev
+RUN npm prune --omit=dev --no-audit --no-fund
 
 FROM node:22-bookworm-slim AS runtime
 ENV NODE_ENV=production \
@@ -22,12 +23,18 @@ WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
+# bin/reelay.js (the CLI: runs dist/cli.js here) and bin/healthcheck.js
 COPY bin ./bin
+# Applied at start-up, before the port opens.
 COPY migrations ./migrations
+# /data must be writable by uid 1000: a named volume inherits this; a bind-mounted host
+# directory needs `chown 1000:1000 <dir>` on the host.
 RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]
 EXPOSE 8080
-HEALTHCHECK --interval=30s --timeout=3s CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-# Migrations run at start-up, before the port opens.
+# Follows HOST and PORT (a wildcard HOST is checked on loopback). The start period covers the
+# migrations run at start-up; failures during it do not count.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["node", "bin/healthcheck.js"]
 CMD ["node", "--max-semi-space-size=8", "--liftoff-only", "dist/main.js"]

@@ -80,6 +80,9 @@ const schema = z.object({
     message: 'MAX_BUFFERED_UPLOAD_BYTES must be at least MAX_MULTIPART_BYTES (and at least 1 MiB, the JSON body limit)',
   });
 
+/** Every environment variable the configuration reads (the README's table lists each of them). */
+export const CONFIG_VARIABLES: readonly string[] = Object.freeze(Object.keys(schema.shape));
+
 export interface Config {
   readonly port: number;
   readonly host: string;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSimulator, type SimulatorHandle } from '../../src/simulator/index.js';
@@ -13,20 +13,23 @@ import { openMigratedDatabase } from '../../src/db/client.js';
 import { silentLogger } from '../../src/logging/logger.js';
 import type { Store } from '../../src/db/store.js';
 import { TestClock } from '../helpers/clock.js';
+import { browserTests } from './chromium.js';
 
 /**
  * The admin dashboard in headless Chromium against a real reelay server (real sockets, a SQLite
  * file) and the upstream simulator. Screenshots of each page go to test-artifacts/screenshots.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+// Without Chromium this file fails with a message saying how to install it (never a silent
+// skip); only SKIP_BROWSER_TESTS=1 skips the browser tests, on purpose.
+const BROWSER = browserTests(process.env);
+if (!BROWSER.run) process.stderr.write(`${BROWSER.reason}\n`);
+const CHROMIUM = BROWSER.run ? BROWSER.chromium : '';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-quic', '--disable-sync'];
 const SHOTS = join(process.cwd(), 'test-artifacts', 'screenshots');
 const ADMIN_TOKEN = 'dashboard-admin-token-0123456789';
 const DAY = 86_400_000;
 const EVIL_NAME = '<img src=x onerror=alert(1)> lab';
 
-// These tests always run: without Chromium they fail with a message saying how to install it.
-if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: install it with 'apt-get install -y chromium' (.ci/run does)`);
 
 let sim: SimulatorHandle;
 let reelay: RunningReelay;
@@ -92,7 +95,7 @@ async function login(p: Page, token: string) {
   await Promise.all([p.waitForLoadState('load'), p.click('button[type=submit]')]);
 }
 
-describe('admin dashboard in a browser', () => {
+describe.runIf(BROWSER.run)('admin dashboard in a browser', () => {
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
     // The upstream's job finishes when this clock says so, not when a loaded machine gets round to it.

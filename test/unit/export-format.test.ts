@@ -151,6 +151,20 @@ describe('export chunks', () => {
     expect(lines.map((l) => JSON.parse(l).job_id)).toEqual(rows.map((r) => r.id));
   });
 
+  it('writes counts as JSON numbers, USD amounts as 6-decimal strings, times as ISO strings, absent values as null (as docs/admin.md says)', () => {
+    const open = row(9, { status: 'queued', billedSeconds: null, chargedMicros: 0, completedAt: null, upstreamRequestId: null });
+    const [line] = text(exportChunks(source([open]).fetch, 'jsonl', 3)).split('\n');
+    const parsed = JSON.parse(line!) as Record<string, unknown>;
+    const types = Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, v === null ? 'null' : typeof v]));
+    expect(types).toEqual({
+      video_id: 'string', job_id: 'string', key_id: 'string', key_name: 'string', kind: 'string', model: 'string', size: 'string',
+      requested_seconds: 'number', seconds: 'number',
+      pricing: 'string', unit_price_usd: 'string', amount_usd: 'string', status: 'string',
+      error_code: 'null', created_at: 'string', completed_at: 'null', request_id: 'string', upstream_request_id: 'null',
+    });
+    expect(parsed).toMatchObject({ requested_seconds: 8, seconds: 0, unit_price_usd: '0.100000', amount_usd: '0.000000', created_at: '2026-11-01T00:00:09.000Z' });
+  });
+
   it('writes a valid JSON array for 0, 1, a page-multiple and any number of rows', () => {
     for (const n of [0, 1, 3, 7]) {
       const json = JSON.parse(text(exportChunks(source(rows.slice(0, n)).fetch, 'json', 3))) as { job_id: string }[];
