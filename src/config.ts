@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MoneyFormatError, parseUsd } from './money.js';
 
 /**
  * The whole configuration, read once from the environment by the composition root.
@@ -59,6 +60,20 @@ const schema = z.object({
   HTTP_REQUEST_TIMEOUT_MS: positiveInt('HTTP_REQUEST_TIMEOUT_MS').default(300_000),
   HTTP_KEEPALIVE_TIMEOUT_MS: positiveInt('HTTP_KEEPALIVE_TIMEOUT_MS').default(5_000),
   REQUEST_LOG_RETENTION_DAYS: positiveInt('REQUEST_LOG_RETENTION_DAYS').default(30),
+  // The dashboard flags keys whose available balance is below this (a USD decimal string).
+  LOW_BALANCE_USD: z
+    .string()
+    .default('5.00')
+    .transform((v, ctx) => {
+      try {
+        const micros = parseUsd(v);
+        if (micros >= 0) return micros;
+      } catch (err) {
+        if (!(err instanceof MoneyFormatError)) throw err;
+      }
+      ctx.addIssue({ code: 'custom', message: 'LOW_BALANCE_USD must be a non-negative USD amount such as "5.00"' });
+      return z.NEVER;
+    }),
 }).refine((e) => e.HTTP_HEADERS_TIMEOUT_MS <= e.HTTP_REQUEST_TIMEOUT_MS, {
   path: ['HTTP_HEADERS_TIMEOUT_MS'],
   message: 'HTTP_HEADERS_TIMEOUT_MS must not be larger than HTTP_REQUEST_TIMEOUT_MS',
@@ -88,6 +103,8 @@ export interface Config {
   readonly httpTimeouts: { headersMs: number; requestMs: number; keepAliveMs: number };
   /** Request-log rows older than this are deleted in the background (REQUEST_LOG_RETENTION_DAYS). */
   readonly requestLogRetentionDays: number;
+  /** The dashboard flags keys whose available balance is below this many micro-USD (LOW_BALANCE_USD). */
+  readonly lowBalanceMicros: number;
 }
 
 export class ConfigError extends Error {}
@@ -138,5 +155,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       keepAliveMs: e.HTTP_KEEPALIVE_TIMEOUT_MS,
     }),
     requestLogRetentionDays: e.REQUEST_LOG_RETENTION_DAYS,
+    lowBalanceMicros: e.LOW_BALANCE_USD,
   });
 }

@@ -4,7 +4,7 @@ import { EXPORT_CONTENT_TYPES, EXPORT_PAGE_SIZE, csvLine, exportChunks, exportFi
 import { formatUsd } from '../../../money.js';
 import { field } from '../format.js';
 import type { UiEnv, UiContext } from '../context.js';
-import { readRange } from './jobs.js';
+import { readRange } from '../range.js';
 
 const LEDGER_COLUMNS = ['id', 'created_at', 'kind', 'amount_usd', 'key_id', 'job_id', 'video_id', 'request_id', 'actor', 'note'] as const;
 
@@ -26,7 +26,7 @@ function* ledgerChunks(deps: Deps, f: { from?: number; to?: number; keyId?: stri
   yield { text: csvLine(LEDGER_COLUMNS), rows: 0 };
   let afterSeq: number | undefined;
   for (;;) {
-    const page = deps.store.listAdminLedger({ ...f, afterSeq, order: 'asc', limit: EXPORT_PAGE_SIZE });
+    const page = deps.store.listAdminLedger({ ...f, afterSeq, order: 'asc', limit: EXPORT_PAGE_SIZE }); // sync generator: the async store conversion turns this into an async one
     if (page.length === 0) return;
     let text = '';
     for (const e of page) {

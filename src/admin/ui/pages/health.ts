@@ -88,10 +88,10 @@ function modelSection(model: string, rows: ModelDayHealth[], allDays: string[]):
 }
 
 export function registerHealthPage(app: Hono<UiEnv>, deps: Deps): void {
-  app.get('/health', (c) => {
+  app.get('/health', async (c) => {
     const days = windowDays(c.req.query('days'), 7);
     const range = lastDays(deps.now(), days);
-    const rows = deps.store.modelHealth(range);
+    const rows = await deps.store.modelHealth(range);
     const models = [...new Set(rows.map((r) => r.model))];
     const allDays = daysBetween(range.from, range.to);
     return c.html(
