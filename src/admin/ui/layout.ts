@@ -91,7 +91,9 @@ export const keyLink = (keyId: string, names: KeyNames, withId = false): Html =>
   const name = names.get(keyId);
   const href = `${BASE}/keys/${encodeURIComponent(keyId)}`;
   if (name === undefined) return html`<a class="mono trunc" title="${keyId}" href="${href}">${keyId}</a>`;
-  return html`<a class="keyname" title="${keyId}" href="${href}">${name}</a>${withId ? html`<div class="mono muted small">${keyId}</div>` : ''}`;
+  // With the id below, the link sits in its own block, so it is not a link inside running text.
+  if (withId) return html`<div><a class="keyname" title="${keyId}" href="${href}">${name}</a></div><div class="mono muted small">${keyId}</div>`;
+  return html`<a class="keyname" title="${keyId}" href="${href}">${name}</a>`;
 };
 
 /** Who made a change or moved money, in words: a key's own request shows the key's name. */

@@ -67,7 +67,7 @@ export function runningAfter(rows: readonly { kind: string; amountMicros: number
  */
 export function ledgerTable(id: string, rows: readonly LedgerWithVideo[], names: KeyNames, opts: { running?: Running[]; showKey: boolean; showRequest: boolean }): Html {
   const cols = 7 + (opts.showKey ? 1 : 0) + (opts.showRequest ? 1 : 0) + (opts.running ? 2 : 0);
-  return html`<div class="table-wrap"><table id="${id}"><thead><tr><th>When</th><th>Kind</th>
+  return html`<div class="table-wrap" tabindex="0"><table id="${id}"><thead><tr><th>When</th><th>Kind</th>
   <th class="num" title="effect on the balance (money the key owns)">Balance Δ</th><th class="num" title="effect on the available amount (balance − held)">Available Δ</th>
   ${opts.running ? html`<th class="num">Balance after</th><th class="num">Available after</th>` : ''}
   ${opts.showKey ? html`<th>Key</th>` : ''}<th>Job / video</th>${opts.showRequest ? html`<th>Request</th>` : ''}<th>Actor</th><th>Note</th></tr></thead><tbody>

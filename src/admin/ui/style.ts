@@ -2,7 +2,7 @@
 export const STYLE_CSS = `
 :root {
   --bg: #f6f7f9; --panel: #fff; --text: #1d2330; --muted: #667085; --line: #e3e6eb;
-  --accent: #2f6fde; --accent-soft: #e8f0fd; --ok: #1a7f4b; --ok-soft: #e3f4ea;
+  --accent: #2360c8; --accent-soft: #e8f0fd; --ok: #146c3f; --ok-soft: #e3f4ea;
   --warn: #a86100; --warn-soft: #fdf1dc; --bad: #c0362c; --bad-soft: #fbe6e4;
   --mono: ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono", monospace;
 }
@@ -12,6 +12,8 @@ body { margin: 0; background: var(--bg); color: var(--text);
   font-family: system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", Arial, sans-serif; line-height: 1.45; }
 a { color: var(--accent); text-decoration: none; }
 a:hover { text-decoration: underline; }
+/* Links inside running text are underlined: colour alone does not tell them apart. */
+p a, .muted a, li a, dd a { text-decoration: underline; }
 header.top { background: #151b2c; color: #fff; }
 header.top .bar { max-width: 1240px; margin: 0 auto; padding: 8px 20px; display: flex; flex-wrap: wrap; align-items: center; gap: 6px 22px; min-height: 52px; }
 header.top .brand { font-weight: 700; letter-spacing: .02em; color: #fff; font-size: 1.05rem; }
@@ -54,7 +56,9 @@ th, td { padding: 7px 9px; border-bottom: 1px solid var(--line); text-align: lef
 th { font-size: .8rem; color: var(--muted); font-weight: 600; text-transform: uppercase; letter-spacing: .03em; background: #fafbfc; }
 tbody tr:hover { background: #f7f9fd; }
 td.num, th.num { text-align: right; }
-td.wrap { white-space: normal; word-break: break-word; }
+td.wrap { white-space: normal; word-break: break-word; min-width: 12ch; }
+/* Long ids in headings and text wrap instead of widening the page on a phone. */
+h1, h2, p, .timeline li, .flash { overflow-wrap: anywhere; }
 .table-wrap { overflow-x: auto; max-width: 100%; }
 tfoot th, tfoot td { border-top: 2px solid var(--line); font-weight: 650; background: #fafbfc; }
 tr.low td { background: #fffaf0; }
@@ -63,7 +67,7 @@ tr.low td { background: #fffaf0; }
 .badge.ok { background: var(--ok-soft); color: var(--ok); }
 .badge.warn { background: var(--warn-soft); color: #8a4f00; }
 .badge.bad { background: var(--bad-soft); color: var(--bad); }
-.badge.info { background: var(--accent-soft); color: var(--accent); }
+.badge.info { background: var(--accent-soft); color: #1d4fa8; }
 .flash { padding: 10px 14px; border-radius: 8px; margin-bottom: 16px; border: 1px solid; }
 .flash.ok { background: var(--ok-soft); border-color: #b6e1c7; color: #135c37; }
 .flash.error { background: var(--bad-soft); border-color: #f2c0bb; color: #8e231b; }
@@ -74,7 +78,7 @@ form.stacked { display: grid; gap: 10px; max-width: 560px; }
 form.stacked .row { display: grid; grid-template-columns: 1fr 1fr; gap: 10px; }
 label { display: grid; gap: 3px; font-size: .85rem; color: var(--muted); font-weight: 550; }
 label.check { display: flex; gap: 6px; align-items: center; color: var(--text); font-weight: 400; }
-input, select { font: inherit; font-weight: 400; padding: 6px 9px; border: 1px solid #cfd4dc; border-radius: 6px; background: #fff; color: var(--text); min-width: 0; }
+input, select { max-width: 100%; font: inherit; font-weight: 400; padding: 6px 9px; border: 1px solid #cfd4dc; border-radius: 6px; background: #fff; color: var(--text); min-width: 0; }
 input:focus, select:focus { border-color: var(--accent); }
 /* Keyboard focus is always visible (the browser default is lost on some custom-styled controls). */
 a:focus-visible, button:focus-visible, input:focus-visible, select:focus-visible, summary:focus-visible, .button:focus-visible { outline: 3px solid #2f6fde; outline-offset: 2px; border-radius: 4px; }
@@ -92,7 +96,7 @@ details.danger summary { cursor: pointer; color: var(--bad); font-weight: 600; }
 details.danger form { margin-top: 10px; }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 6px 18px; margin: 0; }
 dl.facts dt { color: var(--muted); }
-dl.facts dd { margin: 0; }
+dl.facts dd { margin: 0; min-width: 0; overflow-wrap: anywhere; }
 .pager { display: flex; flex-wrap: wrap; gap: 8px; justify-content: space-between; margin-top: 12px; }
 .presets { display: flex; flex-wrap: wrap; gap: 4px; align-self: center; }
 .presets a { padding: 5px 9px; border: 1px solid var(--line); border-radius: 999px; font-size: .85rem; background: #fff; }
@@ -125,7 +129,8 @@ th[aria-sort] a { color: var(--text); }
   main { padding: 14px 10px 36px; }
   .panel { padding: 12px; }
   form.stacked .row { grid-template-columns: 1fr; }
-  header.top .bar { padding: 8px 10px; }
+  header.top .bar { padding: 8px 10px; justify-content: space-between; }
+  header.top nav { order: 3; flex-basis: 100%; }
   .login { margin: 24px auto; }
 }
 .login .panel { padding: 26px 28px; }

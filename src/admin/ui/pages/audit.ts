@@ -68,7 +68,7 @@ ${rangeMessage(range)}
   </form>
 </section>
 <section class="panel">
-  <div class="table-wrap"><table id="audit-table"><thead><tr><th>When</th><th>Action</th><th>Actor</th><th>Target</th><th>Request</th><th>Details</th></tr></thead><tbody>
+  <div class="table-wrap" tabindex="0"><table id="audit-table"><thead><tr><th>When</th><th>Action</th><th>Actor</th><th>Target</th><th>Request</th><th>Details</th></tr></thead><tbody>
   ${shown.length === 0
     ? emptyRow(6, 'No audit entries match.')
     : shown.map((a) => html`<tr><td>${time(a.createdAt)}</td><td><span class="kind">${a.action}</span></td><td>${actorLabel(a.actor, names)}</td><td>${target(a.targetId, names)}</td>

@@ -26,7 +26,7 @@ function* ledgerChunks(deps: Deps, f: { from?: number; to?: number; keyId?: stri
   yield { text: csvLine(LEDGER_COLUMNS), rows: 0 };
   let afterSeq: number | undefined;
   for (;;) {
-    const page = deps.store.listAdminLedger({ ...f, afterSeq, order: 'asc', limit: EXPORT_PAGE_SIZE }); // sync generator: the async store conversion turns this into an async one
+    const page = deps.store.listAdminLedger({ ...f, afterSeq, order: 'asc', limit: EXPORT_PAGE_SIZE });
     if (page.length === 0) return;
     let text = '';
     for (const e of page) {

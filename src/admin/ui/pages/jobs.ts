@@ -26,13 +26,14 @@ export function exportButtons(f: RangeFilter): Html {
 
 /** A jobs table; `names` turns key ids into names, `showKey` adds the key column. */
 export function jobsTable(id: string, rows: readonly JobRow[], names: KeyNames, showKey: boolean): Html {
-  const cols = showKey ? 11 : 10;
-  return html`<div class="table-wrap"><table id="${id}"><thead><tr><th>Created</th><th>Video</th>${showKey ? html`<th>Key</th>` : ''}<th>Kind</th><th>Model</th><th>Size</th><th class="num" title="requested / billed">Seconds</th><th>Status</th><th class="num">Held</th><th class="num">Charged</th><th>Completed</th></tr></thead><tbody>
+  const cols = showKey ? 9 : 8;
+  // Size sits under the model and the completion time under the status: the table fits a 1366 px screen.
+  return html`<div class="table-wrap" tabindex="0"><table id="${id}"><thead><tr><th>Created</th><th>Video</th>${showKey ? html`<th>Key</th>` : ''}<th>Kind</th><th>Model / size</th><th class="num" title="requested / billed">Seconds</th><th>Status / completed</th><th class="num">Held</th><th class="num">Charged</th></tr></thead><tbody>
   ${rows.length === 0
     ? emptyRow(cols, 'No jobs match.')
-    : rows.map((j) => html`<tr><td>${time(j.createdAt)}</td><td>${lookupLink(j.videoId ?? j.id)}</td>${showKey ? html`<td>${keyLink(j.keyId, names)}</td>` : ''}<td>${kindBadge(j.kind)}</td><td>${j.model}</td><td>${j.size}</td>
-      <td class="num">${j.requestedSeconds} / ${j.billedSeconds ?? '—'}</td><td>${statusBadge(j.status)}</td><td class="num">${usd(j.heldMicros)}</td><td class="num">${usd(j.chargedMicros)}</td>
-      <td>${time(j.completedAt)}</td></tr>`)}
+    : rows.map((j) => html`<tr><td>${time(j.createdAt)}</td><td>${lookupLink(j.videoId ?? j.id)}</td>${showKey ? html`<td class="wrap">${keyLink(j.keyId, names)}</td>` : ''}<td>${kindBadge(j.kind)}</td>
+      <td>${j.model}<div class="muted small mono">${j.size}</div></td><td class="num">${j.requestedSeconds} / ${j.billedSeconds ?? '—'}</td>
+      <td>${statusBadge(j.status)}${j.completedAt !== null ? html`<div class="muted small">${time(j.completedAt)}</div>` : ''}</td><td class="num">${usd(j.heldMicros)}</td><td class="num">${usd(j.chargedMicros)}</td></tr>`)}
   </tbody></table></div>`;
 }
 

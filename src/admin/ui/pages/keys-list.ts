@@ -102,12 +102,12 @@ export async function keysList(deps: Deps, session: Session, l: KeyListQuery, fo
     <button type="submit">Search</button>
     <a href="${BASE}/keys">Clear</a>
   </form>
-  <div class="table-wrap"><table id="keys-table"><thead><tr>${sortHead(l, 'name', 'Name')}<th>Prefix</th><th>State</th><th class="num">Balance</th><th class="num">Held</th>${sortHead(l, 'available', 'Available', true)}${sortHead(l, 'last_used', 'Last used')}${sortHead(l, 'created', 'Created')}</tr></thead><tbody>
+  <div class="table-wrap" tabindex="0"><table id="keys-table"><thead><tr>${sortHead(l, 'name', 'Name')}<th>Prefix</th><th>State</th><th class="num">Balance</th><th class="num">Held</th>${sortHead(l, 'available', 'Available', true)}${sortHead(l, 'last_used', 'Last used')}${sortHead(l, 'created', 'Created')}</tr></thead><tbody>
   ${rows.length === 0 ? emptyRow(8, l.q || l.low ? 'No key matches.' : 'No keys yet.') : rows.map((k) => {
     const available = k.balanceMicros - k.heldMicros;
     const low = usable(k) && available < threshold;
     return html`<tr data-key="${k.id}"${low ? ' class="low"' : ''}>
-    <td class="wrap"><a href="${BASE}/keys/${encodeURIComponent(k.id)}" title="${k.id}">${k.name}</a><div class="mono muted small">${k.id}</div></td><td class="mono">${k.prefix}</td><td>${keyState(k, now)}</td>
+    <td class="wrap"><div><a href="${BASE}/keys/${encodeURIComponent(k.id)}" title="${k.id}">${k.name}</a></div><div class="mono muted small">${k.id}</div></td><td class="mono">${k.prefix}</td><td>${keyState(k, now)}</td>
     <td class="num">${usd(k.balanceMicros)}</td><td class="num">${usd(k.heldMicros)}</td><td class="num">${usd(available)}${low ? html` <span class="badge warn" title="under ${usd(threshold)} available">low</span>` : ''}</td>
     <td>${time(k.lastUsedAt)}</td><td>${time(k.createdAt)}</td></tr>`;
   })}

@@ -42,19 +42,19 @@ export async function overviewPage(deps: Deps, days: number): Promise<Html> {
 <div class="grid">
   <section class="panel">
     <h2>Jobs by status</h2>
-    <div class="table-wrap"><table id="jobs-by-status"><thead><tr><th>Status</th><th class="num">Jobs</th><th>Share</th></tr></thead><tbody>
+    <div class="table-wrap" tabindex="0"><table id="jobs-by-status"><thead><tr><th>Status</th><th class="num">Jobs</th><th>Share</th></tr></thead><tbody>
     ${byStatus.length === 0 ? emptyRow(3, 'No jobs in this window.') : byStatus.map((s) => html`<tr><td><a href="${BASE}/jobs?status=${encodeURIComponent(s.status)}">${statusBadge(s.status)}</a></td><td class="num">${s.n}</td><td>${shareBar(s.n, totalJobs)}</td></tr>`)}
     </tbody></table></div>
   </section>
   <section class="panel">
     <h2>Top keys by spend</h2>
-    <div class="table-wrap"><table id="top-keys"><thead><tr><th>Key</th><th class="num">Jobs</th><th class="num">Spend</th></tr></thead><tbody>
+    <div class="table-wrap" tabindex="0"><table id="top-keys"><thead><tr><th>Key</th><th class="num">Jobs</th><th class="num">Spend</th></tr></thead><tbody>
     ${top.length === 0 ? emptyRow(3, 'Nothing charged in this window.') : top.map((k) => html`<tr><td class="wrap">${keyLink(k.keyId, names, true)}</td><td class="num">${k.jobs}</td><td class="num">${usd(k.spentMicros)}</td></tr>`)}
     </tbody></table></div>
   </section>
   <section class="panel" id="low-balance">
     <h2>Low balance <span class="muted">(under ${usd(threshold)} available)</span></h2>
-    <div class="table-wrap"><table id="low-keys"><thead><tr><th>Key</th><th class="num">Available</th><th class="num">Held</th></tr></thead><tbody>
+    <div class="table-wrap" tabindex="0"><table id="low-keys"><thead><tr><th>Key</th><th class="num">Available</th><th class="num">Held</th></tr></thead><tbody>
     ${low.rows.length === 0
       ? emptyRow(3, 'No active key is running low.')
       : low.rows.map((k) => html`<tr><td class="wrap">${keyLink(k.id, names, true)}</td><td class="num"><span class="badge warn">${usd(k.balanceMicros - k.heldMicros)}</span></td><td class="num">${usd(k.heldMicros)}</td></tr>`)}
@@ -65,7 +65,7 @@ export async function overviewPage(deps: Deps, days: number): Promise<Html> {
 </div>
 <section class="panel spaced">
   <h2>Open holds <span class="muted">(${holds.count} ${holds.count === 1 ? 'job' : 'jobs'}, ${usd(holds.heldMicros)}; oldest first)</span></h2>
-  <div class="table-wrap"><table id="open-holds"><thead><tr><th>Video / job</th><th>Key</th><th>Kind</th><th>Model</th><th>Status</th><th class="num">Held</th><th class="num">Age</th></tr></thead><tbody>
+  <div class="table-wrap" tabindex="0"><table id="open-holds"><thead><tr><th>Video / job</th><th>Key</th><th>Kind</th><th>Model</th><th>Status</th><th class="num">Held</th><th class="num">Age</th></tr></thead><tbody>
   ${holds.jobs.length === 0 ? emptyRow(7, 'No open jobs.') : holds.jobs.map((j) => html`<tr><td>${lookupLink(j.videoId ?? j.id)}</td><td>${keyLink(j.keyId, names)}</td><td>${kindBadge(j.kind)}</td><td>${j.model}</td><td>${statusBadge(j.status)}</td><td class="num">${usd(j.heldMicros)}</td><td class="num">${duration(now - j.createdAt)}</td></tr>`)}
   </tbody></table></div>
 </section>`;

@@ -20,7 +20,7 @@ export function registerPricingPage(app: Hono<UiEnv>, deps: Deps): void {
         html`<h1>Pricing</h1>
 <p class="sub">What reelay charges per model: ${source}. A job holds its price when it is created and is charged only when it completes. A model missing here is refused, never run for free.</p>
 <section class="panel">
-  <div class="table-wrap"><table id="pricing-table"><thead><tr><th>Model</th><th>Priced</th><th>Size</th><th class="num">Price</th><th>Seconds</th><th>Defaults</th><th>Extension seconds</th></tr></thead><tbody>
+  <div class="table-wrap" tabindex="0"><table id="pricing-table"><thead><tr><th>Model</th><th>Priced</th><th>Size</th><th class="num">Price</th><th>Seconds</th><th>Defaults</th><th>Extension seconds</th></tr></thead><tbody>
   ${models.flatMap((m) => {
     const sizes = m.per_second_usd ? Object.entries(m.per_second_usd).map(([size, p]) => [size, `${usd(parseUsd(p))} / s`] as const) : (m.sizes.length ? m.sizes : ['any']).map((size) => [size, `${usd(parseUsd(m.per_request_usd!))} / video`] as const);
     return sizes.map(

@@ -16,7 +16,7 @@ interface Event {
 }
 
 function requestsTable(rows: StoredRequestLogRow[], id: string, names: KeyNames): Html {
-  return html`<div class="table-wrap"><table id="request-rows"><thead><tr><th>When</th><th>Request id</th><th>Call</th><th class="num">Status</th><th class="num">Took</th><th class="num">Upstream</th><th>Key</th><th>Video</th><th>Upstream / client id</th></tr></thead><tbody>
+  return html`<div class="table-wrap" tabindex="0"><table id="request-rows"><thead><tr><th>When</th><th>Request id</th><th>Call</th><th class="num">Status</th><th class="num">Took</th><th class="num">Upstream</th><th>Key</th><th>Video</th><th>Upstream / client id</th></tr></thead><tbody>
   ${rows.length === 0
     ? emptyRow(9, id ? 'No request-log rows match this id (rows are written within about a second).' : 'No requests yet.')
     : rows.map((r) => html`<tr><td>${time(r.createdAt)}</td><td>${lookupLink(r.requestId, false)}</td><td class="mono">${r.method} ${r.route}</td>

@@ -88,7 +88,7 @@ ${s === null
   <div class="actions spaced-bottom"><a class="button secondary" id="usage-csv" href="${BASE}/usage.csv${qs({ ...q })}" download>Download CSV</a>
   <span class="muted">${s.total.jobs} jobs · ${s.total.charged_jobs} charged · ${s.total.billed_seconds} s billed · <strong id="usage-total">${usd(parseUsd(s.total.amount_usd))}</strong></span></div>
   ${s.data.length === 0 ? '' : chartOf(s, q, range, names)}
-  <div class="table-wrap"><table id="usage-table"><thead><tr><th>${GROUP_LABELS[q.group_by]}</th><th class="num">Jobs</th><th class="num">Charged jobs</th><th class="num">Billed seconds</th><th class="num">Amount</th></tr></thead><tbody>
+  <div class="table-wrap" tabindex="0"><table id="usage-table"><thead><tr><th>${GROUP_LABELS[q.group_by]}</th><th class="num">Jobs</th><th class="num">Charged jobs</th><th class="num">Billed seconds</th><th class="num">Amount</th></tr></thead><tbody>
   ${s.data.length === 0
     ? emptyRow(5, 'No jobs in this range.')
     : s.data.map((g) => html`<tr><td>${q.group_by === 'key' ? keyLink(g.group, names) : g.group}</td><td class="num">${g.jobs}</td><td class="num">${g.charged_jobs}</td><td class="num">${g.billed_seconds}</td><td class="num">${usd(parseUsd(g.amount_usd))}</td></tr>`)}
