@@ -106,7 +106,7 @@ export async function keysList(deps: Deps, session: Session, l: KeyListQuery, fo
   ${rows.length === 0 ? emptyRow(8, l.q || l.low ? 'No key matches.' : 'No keys yet.') : rows.map((k) => {
     const available = k.balanceMicros - k.heldMicros;
     const low = usable(k) && available < threshold;
-    return html`<tr data-key="${k.id}"${low ? ' class="low"' : ''}>
+    return html`<tr data-key="${k.id}"${low ? html` class="low"` : ''}>
     <td class="wrap"><div><a href="${BASE}/keys/${encodeURIComponent(k.id)}" title="${k.id}">${k.name}</a></div><div class="mono muted small">${k.id}</div></td><td class="mono">${k.prefix}</td><td>${keyState(k, now)}</td>
     <td class="num">${usd(k.balanceMicros)}</td><td class="num">${usd(k.heldMicros)}</td><td class="num">${usd(available)}${low ? html` <span class="badge warn" title="under ${usd(threshold)} available">low</span>` : ''}</td>
     <td>${time(k.lastUsedAt)}</td><td>${time(k.createdAt)}</td></tr>`;
