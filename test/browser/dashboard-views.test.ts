@@ -220,6 +220,7 @@ describe('the dashboard’s operator views in a browser', () => {
     const msg = page.locator('#range-error');
     await expect(msg.textContent()).resolves.toContain(`From and Before are both ${d}. Before is exclusive`);
     await expect(msg.textContent()).resolves.toContain(iso(today + DAY));
+    await expect(page.locator('#jobs-table tbody').textContent()).resolves.toContain('see the date range message above');
     await checkPage(page, 'views-jobs-same-day');
     await go(`/ledger?from=${d}&to=${iso(today - 3 * DAY)}`);
     await expect(page.locator('#range-error').textContent()).resolves.toContain('is earlier than From');

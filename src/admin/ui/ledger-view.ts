@@ -65,14 +65,14 @@ export function runningAfter(rows: readonly { kind: string; amountMicros: number
  * A ledger table, newest first. `running` (one per row) adds the key's balance after each entry:
  * only meaningful when every row is of one key. `showKey` adds the key column.
  */
-export function ledgerTable(id: string, rows: readonly LedgerWithVideo[], names: KeyNames, opts: { running?: Running[]; showKey: boolean; showRequest: boolean }): Html {
+export function ledgerTable(id: string, rows: readonly LedgerWithVideo[], names: KeyNames, opts: { running?: Running[]; showKey: boolean; showRequest: boolean; empty?: string }): Html {
   const cols = 7 + (opts.showKey ? 1 : 0) + (opts.showRequest ? 1 : 0) + (opts.running ? 2 : 0);
   return html`<div class="table-wrap" tabindex="0"><table id="${id}"><thead><tr><th>When</th><th>Kind</th>
   <th class="num" title="effect on the balance (money the key owns)">Balance Δ</th><th class="num" title="effect on the available amount (balance − held)">Available Δ</th>
   ${opts.running ? html`<th class="num">Balance after</th><th class="num">Available after</th>` : ''}
   ${opts.showKey ? html`<th>Key</th>` : ''}<th>Job / video</th>${opts.showRequest ? html`<th>Request</th>` : ''}<th>Actor</th><th>Note</th></tr></thead><tbody>
   ${rows.length === 0
-    ? emptyRow(cols, 'No entries match.')
+    ? emptyRow(cols, opts.empty ?? 'No entries match.')
     : rows.map((e, i) => {
         const fx = ledgerEffect(e.kind, e.amountMicros);
         const run = opts.running?.[i];

@@ -70,7 +70,7 @@ ${rangeMessage(range)}
 <section class="panel">
   <div class="table-wrap" tabindex="0"><table id="audit-table"><thead><tr><th>When</th><th>Action</th><th>Actor</th><th>Target</th><th>Request</th><th>Details</th></tr></thead><tbody>
   ${shown.length === 0
-    ? emptyRow(6, 'No audit entries match.')
+    ? emptyRow(6, range.error ? 'Nothing to show: see the date range message above.' : 'No audit entries match.')
     : shown.map((a) => html`<tr><td>${time(a.createdAt)}</td><td><span class="kind">${a.action}</span></td><td>${actorLabel(a.actor, names)}</td><td>${target(a.targetId, names)}</td>
       <td>${lookupLink(a.requestId)}</td><td class="wrap mono small details">${details(a.details)}</td></tr>`)}
   </tbody></table></div>

@@ -25,13 +25,13 @@ export function exportButtons(f: RangeFilter): Html {
 }
 
 /** A jobs table; `names` turns key ids into names, `showKey` adds the key column. */
-export function jobsTable(id: string, rows: readonly JobRow[], names: KeyNames, showKey: boolean): Html {
+export function jobsTable(id: string, rows: readonly JobRow[], names: KeyNames, showKey: boolean, empty = 'No jobs match.'): Html {
   const cols = showKey ? 9 : 8;
   // Size sits under the model and the completion time under the status: the table fits a 1366 px screen.
   return html`<div class="table-wrap" tabindex="0"><table id="${id}"><thead><tr><th>Created</th><th>Video</th>${showKey ? html`<th>Key</th>` : ''}<th>Kind</th><th>Model / size</th><th class="num" title="requested / billed">Seconds</th><th>Status / completed</th><th class="num">Held</th><th class="num">Charged</th></tr></thead><tbody>
   ${rows.length === 0
-    ? emptyRow(cols, 'No jobs match.')
-    : rows.map((j) => html`<tr><td>${time(j.createdAt)}</td><td>${lookupLink(j.videoId ?? j.id)}</td>${showKey ? html`<td class="wrap">${keyLink(j.keyId, names)}</td>` : ''}<td>${kindBadge(j.kind)}</td>
+    ? emptyRow(cols, empty)
+    : rows.map((j) => html`<tr><td>${time(j.createdAt)}</td><td>${lookupLink(j.videoId ?? j.id)}</td>${showKey ? html`<td>${keyLink(j.keyId, names)}</td>` : ''}<td>${kindBadge(j.kind)}</td>
       <td>${j.model}<div class="muted small mono">${j.size}</div></td><td class="num">${j.requestedSeconds} / ${j.billedSeconds ?? '—'}</td>
       <td>${statusBadge(j.status)}${j.completedAt !== null ? html`<div class="muted small">${time(j.completedAt)}</div>` : ''}</td><td class="num">${usd(j.heldMicros)}</td><td class="num">${usd(j.chargedMicros)}</td></tr>`)}
   </tbody></table></div>`;
@@ -84,7 +84,7 @@ ${rangeMessage(range)}
 </section>
 <section class="panel">
   <div class="actions spaced-bottom">${exportButtons(f)}<span class="muted">The usage export has one row per billable job in the range (and key); status and model filters do not apply to it.</span></div>
-  ${jobsTable('jobs-table', shown, names, true)}
+  ${jobsTable('jobs-table', shown, names, true, range.error ? 'Nothing to show: see the date range message above.' : undefined)}
   <div class="pager"><a href="${BASE}/jobs${qs({ ...f })}">Newest</a>${more ? html`<a href="${BASE}/jobs${qs({ ...f, before: shown[shown.length - 1]!.id })}">Older →</a>` : ''}</div>
 </section>`,
       ),

@@ -57,7 +57,7 @@ ${rangeMessage(range)}
 </section>
 <section class="panel">
   <div class="actions spaced-bottom"><a class="button secondary" id="export-ledger-csv" href="${BASE}/ledger.csv${q}" download>Export ledger CSV</a>${exportButtons({ from: f.from, to: f.to, key_id: f.key_id })}</div>
-  ${ledgerTable('ledger-table', shown, names, { running, showKey: !f.key_id, showRequest: !running })}
+  ${ledgerTable('ledger-table', shown, names, { running, showKey: !f.key_id, showRequest: !running, empty: range.error ? 'Nothing to show: see the date range message above.' : undefined })}
   <div class="pager"><a href="${BASE}/ledger${q}">Newest</a>${more ? html`<a href="${BASE}/ledger${qs({ key_id: f.key_id, job_id: f.job_id, from: f.from, to: f.to, before: shown[shown.length - 1]!.seq })}">Older →</a>` : ''}</div>
 </section>`,
       ),
