@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MoneyFormatError, parseUsd } from './money.js';
 
 /**
  * The whole configuration, read once from the environment by the composition root.
@@ -69,6 +70,20 @@ const schema = z.object({
   LINGER_MAX_BYTES: positiveInt('LINGER_MAX_BYTES').default(64 * 1024 * 1024),
   // Request bodies buffered in memory at once, across all requests; past it, 503 server_busy.
   MAX_BUFFERED_UPLOAD_BYTES: positiveInt('MAX_BUFFERED_UPLOAD_BYTES').default(256 * 1024 * 1024),
+  // The dashboard flags keys whose available balance is below this (a USD decimal string).
+  LOW_BALANCE_USD: z
+    .string()
+    .default('5.00')
+    .transform((v, ctx) => {
+      try {
+        const micros = parseUsd(v);
+        if (micros >= 0) return micros;
+      } catch (err) {
+        if (!(err instanceof MoneyFormatError)) throw err;
+      }
+      ctx.addIssue({ code: 'custom', message: 'LOW_BALANCE_USD must be a non-negative USD amount such as "5.00"' });
+      return z.NEVER;
+    }),
 })
   .refine((e) => e.HTTP_HEADERS_TIMEOUT_MS <= e.HTTP_REQUEST_TIMEOUT_MS, {
     path: ['HTTP_HEADERS_TIMEOUT_MS'],
@@ -111,6 +126,8 @@ export interface Config {
   readonly linger: { timeoutMs: number; maxBytes: number };
   /** Request-body bytes buffered at once across all requests (see src/http/upload-budget.ts). */
   readonly maxBufferedUploadBytes: number;
+  /** The dashboard flags keys whose available balance is below this many micro-USD (LOW_BALANCE_USD). */
+  readonly lowBalanceMicros: number;
 }
 
 export class ConfigError extends Error {}
@@ -163,5 +180,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     requestLogRetentionDays: e.REQUEST_LOG_RETENTION_DAYS,
     linger: Object.freeze({ timeoutMs: e.LINGER_TIMEOUT_MS, maxBytes: e.LINGER_MAX_BYTES }),
     maxBufferedUploadBytes: e.MAX_BUFFERED_UPLOAD_BYTES,
+    lowBalanceMicros: e.LOW_BALANCE_USD,
   });
 }

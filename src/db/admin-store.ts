@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, gte, inArray, lt, lte, or, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, inArray, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { Database_ } from './client.js';
 import { jobs, ledger, requestLog } from './schema/index.js';
 import type { JobRow, LedgerRow } from './billing-store.js';
@@ -49,8 +49,26 @@ export function jobsAfter(c: JobCursor | undefined, order: Order): SQL | undefin
     : and(lte(jobs.createdAt, c.createdAt), or(lt(jobs.createdAt, c.createdAt), lt(jobs.id, c.id)));
 }
 
+/**
+ * What one ledger entry does to its key, in micro-USD: to the balance (money the key owns) and to
+ * the available amount (balance − held, what it can still spend). Credit +/+, adjustment −/−,
+ * hold 0/−, release 0/+, capture −/0 (the hold already took it from the available amount).
+ */
+const balanceDelta = sql<number>`coalesce(sum(case ${ledger.kind} when 'credit' then ${ledger.amountMicros} when 'adjustment' then -${ledger.amountMicros} when 'capture' then -${ledger.amountMicros} else 0 end), 0)`;
+const availableDelta = sql<number>`coalesce(sum(case ${ledger.kind} when 'credit' then ${ledger.amountMicros} when 'release' then ${ledger.amountMicros} when 'adjustment' then -${ledger.amountMicros} when 'hold' then -${ledger.amountMicros} else 0 end), 0)`;
+
 export function adminStore({ db }: Database_) {
   return {
+    /** A key's balance and available amount right after the entry `uptoSeq` (the sum of every entry up to it). */
+    ledgerTotalsUpTo(keyId: string, uptoSeq: number): { balanceMicros: number; availableMicros: number } {
+      const r = db
+        .select({ balanceMicros: balanceDelta, availableMicros: availableDelta })
+        .from(ledger)
+        .where(and(eq(ledger.keyId, keyId), lte(ledger.seq, uptoSeq)))
+        .get();
+      return { balanceMicros: Number(r?.balanceMicros ?? 0), availableMicros: Number(r?.availableMicros ?? 0) };
+    },
+
     /** A job by its video id or, failing that, by reelay's internal job id. */
     findJobByAnyId(id: string): JobRow | undefined {
       return (

@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, lt } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, lt } from 'drizzle-orm';
 import type { Database_ } from './client.js';
 import { auditLog } from './schema/index.js';
 import { newId } from '../ids.js';
@@ -29,6 +29,10 @@ export function auditStore({ db }: Database_) {
         .orderBy(desc(auditLog.seq))
         .limit(opts.limit)
         .all();
+    },
+    /** The actions recorded so far (the dashboard's action filter). */
+    auditActions(): string[] {
+      return db.selectDistinct({ action: auditLog.action }).from(auditLog).orderBy(asc(auditLog.action)).all().map((r) => r.action);
     },
     /** The append sequence of an audit entry (the list cursor), or undefined. */
     auditSeqOf(id: string): number | undefined {

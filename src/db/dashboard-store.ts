@@ -99,6 +99,11 @@ export function dashboardStore({ db, sqlite }: Database_) {
   const jobsByStatus = sqlite.prepare<TimeRange, { status: string; n: number }>(
     `select status, count(*) as n from jobs where created_at >= @from and created_at < @to group by status order by n desc, status`,
   );
+  const keySpendPerDay = sqlite.prepare<TimeRange & { keyId: string }, DaySpend>(
+    `select ${DAY} as day, sum(amount_micros) as spentMicros, count(*) as captures
+     from ledger where kind = 'capture' and key_id = @keyId and created_at >= @from and created_at < @to
+     group by day order by day`,
+  );
   const topKeys = sqlite.prepare<TimeRange & { limit: number }, KeySpend>(
     `select l.key_id as keyId, k.name as name, k.prefix as prefix, sum(l.amount_micros) as spentMicros, count(*) as jobs
      from ledger l left join api_keys k on k.id = l.key_id
@@ -108,11 +113,14 @@ export function dashboardStore({ db, sqlite }: Database_) {
   const holdTotals = sqlite.prepare<[], { jobs: number; heldMicros: number | null }>(
     `select count(*) as jobs, sum(held_micros) as heldMicros from jobs where status in ('pending', 'queued', 'in_progress')`,
   );
+  // Balances are summed over the usable keys only: money left on a revoked key cannot be spent.
   const keyTotals = sqlite.prepare<{ now: number }, { keys: number; active: number; balanceMicros: number | null; heldMicros: number | null }>(
-    `select count(*) as keys,
-       sum(revoked_at is null and disabled = 0 and (expires_at is null or expires_at > @now)) as active,
-       sum(balance_micros) as balanceMicros, sum(held_micros) as heldMicros
-     from api_keys`,
+    `select count(*) as keys, sum(usable) as active,
+       sum(case when usable then balance_micros else 0 end) as balanceMicros,
+       sum(case when usable then held_micros else 0 end) as heldMicros
+     from (select balance_micros, held_micros,
+             (revoked_at is null and disabled = 0 and (expires_at is null or expires_at > @now)) as usable
+           from api_keys)`,
   );
   const health = sqlite.prepare<TimeRange, ModelDayHealth>(HEALTH_SQL);
 
@@ -125,6 +133,10 @@ export function dashboardStore({ db, sqlite }: Database_) {
     jobsByStatus(r: TimeRange): { status: string; n: number }[] {
       return jobsByStatus.all(r);
     },
+    /** spendPerDay for one key. */
+    keySpendPerDay(keyId: string, r: TimeRange): DaySpend[] {
+      return keySpendPerDay.all({ ...r, keyId });
+    },
     topKeysBySpend(r: TimeRange, limit: number): KeySpend[] {
       return topKeys.all({ ...r, limit });
     },
@@ -134,6 +146,7 @@ export function dashboardStore({ db, sqlite }: Database_) {
       const rows = db.select().from(jobs).where(inArray(jobs.status, [...OPEN_STATUSES])).orderBy(asc(jobs.createdAt), asc(jobs.id)).limit(limit).all();
       return { jobs: rows, count: t.jobs, heldMicros: t.heldMicros ?? 0 };
     },
+    /** Key counts, and the balance and held amounts of the active (usable) keys only. */
     keyTotals(now: number): { keys: number; active: number; balanceMicros: number; heldMicros: number } {
       const t = keyTotals.get({ now })!;
       return { keys: t.keys, active: t.active ?? 0, balanceMicros: t.balanceMicros ?? 0, heldMicros: t.heldMicros ?? 0 };

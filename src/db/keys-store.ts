@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gt, lt, or, sql } from 'drizzle-orm';
 import type { Database_ } from './client.js';
 import { apiKeys } from './schema/index.js';
 
@@ -6,6 +6,22 @@ export type { KeyRow } from '../store/rows.js';
 export type { NewKey, KeyPatch } from '../store/types.js';
 import type { KeyRow } from '../store/rows.js';
 import type { NewKey, KeyPatch } from '../store/types.js';
+
+/** The dashboard's keys list: search by name or id prefix, sort, offset paging. */
+export type KeySort = 'name' | 'created' | 'available' | 'last_used';
+export interface KeySearch {
+  q?: string;
+  sort: KeySort;
+  dir: 'asc' | 'desc';
+  /** only keys whose available balance is below this (micro-USD) and that are usable at `now` */
+  lowBelow?: { micros: number; now: number };
+  offset: number;
+  limit: number;
+}
+
+/** `%` and `_` typed by the operator are literal characters, not wildcards. */
+const likeEscaped = (q: string) => q.replace(/[\\%_]/g, (ch) => `\\${ch}`);
+
 
 /**
  * How long an authenticated key's row may be reused without reading it again. Changes made
@@ -59,6 +75,39 @@ export function keysStore({ db, withoutSync }: Database_) {
         .orderBy(asc(apiKeys.id))
         .limit(opts.limit)
         .all();
+    },
+    /** Every key's id and name, by name: the dashboard's key pickers and name lookups. */
+    listKeyNames(): { id: string; name: string; revokedAt: number | null }[] {
+      return db.select({ id: apiKeys.id, name: apiKeys.name, revokedAt: apiKeys.revokedAt }).from(apiKeys).orderBy(asc(apiKeys.name), asc(apiKeys.id)).all();
+    },
+    searchKeys(s: KeySearch): { rows: KeyRow[]; total: number } {
+      const available = sql<number>`(${apiKeys.balanceMicros} - ${apiKeys.heldMicros})`;
+      const where = and(
+        // name: anywhere in it; id: a prefix (ids are random, a middle part means nothing)
+        s.q ? or(sql`${apiKeys.name} like ${`%${likeEscaped(s.q)}%`} escape '\\'`, sql`${apiKeys.id} like ${`${likeEscaped(s.q)}%`} escape '\\'`) : undefined,
+        s.lowBelow
+          ? and(
+              lt(available, s.lowBelow.micros),
+              sql`${apiKeys.revokedAt} is null`,
+              eq(apiKeys.disabled, false),
+              or(sql`${apiKeys.expiresAt} is null`, gt(apiKeys.expiresAt, s.lowBelow.now)),
+            )
+          : undefined,
+      );
+      const dir = s.dir === 'asc' ? asc : desc;
+      const col = s.sort === 'name' ? apiKeys.name : s.sort === 'created' ? apiKeys.createdAt : s.sort === 'available' ? available : apiKeys.lastUsedAt;
+      // never-used keys sort last whichever the direction
+      const nullsLast = s.sort === 'last_used' ? [sql`${apiKeys.lastUsedAt} is null`] : [];
+      const rows = db
+        .select()
+        .from(apiKeys)
+        .where(where)
+        .orderBy(...nullsLast, dir(col), asc(apiKeys.id))
+        .limit(s.limit)
+        .offset(s.offset)
+        .all();
+      const total = db.select({ n: count() }).from(apiKeys).where(where).get()?.n ?? 0;
+      return { rows, total };
     },
     updateKey(id: string, patch: KeyPatch): KeyRow | undefined {
       authCache.clear();

@@ -14,6 +14,7 @@ import { silentLogger } from '../../src/logging/logger.js';
 import type { Store } from '../../src/db/store.js';
 import { TestClock } from '../helpers/clock.js';
 import { browserTests } from './chromium.js';
+import { checkPage, SHOTS, WIDE } from './page-checks.js';
 
 /**
  * The admin dashboard in headless Chromium against a real reelay server (real sockets, a SQLite
@@ -25,7 +26,6 @@ const BROWSER = browserTests(process.env);
 if (!BROWSER.run) process.stderr.write(`${BROWSER.reason}\n`);
 const CHROMIUM = BROWSER.run ? BROWSER.chromium : '';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-quic', '--disable-sync'];
-const SHOTS = join(process.cwd(), 'test-artifacts', 'screenshots');
 const ADMIN_TOKEN = 'dashboard-admin-token-0123456789';
 const DAY = 86_400_000;
 const EVIL_NAME = '<img src=x onerror=alert(1)> lab';
@@ -45,7 +45,8 @@ let createdKey: { id: string; secret: string };
 
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 const ui = (path = '') => `${reelay.url}/admin/ui${path}`;
-const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+/** axe-core, layout checks and screenshots at 1366 and 420 px (see page-checks.ts). */
+const shot = (name: string) => checkPage(page, name);
 
 /** A billable job placed, submitted and settled through the billing store, at a given time. */
 function seedJob(store: Store, keyId: string, at: number, o: { model: string; seconds: number; rate: number; fail?: boolean; genMs: number; open?: boolean }) {
@@ -129,7 +130,7 @@ describe.runIf(BROWSER.run)('admin dashboard in a browser', () => {
     reelay.deps.requestLog.flush();
 
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1360, height: 900 } });
+    context = await browser.newContext({ acceptDownloads: true, viewport: WIDE });
     page = await context.newPage();
     page.on('dialog', (d) => {
       throw new Error(`unexpected dialog (script ran?): ${d.message()}`);

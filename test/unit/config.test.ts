@@ -40,6 +40,15 @@ describe('configuration', () => {
     expect(() => loadConfig(env)).toThrow(fragment);
   });
 
+  it('reads LOW_BALANCE_USD as a non-negative USD amount in micro-USD (default 5.00)', () => {
+    expect(loadConfig({}).lowBalanceMicros).toBe(5_000_000);
+    expect(loadConfig({ LOW_BALANCE_USD: '12.5' }).lowBalanceMicros).toBe(12_500_000);
+    expect(loadConfig({ LOW_BALANCE_USD: '0' }).lowBalanceMicros).toBe(0);
+    for (const bad of ['-1', 'abc', '1.0000001', '5$']) {
+      expect(() => loadConfig({ LOW_BALANCE_USD: bad }), bad).toThrow(/LOW_BALANCE_USD must be a non-negative USD amount/);
+    }
+  });
+
   it('reads METRICS_TOKEN when set', () => {
     expect(loadConfig({ METRICS_TOKEN: 'metrics-token-0123456789' }).metricsToken).toBe('metrics-token-0123456789');
   });

@@ -37,21 +37,26 @@ function scale(values: (number | null)[], minStep: number, steps?: readonly numb
 
 const f1 = (n: number) => Math.round(n * 10) / 10;
 
+/** Room one x label needs, in viewBox units (text plus a gap). */
+const LABEL_ROOM = 48;
+
 function frame(W: number, height: number, labels: string[], ticks: number[], max: number, fmt: (v: number) => string): { parts: (Html | string)[]; x: (i: number) => number; y: (v: number) => number; band: number } {
   const plotW = W - M.left - M.right;
   const plotH = height - M.top - M.bottom;
   const band = plotW / Math.max(1, labels.length);
   const x = (i: number) => M.left + band * i + band / 2;
   const y = (v: number) => M.top + plotH - (plotH * v) / max;
-  const every = Math.max(1, Math.ceil(labels.length / 12));
+  // Thin the x labels so that each has room for its text ("MM-DD" at 11px is about 36 units):
+  // every `every`-th label, counted back from the last so the latest day is always named.
+  const every = Math.max(1, Math.ceil((LABEL_ROOM * labels.length) / plotW));
   const parts: (Html | string)[] = [
     ...ticks.map(
       (t) => html`<line class="grid-line" x1="${M.left}" x2="${W - M.right}" y1="${f1(y(t))}" y2="${f1(y(t))}"/><text x="${M.left - 8}" y="${f1(y(t) + 4)}" text-anchor="end">${fmt(t)}</text>`,
     ),
     html`<line class="axis" x1="${M.left}" x2="${W - M.right}" y1="${f1(y(0))}" y2="${f1(y(0))}"/>`,
     ...labels.map((l, i) =>
-      i % every === 0 || i === labels.length - 1
-        ? html`<text x="${f1(x(i))}" y="${height - 10}" text-anchor="middle">${l.length === 10 ? l.slice(5) : l}</text>`
+      (labels.length - 1 - i) % every === 0
+        ? html`<text class="x-label" x="${f1(x(i))}" y="${height - 10}" text-anchor="middle">${l.length === 10 ? l.slice(5) : l}</text>`
         : '',
     ),
   ];
@@ -116,4 +121,26 @@ export function lineChart(
 export function shareBar(part: number, whole: number): Html {
   const w = whole > 0 ? f1((120 * part) / whole) : 0;
   return html`<svg class="hbar" width="120" height="8" viewBox="0 0 120 8" aria-hidden="true"><rect class="track" width="120" height="8" rx="4"/><rect class="fill" width="${w}" height="8" rx="4"/></svg>`;
+}
+
+/**
+ * Horizontal bars with a name on the left (a key or a model): names may be long, which a vertical
+ * chart's x axis cannot hold. Names are cut at 28 characters (the full name is in the tooltip).
+ */
+export function hbarChart(points: Point[], opts: { ariaLabel: string; format: (v: number) => string; id?: string; width?: number }): Html {
+  const W = opts.width ?? DEFAULT_W;
+  const row = 26;
+  const labelW = 200;
+  const valueW = 90;
+  const height = Math.max(1, points.length) * row + 8;
+  const top = Math.max(0, ...points.map((p) => p.value ?? 0));
+  const plotW = W - labelW - valueW;
+  const bars = points.map((p, i) => {
+    const v = p.value ?? 0;
+    const w = top > 0 ? Math.max(v > 0 ? 1 : 0, (plotW * v) / top) : 0;
+    const y = 4 + i * row;
+    const name = p.label.length > 28 ? `${p.label.slice(0, 27)}…` : p.label;
+    return html`<g><title>${p.title}</title><text x="${labelW - 8}" y="${y + 16}" text-anchor="end">${name}</text><rect class="bar" data-group="${p.label}" data-value="${v}" x="${labelW}" y="${y + 4}" width="${f1(w)}" height="${row - 10}"/><text class="value-label" x="${f1(labelW + w + 6)}" y="${y + 16}">${opts.format(v)}</text></g>`;
+  });
+  return html`<svg class="chart"${opts.id ? html` id="${opts.id}"` : ''} viewBox="0 0 ${W} ${height}" role="img" aria-label="${opts.ariaLabel}" xmlns="http://www.w3.org/2000/svg">${bars}</svg>`;
 }

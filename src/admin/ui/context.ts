@@ -37,3 +37,9 @@ export function flash(c: UiContext, kind: 'ok' | 'error', text: string): void {
 export function seeOther(c: Context, location: string): Response {
   return c.redirect(location, 303);
 }
+
+/** Every key's name (for showing names instead of ids) and the list the key pickers offer. */
+export async function keyDirectory(deps: Deps): Promise<{ list: { id: string; name: string; revokedAt: number | null }[]; names: Map<string, string> }> {
+  const list = await deps.store.listKeyNames();
+  return { list, names: new Map(list.map((k) => [k.id, k.name])) };
+}

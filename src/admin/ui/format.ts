@@ -65,14 +65,6 @@ export function windowDays(raw: string | undefined, fallback = 14): number {
   return (WINDOWS as readonly number[]).includes(n) ? n : fallback;
 }
 
-/** A filter time: a date (midnight UTC) or a full timestamp; empty → undefined; bad → error. */
-export function parseTime(raw: string | undefined): { ok: true; value: number | undefined } | { ok: false } {
-  const v = raw?.trim();
-  if (!v) return { ok: true, value: undefined };
-  const ms = Date.parse(v);
-  return Number.isNaN(ms) ? { ok: false } : { ok: true, value: ms };
-}
-
 /** A short, safe single-line value from a query string or form field. */
 export function field(raw: string | undefined | null, max = 200): string {
   return (raw ?? '').trim().slice(0, max);

@@ -2,7 +2,7 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import { html } from 'hono/html';
 import type { Deps } from '../../deps.js';
 import { ApiError } from '../../errors.js';
-import { BASE, barePage, notFoundPage, page } from './layout.js';
+import { BASE, barePage, FAVICON_SVG, notFoundPage, page } from './layout.js';
 import { STYLE_CSS } from './style.js';
 import { readForm, type UiEnv } from './context.js';
 import { isSameOriginRequest, readSessionCookie, sameToken, SessionStore } from './session.js';
@@ -15,6 +15,9 @@ import { registerLedgerPages } from './pages/ledger.js';
 import { registerRequestPages } from './pages/requests.js';
 import { registerHealthPage } from './pages/health.js';
 import { registerExports } from './pages/exports.js';
+import { registerUsagePage } from './pages/usage.js';
+import { registerAuditPage } from './pages/audit.js';
+import { registerPricingPage } from './pages/pricing.js';
 
 /** No caching of pages holding account data, no framing, no inline script or style. */
 const securityHeaders: MiddlewareHandler<UiEnv> = async (c, next) => {
@@ -74,16 +77,23 @@ export function dashboardRoutes(deps: Deps): Hono<UiEnv> {
     c.header('cache-control', 'public, max-age=3600');
     return c.body(STYLE_CSS, 200, { 'content-type': 'text/css; charset=utf-8' });
   });
+  app.get('/favicon.svg', (c) => {
+    c.header('cache-control', 'public, max-age=86400');
+    return c.body(FAVICON_SVG, 200, { 'content-type': 'image/svg+xml' });
+  });
   registerLogin(app, deps, sessions);
 
   app.use('*', requireSession(sessions));
   registerLogout(app, sessions);
-  app.get('/', (c) => c.html(page(c.get('session'), 'overview', 'Overview', overviewPage(deps, windowDays(c.req.query('days'))))));
+  app.get('/', async (c) => c.html(page(c.get('session'), 'overview', 'Overview', await overviewPage(deps, windowDays(c.req.query('days'))))));
   registerKeyPages(app, deps);
   registerJobPages(app, deps);
   registerLedgerPages(app, deps);
   registerRequestPages(app, deps);
   registerHealthPage(app, deps);
+  registerUsagePage(app, deps);
+  registerAuditPage(app, deps);
+  registerPricingPage(app, deps);
   registerExports(app, deps);
   app.all('*', (c) => (c.req.path === `${BASE}/` ? c.redirect(BASE, 303) : c.html(notFoundPage(c.get('session')), 404)));
   return app;

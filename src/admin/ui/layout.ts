@@ -14,9 +14,15 @@ const NAV: [string, string, string][] = [
   ['keys', 'Keys', `${BASE}/keys`],
   ['jobs', 'Jobs', `${BASE}/jobs`],
   ['ledger', 'Ledger', `${BASE}/ledger`],
+  ['usage', 'Usage', `${BASE}/usage`],
   ['requests', 'Request lookup', `${BASE}/requests`],
   ['health', 'Upstream health', `${BASE}/health`],
+  ['audit', 'Audit', `${BASE}/audit`],
+  ['pricing', 'Pricing', `${BASE}/pricing`],
 ];
+
+/** The tab icon: a small play mark, served as an SVG (same origin, so the CSP allows it). */
+export const FAVICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="7" fill="#151b2c"/><path d="M12 9v14l11-7z" fill="#8fb3ff"/></svg>`;
 
 function shell(title: string, body: Html): Html {
   return html`<!doctype html>
@@ -26,6 +32,7 @@ function shell(title: string, body: Html): Html {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="same-origin">
 <title>${title} · reelay admin</title>
+<link rel="icon" type="image/svg+xml" href="${BASE}/favicon.svg">
 <link rel="stylesheet" href="${BASE}/assets/style.css">
 </head>
 <body>
@@ -41,12 +48,13 @@ export function page(session: Session, active: string, title: string, content: H
   session.revealOnce = null;
   return shell(
     title,
-    html`<header class="top"><div class="bar">
+    html`<a class="skip" href="#main">Skip to content</a>
+<header class="top"><div class="bar">
   <a class="brand" href="${BASE}">reelay <span>admin</span></a>
-  <nav>${NAV.map(([id, label, href]) => html`<a href="${href}"${id === active ? html` class="active" aria-current="page"` : ''}>${label}</a>`)}</nav>
+  <nav aria-label="Dashboard">${NAV.map(([id, label, href]) => html`<a href="${href}"${id === active ? html` class="active" aria-current="page"` : ''}>${label}</a>`)}</nav>
   <form method="post" action="${BASE}/logout">${csrfField(session)}<button type="submit">Log out</button></form>
 </div></header>
-<main>
+<main id="main" tabindex="-1">
 ${flashes.map((f) => html`<div class="flash ${f.kind}" role="${f.kind === 'error' ? 'alert' : 'status'}">${f.text}</div>`)}
 ${content}
 </main>`,
@@ -75,9 +83,43 @@ export function keyState(k: { revokedAt: number | null; disabled: boolean; expir
   return html`<span class="badge ok">active</span>`;
 }
 
-/** Links to a key or to the lookup of an id; `short` cuts a long id with an ellipsis (full id on hover). */
-export const keyLink = (keyId: string, short = true): Html =>
-  html`<a class="mono${short ? ' trunc' : ''}" title="${keyId}" href="${BASE}/keys/${encodeURIComponent(keyId)}">${keyId}</a>`;
+/** Key id → name, for showing names instead of ids (see keyDirectory). */
+export type KeyNames = ReadonlyMap<string, string>;
+
+/** A link to a key, shown by its name with the id on hover; by its id when the name is unknown. */
+export const keyLink = (keyId: string, names: KeyNames, withId = false): Html => {
+  const name = names.get(keyId);
+  const href = `${BASE}/keys/${encodeURIComponent(keyId)}`;
+  if (name === undefined) return html`<a class="mono trunc" title="${keyId}" href="${href}">${keyId}</a>`;
+  // With the id below, the link sits in its own block, so it is not a link inside running text.
+  if (withId) return html`<div><a class="keyname" title="${keyId}" href="${href}">${name}</a></div><div class="mono muted small">${keyId}</div>`;
+  return html`<a class="keyname" title="${keyId}" href="${href}">${name}</a>`;
+};
+
+/** Who made a change or moved money, in words: a key's own request shows the key's name. */
+export function actorLabel(actor: string, names: KeyNames): Html {
+  if (actor.startsWith('key:')) {
+    const id = actor.slice(4);
+    const name = names.get(id);
+    return html`<span title="${actor}">key ${name === undefined ? html`<span class="mono">${id}</span>` : html`<a href="${BASE}/keys/${encodeURIComponent(id)}">${name}</a>`}</span>`;
+  }
+  const known: Record<string, string> = { 'admin-ui': 'dashboard', admin: 'admin API', cli: 'CLI', system: 'system', reconciler: 'reconciler', demo: 'demo' };
+  return html`<span title="${actor}">${known[actor] ?? actor}</span>`;
+}
+
+/** A picker of keys by name (the value sent is the id), in place of a free-text id box. */
+export function keyPicker(keys: readonly { id: string; name: string; revokedAt: number | null }[], selected: string, label = 'Key', name = 'key_id'): Html {
+  const seen = new Map<string, number>();
+  for (const k of keys) seen.set(k.name, (seen.get(k.name) ?? 0) + 1);
+  const known = selected === '' || keys.some((k) => k.id === selected);
+  return html`<label>${label}<select name="${name}"><option value="">any key</option>${keys.map(
+    (k) =>
+      html`<option value="${k.id}"${k.id === selected ? ' selected' : ''}>${k.name}${(seen.get(k.name) ?? 0) > 1 ? ` (${k.id})` : ''}${k.revokedAt !== null ? ' (revoked)' : ''}</option>`,
+  )}${known ? '' : html`<option value="${selected}" selected>${selected} (no such key)</option>`}</select></label>`;
+}
+/** create, remix, edit or extension */
+export const kindBadge = (kind: string): Html => html`<span class="kind kind-${kind}">${kind}</span>`;
+
 export const lookupLink = (id: string | null, short = true): Html =>
   id === null ? html`<span class="muted">—</span>` : html`<a class="mono${short ? ' trunc' : ''}" title="${id}" href="${BASE}/requests?id=${encodeURIComponent(id)}">${id}</a>`;
 

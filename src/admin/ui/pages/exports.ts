@@ -4,7 +4,7 @@ import { EXPORT_CONTENT_TYPES, EXPORT_PAGE_SIZE, csvLine, exportChunks, exportFi
 import { formatUsd } from '../../../money.js';
 import { field } from '../format.js';
 import type { UiEnv, UiContext } from '../context.js';
-import { readRange } from './jobs.js';
+import { readRange } from '../range.js';
 
 const LEDGER_COLUMNS = ['id', 'created_at', 'kind', 'amount_usd', 'key_id', 'job_id', 'video_id', 'request_id', 'actor', 'note'] as const;
 

@@ -76,7 +76,7 @@ function modelSection(model: string, rows: ModelDayHealth[], allDays: string[]):
       ${barChart(failPoints, { ariaLabel: `${model}: failure rate per day`, format: (v) => `${Math.round(v / 10)}%`, minStep: 50, width: 560, height: 220, barClass: 'bad' })}
     </div>
   </div>
-  <div class="table-wrap"><table class="health-table"><thead>
+  <div class="table-wrap" tabindex="0"><table class="health-table"><thead>
     <tr><th></th><th></th><th colspan="6" class="group">Outcomes</th><th></th><th colspan="2" class="group">Time to complete</th><th colspan="2" class="group">Create answered in</th></tr>
     <tr><th>Day (UTC)</th><th class="num">Jobs</th><th class="num">Done</th><th class="num">Failed</th><th class="num">Expired</th><th class="num">Unknown</th><th class="num" title="refused by the upstream (5xx, 429, connection) / all refusals">Rejected</th><th class="num">Open</th><th class="num">Failure rate</th><th class="num">p50</th><th class="num">p95</th><th class="num">p50</th><th class="num">p95</th></tr>
   </thead><tbody>
@@ -88,10 +88,10 @@ function modelSection(model: string, rows: ModelDayHealth[], allDays: string[]):
 }
 
 export function registerHealthPage(app: Hono<UiEnv>, deps: Deps): void {
-  app.get('/health', (c) => {
+  app.get('/health', async (c) => {
     const days = windowDays(c.req.query('days'), 7);
     const range = lastDays(deps.now(), days);
-    const rows = deps.store.modelHealth(range);
+    const rows = await deps.store.modelHealth(range);
     const models = [...new Set(rows.map((r) => r.model))];
     const allDays = daysBetween(range.from, range.to);
     return c.html(

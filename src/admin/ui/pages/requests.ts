@@ -3,9 +3,9 @@ import type { Hono } from 'hono';
 import type { Deps } from '../../../deps.js';
 import type { JobRow, LedgerRow } from '../../../db/billing-store.js';
 import type { StoredRequestLogRow } from '../../../db/request-log-store.js';
-import { BASE, emptyRow, keyLink, lookupLink, page, statusBadge, type Html } from '../layout.js';
+import { actorLabel, BASE, emptyRow, keyLink, lookupLink, page, statusBadge, type Html, type KeyNames } from '../layout.js';
 import { duration, field, time, timeMs, usd } from '../format.js';
-import type { UiEnv } from '../context.js';
+import { keyDirectory, type UiEnv } from '../context.js';
 
 interface Event {
   at: number;
@@ -15,18 +15,18 @@ interface Event {
   detail: Html | string;
 }
 
-function requestsTable(rows: StoredRequestLogRow[], id: string): Html {
-  return html`<div class="table-wrap"><table id="request-rows"><thead><tr><th>When</th><th>Request id</th><th>Call</th><th class="num">Status</th><th class="num">Took</th><th class="num">Upstream</th><th>Key</th><th>Video</th><th>Upstream / client id</th></tr></thead><tbody>
+function requestsTable(rows: StoredRequestLogRow[], id: string, names: KeyNames): Html {
+  return html`<div class="table-wrap" tabindex="0"><table id="request-rows"><thead><tr><th>When</th><th>Request id</th><th>Call</th><th class="num">Status</th><th class="num">Took</th><th class="num">Upstream</th><th>Key</th><th>Video</th><th>Upstream / client id</th></tr></thead><tbody>
   ${rows.length === 0
     ? emptyRow(9, id ? 'No request-log rows match this id (rows are written within about a second).' : 'No requests yet.')
     : rows.map((r) => html`<tr><td>${time(r.createdAt)}</td><td>${lookupLink(r.requestId, false)}</td><td class="mono">${r.method} ${r.route}</td>
       <td class="num">${r.status}${r.errorCode ? html` <span class="badge bad">${r.errorCode}</span>` : ''}</td><td class="num">${duration(r.durationMs)}</td><td class="num">${duration(r.upstreamDurationMs)}</td>
-      <td>${r.keyId ? keyLink(r.keyId) : ''}</td><td>${lookupLink(r.videoId)}</td>
+      <td>${r.keyId ? keyLink(r.keyId, names) : ''}</td><td>${lookupLink(r.videoId)}</td>
       <td class="mono small wrap">${r.upstreamRequestId ?? '—'}${r.clientRequestId && r.clientRequestId !== r.requestId ? html`<div class="muted">client: ${r.clientRequestId}</div>` : ''}</td></tr>`)}
   </tbody></table></div>`;
 }
 
-function timeline(job: JobRow, rows: StoredRequestLogRow[], ledger: LedgerRow[]): Event[] {
+function timeline(job: JobRow, rows: StoredRequestLogRow[], ledger: LedgerRow[], names: KeyNames): Event[] {
   const ev: Event[] = [{ at: job.createdAt, order: 0, kind: '', what: `Job created (${job.kind}, ${job.model}, ${job.size}, ${job.requestedSeconds}s requested)`, detail: `hold of ${usd(job.heldMicros)} placed by request ${job.requestId}` }];
   for (const r of rows) {
     const bad = r.status >= 400;
@@ -44,7 +44,7 @@ function timeline(job: JobRow, rows: StoredRequestLogRow[], ledger: LedgerRow[])
       order: 3,
       kind: e.kind === 'capture' ? 'ok' : '',
       what: `Ledger: ${e.kind} ${usd(e.amountMicros)}`,
-      detail: `${e.note ?? ''}${e.note ? ' · ' : ''}by ${e.actor}${e.requestId ? ` in request ${e.requestId}` : ''}`,
+      detail: html`${e.note ?? ''}${e.note ? ' · ' : ''}by ${actorLabel(e.actor, names)}${e.requestId ? ` in request ${e.requestId}` : ''}`,
     });
   }
   if (job.settledAt !== null) {
@@ -58,16 +58,16 @@ function timeline(job: JobRow, rows: StoredRequestLogRow[], ledger: LedgerRow[])
   return ev.sort((a, b) => a.at - b.at || a.order - b.order);
 }
 
-function jobSection(deps: Deps, job: JobRow): Html {
-  const rows = deps.store.requestLogForJob(job, 200);
-  const entries = deps.store.jobLedgerEntries(job.id);
+async function jobSection(deps: Deps, job: JobRow, names: KeyNames): Promise<Html> {
+  const rows = await deps.store.requestLogForJob(job, 200);
+  const entries = await deps.store.jobLedgerEntries(job.id);
   return html`<section class="panel" id="job-lifecycle">
   <h2>Job ${job.videoId ?? job.id} ${statusBadge(job.status)}</h2>
   <div class="grid">
     <dl class="facts">
       <dt>Video id</dt><dd class="mono">${job.videoId ?? '— (never accepted upstream)'}</dd>
       <dt>Job id</dt><dd class="mono">${job.id}</dd>
-      <dt>Key</dt><dd>${keyLink(job.keyId, false)}</dd>
+      <dt>Key</dt><dd>${keyLink(job.keyId, names, true)}</dd>
       <dt>Kind</dt><dd>${job.kind}${job.sourceVideoId ? html` of ${lookupLink(job.sourceVideoId)}` : ''}</dd>
       <dt>Model / size</dt><dd>${job.model} · ${job.size}</dd>
       <dt>Seconds</dt><dd>${job.requestedSeconds} requested · ${job.billedSeconds ?? '—'} billed</dd>
@@ -84,29 +84,30 @@ function jobSection(deps: Deps, job: JobRow): Html {
     </dl>
   </div>
   <h3>Lifecycle</h3>
-  <ol class="timeline">${timeline(job, rows, entries).map((e) => html`<li class="${e.kind}"><div class="when">${timeMs(e.at)}</div><div class="what">${e.what}</div><div class="muted">${e.detail}</div></li>`)}</ol>
+  <ol class="timeline">${timeline(job, rows, entries, names).map((e) => html`<li class="${e.kind}"><div class="when">${timeMs(e.at)}</div><div class="what">${e.what}</div><div class="muted">${e.detail}</div></li>`)}</ol>
 </section>`;
 }
 
 export function registerRequestPages(app: Hono<UiEnv>, deps: Deps): void {
-  app.get('/requests', (c) => {
+  app.get('/requests', async (c) => {
     const id = field(c.req.query('id'), 512);
     let rows: StoredRequestLogRow[] = [];
     let job: JobRow | undefined;
     if (id) {
-      rows = deps.store.findRequestsByAnyId(id, { limit: 500 });
+      rows = await deps.store.findRequestsByAnyId(id, { limit: 500 });
       const videoId = rows.find((r) => r.videoId !== null)?.videoId;
       job =
-        deps.store.findJobByAnyId(id) ??
-        (videoId ? deps.store.getJobByVideoId(videoId) : undefined) ??
-        deps.store.findJobByCreateRequestId(rows.find((r) => r.method === 'POST')?.requestId ?? id);
+        (await deps.store.findJobByAnyId(id)) ??
+        (videoId ? await deps.store.getJobByVideoId(videoId) : undefined) ??
+        (await deps.store.findJobByCreateRequestId(rows.find((r) => r.method === 'POST')?.requestId ?? id));
     } else {
       // The dashboard's own page views are logged too; the recent list shows the API traffic.
-      rows = deps.store
-        .searchRequestLog({ limit: 300 })
+      rows = (await deps.store.searchRequestLog({ limit: 300 }))
         .filter((r) => r.route.startsWith('/v1'))
         .slice(0, 25);
     }
+    const { names } = await keyDirectory(deps);
+    const lifecycle = job ? await jobSection(deps, job, names) : '';
     return c.html(
       page(
         c.get('session'),
@@ -121,8 +122,8 @@ export function registerRequestPages(app: Hono<UiEnv>, deps: Deps): void {
   </form>
 </section>
 ${id && !job && rows.length === 0 ? html`<div class="flash error" role="alert">Nothing found for ${id}.</div>` : ''}
-${job ? jobSection(deps, job) : ''}
-<section class="panel"><h2>${id ? 'Matching requests' : 'Recent API requests'}</h2>${requestsTable(rows, id)}</section>`,
+${lifecycle}
+<section class="panel"><h2>${id ? 'Matching requests' : 'Recent API requests'}</h2>${requestsTable(rows, id, names)}</section>`,
       ),
     );
   });
