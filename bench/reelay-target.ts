@@ -23,8 +23,8 @@ const config = loadConfig({
 const reelay = await startReelay(config);
 const { store } = reelay.deps;
 const now = Date.now();
-const { key, secret } = createKey(store, { name: 'bench' }, now);
-store.appendCredit(key.id, CREDIT_MICROS, 'bench credit', { actor: 'bench', requestId: null, now });
+const { key, secret } = await createKey(store, { name: 'bench' }, now);
+await store.appendCredit(key.id, CREDIT_MICROS, 'bench credit', { actor: 'bench', requestId: null, now });
 
 process.send?.({ ready: true, port: reelay.port, key: secret });
 const stop = () => {

@@ -17,9 +17,9 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.onError((err, c) => renderError(c, err, deps.logger));
   app.notFound((c) => renderError(c, new ApiError('not_found', 'Unknown route.'), deps.logger));
 
-  app.get('/healthz', (c) => {
+  app.get('/healthz', async (c) => {
     try {
-      deps.store.ping();
+      await deps.store.ping();
       return c.json({ status: 'ok' });
     } catch {
       return c.json({ status: 'unavailable', detail: 'database unreachable' }, 503);

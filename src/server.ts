@@ -175,12 +175,12 @@ export async function startReelay(config: Config, opts: BuildOptions & { reconci
       await reconciler.stop();
       await requestLogPruner.stop();
       try {
-        deps.store.flushPollSchedule(deps.now());
+        await deps.store.flushPollSchedule(deps.now());
       } catch (err) {
         // Only the reconciler's schedule is lost: it polls those jobs once more after a restart.
         deps.logger.warn({ err: (err as Error).message }, 'could not write the last poll-schedule moves at shutdown');
       }
-      deps.requestLog.stop();
+      await deps.requestLog.stop();
       await deps.upstream.close().catch(() => {});
       deps.database.close();
     })());

@@ -21,14 +21,14 @@ export const auditQuerySchema = z
 export function auditRoutes(deps: Deps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
-  app.get('/', (c) => {
+  app.get('/', async (c) => {
     const q = queryParams(c, auditQuerySchema);
     let beforeSeq: number | undefined;
     if (q.after !== undefined) {
-      beforeSeq = deps.store.auditSeqOf(q.after);
+      beforeSeq = await deps.store.auditSeqOf(q.after);
       if (beforeSeq === undefined) throw invalid('after: no audit entry with that id', 'after');
     }
-    const rows = deps.store.searchAudit({ targetId: q.target_id, action: q.action, from: q.from, to: q.to, beforeSeq, limit: q.limit + 1 });
+    const rows = await deps.store.searchAudit({ targetId: q.target_id, action: q.action, from: q.from, to: q.to, beforeSeq, limit: q.limit + 1 });
     return c.json({ data: rows.slice(0, q.limit).map(presentAudit), has_more: rows.length > q.limit });
   });
 

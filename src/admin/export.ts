@@ -102,19 +102,19 @@ export interface ExportChunk {
 }
 
 /** Reads one page of rows strictly after the cursor, oldest first. */
-export type ExportPageSource = (after: JobCursor | undefined, limit: number) => UsageRow[];
+export type ExportPageSource = (after: JobCursor | undefined, limit: number) => Promise<UsageRow[]>;
 
 /**
  * The export as text chunks, one page of rows per chunk. Lazy: a page is read from the database
  * only when the consumer asks for the next chunk.
  */
-export function* exportChunks(fetchPage: ExportPageSource, format: ExportFormat, pageSize = EXPORT_PAGE_SIZE): Generator<ExportChunk, void, undefined> {
+export async function* exportChunks(fetchPage: ExportPageSource, format: ExportFormat, pageSize = EXPORT_PAGE_SIZE): AsyncGenerator<ExportChunk, void, undefined> {
   if (format === 'csv') yield { text: csvLine(EXPORT_COLUMNS), rows: 0 };
   if (format === 'json') yield { text: '[', rows: 0 };
   let after: JobCursor | undefined;
   let first = true;
   for (;;) {
-    const page = fetchPage(after, pageSize);
+    const page = await fetchPage(after, pageSize);
     if (page.length === 0) break;
     let text = '';
     for (const r of page) {
@@ -144,11 +144,12 @@ export interface ExportEnd {
  * reads instead of piling pages up in memory. `onEnd` runs once, when the stream is finished,
  * cancelled by the consumer, or broken by an error.
  */
-export function exportStream(chunks: Generator<ExportChunk, void, undefined>, onEnd?: (end: ExportEnd) => void): ReadableStream<Uint8Array> {
+export function exportStream(chunks: AsyncGenerator<ExportChunk, void, undefined>, onEnd?: (end: ExportEnd) => void): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
   let bytes = 0;
   let rows = 0;
   let ended = false;
+  let cancelled = false;
   const end = (outcome: ExportEnd['outcome']) => {
     if (ended) return;
     ended = true;
@@ -156,15 +157,18 @@ export function exportStream(chunks: Generator<ExportChunk, void, undefined>, on
   };
   return new ReadableStream<Uint8Array>(
     {
-      pull(controller) {
+      async pull(controller) {
         let next: IteratorResult<ExportChunk, void>;
         try {
-          next = chunks.next();
+          next = await chunks.next();
         } catch (err) {
+          if (cancelled) return;
           end('error');
           controller.error(err);
           return;
         }
+        // The consumer cancelled while this page was being read: the stream is closed already.
+        if (cancelled) return;
         if (next.done) {
           controller.close();
           end('done');
@@ -175,8 +179,10 @@ export function exportStream(chunks: Generator<ExportChunk, void, undefined>, on
         rows += next.value.rows;
         controller.enqueue(data);
       },
-      cancel() {
-        chunks.return(undefined);
+      async cancel() {
+        cancelled = true;
+        // Queued behind a read in progress, if any; runs the generator's cleanup.
+        await chunks.return(undefined);
         end('cancelled');
       },
     },

@@ -32,15 +32,15 @@ export const JOB_REQUESTS_LIMIT = 500;
 export function jobsRoutes(deps: Deps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
-  app.get('/', (c) => {
+  app.get('/', async (c) => {
     const q = queryParams(c, jobsQuerySchema);
     let after;
     if (q.after !== undefined) {
-      const job = deps.store.findJobByAnyId(q.after);
+      const job = await deps.store.findJobByAnyId(q.after);
       if (!job) throw invalid('after: no job with that id', 'after');
       after = { createdAt: job.createdAt, id: job.id };
     }
-    const rows = deps.store.listAdminJobs({
+    const rows = await deps.store.listAdminJobs({
       keyId: q.key_id,
       statuses: q.status === 'open' ? OPEN_STATUSES : q.status !== undefined ? [q.status] : undefined,
       model: q.model,
@@ -54,15 +54,15 @@ export function jobsRoutes(deps: Deps): Hono<AppEnv> {
   });
 
   /** The whole lifecycle of one job: the job, its ledger entries and its request-log rows. */
-  app.get('/:id', (c) => {
-    const job = deps.store.findJobByAnyId(c.req.param('id'));
+  app.get('/:id', async (c) => {
+    const job = await deps.store.findJobByAnyId(c.req.param('id'));
     if (!job) throw notFound('job');
-    deps.requestLog.flush(); // show the calls made up to now, not up to the last batch
-    const requests = deps.store.requestLogForJob(job, JOB_REQUESTS_LIMIT + 1);
+    await deps.requestLog.flush(); // show the calls made up to now, not up to the last batch
+    const requests = await deps.store.requestLogForJob(job, JOB_REQUESTS_LIMIT + 1);
     const truncated = requests.length > JOB_REQUESTS_LIMIT;
     return c.json({
       ...presentJob(job),
-      ledger: deps.store.jobLedgerEntries(job.id).map((e) => presentLedger(e, job.videoId)),
+      ledger: (await deps.store.jobLedgerEntries(job.id)).map((e) => presentLedger(e, job.videoId)),
       requests: (truncated ? requests.slice(1) : requests).map(presentRequest),
       requests_truncated: truncated,
     });

@@ -62,25 +62,25 @@ export function keysRoutes(deps: Deps): Hono<AppEnv> {
 
   app.post('/', async (c) => {
     const body = await jsonBody(c, createKeySchema);
-    const { key, secret } = createKeyWithCredit(deps.store, newKeyRequest(body), who(c));
+    const { key, secret } = await createKeyWithCredit(deps.store, newKeyRequest(body), who(c));
     return c.json({ ...presentKey(key), key: secret }, 201);
   });
 
-  app.get('/', (c) => {
+  app.get('/', async (c) => {
     const q = queryParams(c, listKeysQuerySchema);
-    const rows = deps.store.listKeys({ after: q.after, limit: q.limit + 1 });
+    const rows = await deps.store.listKeys({ after: q.after, limit: q.limit + 1 });
     return c.json({ data: rows.slice(0, q.limit).map(presentKey), has_more: rows.length > q.limit });
   });
 
-  app.get('/:id', (c) => {
-    const key = deps.store.getKey(c.req.param('id'));
+  app.get('/:id', async (c) => {
+    const key = await deps.store.getKey(c.req.param('id'));
     if (!key) throw notFound('key');
     return c.json(presentKey(key));
   });
 
   app.patch('/:id', async (c) => {
     const id = c.req.param('id');
-    if (!deps.store.getKey(id)) throw notFound('key');
+    if (!(await deps.store.getKey(id))) throw notFound('key');
     const body = await jsonBody(c, patchKeySchema);
     const patch = {
       ...(body.name !== undefined && { name: body.name }),
@@ -91,36 +91,37 @@ export function keysRoutes(deps: Deps): Hono<AppEnv> {
       ...(body.max_concurrent_downloads !== undefined && { maxConcurrentDownloads: body.max_concurrent_downloads }),
       ...(body.expires_at !== undefined && { expiresAt: body.expires_at }),
     };
-    const key = deps.store.updateKey(id, patch)!;
     const details = body.expires_at === undefined ? body : { ...body, expires_at: body.expires_at === null ? null : new Date(body.expires_at).toISOString() };
-    deps.store.appendAudit({ ...who(c), action: 'key.update', targetId: id, details });
+    const key = (await deps.store.updateKey(id, patch, { who: who(c), entry: { action: 'key.update', targetId: id, details } }))!;
     return c.json(presentKey(key));
   });
 
-  app.delete('/:id', (c) => {
+  app.delete('/:id', async (c) => {
     const id = c.req.param('id');
-    if (!deps.store.getKey(id)) throw notFound('key');
+    if (!(await deps.store.getKey(id))) throw notFound('key');
     const w = who(c);
-    const key = deps.store.revokeKey(id, w.now)!;
-    deps.store.appendAudit({ ...w, action: 'key.revoke', targetId: id, details: null });
+    const key = (await deps.store.revokeKey(id, w.now, { who: w, entry: { action: 'key.revoke', targetId: id, details: null } }))!;
     return c.json(presentKey(key));
   });
 
   app.post('/:id/credits', async (c) => {
     const id = c.req.param('id');
-    if (!deps.store.getKey(id)) throw notFound('key');
+    if (!(await deps.store.getKey(id))) throw notFound('key');
     const body = await jsonBody(c, creditSchema);
     if (body.amount_usd === 0) throw new ApiError('invalid_request', 'amount_usd must not be zero.', 'amount_usd');
     const w = who(c);
     let entry;
     try {
-      entry = deps.store.appendCredit(id, body.amount_usd, body.note ?? null, w);
+      entry = await deps.store.appendCredit(id, body.amount_usd, body.note ?? null, w, {
+        action: body.amount_usd > 0 ? 'key.credit' : 'key.adjust',
+        targetId: id,
+        details: { amount_usd: formatUsd(body.amount_usd), note: body.note ?? null },
+      });
     } catch (err) {
       if (err instanceof BalanceError) throw new ApiError('invalid_request', `amount_usd was refused: ${err.message}.`, 'amount_usd');
       throw err;
     }
-    deps.store.appendAudit({ ...w, action: body.amount_usd > 0 ? 'key.credit' : 'key.adjust', targetId: id, details: { amount_usd: formatUsd(body.amount_usd), note: body.note ?? null } });
-    return c.json({ entry: presentLedger(entry), key: presentKey(deps.store.getKey(id)!) }, 201);
+    return c.json({ entry: presentLedger(entry), key: presentKey((await deps.store.getKey(id))!) }, 201);
   });
 
   return app;

@@ -22,16 +22,16 @@ export const ledgerQuerySchema = z
 export function ledgerRoutes(deps: Deps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
-  app.get('/', (c) => {
+  app.get('/', async (c) => {
     const q = queryParams(c, ledgerQuerySchema);
     let afterSeq: number | undefined;
     if (q.after !== undefined) {
-      afterSeq = deps.store.ledgerSeqOf(q.after);
+      afterSeq = await deps.store.ledgerSeqOf(q.after);
       if (afterSeq === undefined) throw invalid('after: no ledger entry with that id', 'after');
     }
     // A video id or an internal job id; an id that names no job simply matches nothing.
-    const jobId = q.job_id === undefined ? undefined : (deps.store.findJobByAnyId(q.job_id)?.id ?? q.job_id);
-    const rows = deps.store.listAdminLedger({ keyId: q.key_id, jobId, from: q.from, to: q.to, afterSeq, order: q.order, limit: q.limit + 1 });
+    const jobId = q.job_id === undefined ? undefined : ((await deps.store.findJobByAnyId(q.job_id))?.id ?? q.job_id);
+    const rows = await deps.store.listAdminLedger({ keyId: q.key_id, jobId, from: q.from, to: q.to, afterSeq, order: q.order, limit: q.limit + 1 });
     return c.json({ data: rows.slice(0, q.limit).map((e) => presentLedger(e, e.videoId)), has_more: rows.length > q.limit });
   });
 

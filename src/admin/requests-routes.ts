@@ -25,10 +25,10 @@ export const requestsQuerySchema = z
 export function requestsRoutes(deps: Deps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
-  app.get('/', (c) => {
+  app.get('/', async (c) => {
     const q = queryParams(c, requestsQuerySchema);
-    deps.requestLog.flush(); // rows are written in batches; include the ones still queued
-    const rows = deps.store.searchRequestLog({
+    await deps.requestLog.flush(); // rows are written in batches; include the ones still queued
+    const rows = await deps.store.searchRequestLog({
       requestId: q.request_id,
       videoId: q.video_id,
       keyId: q.key_id,

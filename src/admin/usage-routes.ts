@@ -31,8 +31,8 @@ export const usageSummaryQuerySchema = z
   .superRefine(rangeCheck);
 
 /** Totals per group, plus the grand total; shared by the route and the CLI. */
-export function usageSummary(store: Store, filter: UsageFilter, groupBy: UsageGroupBy) {
-  const groups = store.usageSummary(filter, groupBy);
+export async function usageSummary(store: Store, filter: UsageFilter, groupBy: UsageGroupBy) {
+  const groups = await store.usageSummary(filter, groupBy);
   const total = { jobs: 0, charged_jobs: 0, billed_seconds: 0, amountMicros: 0 };
   for (const g of groups) {
     total.jobs += g.jobs;
@@ -79,9 +79,9 @@ export function usageRoutes(deps: Deps): Hono<AppEnv> {
     });
   });
 
-  app.get('/summary', (c) => {
+  app.get('/summary', async (c) => {
     const q = queryParams(c, usageSummaryQuerySchema);
-    return c.json(usageSummary(deps.store, { from: q.from, to: q.to, keyId: q.key_id }, q.group_by));
+    return c.json(await usageSummary(deps.store, { from: q.from, to: q.to, keyId: q.key_id }, q.group_by));
   });
 
   return app;

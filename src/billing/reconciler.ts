@@ -71,26 +71,26 @@ export class Reconciler {
     const batch = this.o.batchSize ?? 100;
     let seen = 0;
 
-    for (const job of store.pendingJobsCreatedBefore(this.o.bootTime, batch)) {
-      settlement.settle(job, { kind: 'unknown', reason: 'process_restarted_during_create' }, 'reconciler', null);
+    for (const job of await store.pendingJobsCreatedBefore(this.o.bootTime, batch)) {
+      await settlement.settle(job, { kind: 'unknown', reason: 'process_restarted_during_create' }, 'reconciler', null);
       this.o.logger.warn({ incident: 'create_outcome_unknown', job_id: job.id, key_id: job.keyId }, 'create was in flight when the process stopped; hold released');
       seen++;
     }
 
-    for (const job of store.openJobsCreatedBefore(now() - this.o.maxJobAgeMs, batch)) {
+    for (const job of await store.openJobsCreatedBefore(now() - this.o.maxJobAgeMs, batch)) {
       if (job.status === 'pending' && job.createdAt >= this.o.bootTime) continue;
-      settlement.settle(job, { kind: 'expired', reason: 'max_job_age' }, 'reconciler', null);
+      await settlement.settle(job, { kind: 'expired', reason: 'max_job_age' }, 'reconciler', null);
       seen++;
     }
 
     // Idempotency records are only replayed for 24 h; drop older ones about once an hour.
     if (now() - this.lastPurgeAt >= 3600_000) {
-      store.purgeIdempotencyKeys(now() - IDEMPOTENCY_TTL_MS);
+      await store.purgeIdempotencyKeys(now() - IDEMPOTENCY_TTL_MS);
       this.lastPurgeAt = now();
     }
     // Jobs that clients' polls have just seen are not due: write where those polls moved them.
-    store.flushPollSchedule(now());
-    const due = store.jobsDueForPoll(now(), batch);
+    await store.flushPollSchedule(now());
+    const due = await store.jobsDueForPoll(now(), batch);
     const concurrency = this.o.concurrency ?? 8;
     let next = 0;
     const worker = async () => {
@@ -108,7 +108,7 @@ export class Reconciler {
     const obs = await this.observe(job);
     // A poll cut short by stop() saw nothing: it is not a failure of the upstream.
     if (this.stopped && obs.type === 'transient') return;
-    this.o.settlement.observe(job, obs, 'reconciler', null);
+    await this.o.settlement.observe(job, obs, 'reconciler', null);
   }
 
   private async observe(job: JobRow): Promise<Observation> {

@@ -141,8 +141,8 @@ export class Settlement {
     return this.now() + Math.max(exp, retryAfterMs ?? 0);
   }
 
-  settle(job: JobRow, outcome: Outcome, actor: string, requestId: string | null): SettleResult {
-    const result = this.store.settleJob(job.id, outcome, { actor, requestId, now: this.now() });
+  async settle(job: JobRow, outcome: Outcome, actor: string, requestId: string | null): Promise<SettleResult> {
+    const result = await this.store.settleJob(job.id, outcome, { actor, requestId, now: this.now() });
     if (result.settled) {
       this.logger.info(
         { job_id: job.id, video_id: job.videoId, key_id: job.keyId, outcome: outcome.kind, charged_micros: result.chargedMicros, request_id: requestId },
@@ -154,17 +154,17 @@ export class Settlement {
   }
 
   /** Applies one observation of an upstream job. Returns the job row as it stands afterwards. */
-  observe(job: JobRow, obs: Observation, actor: string, requestId: string | null): JobRow {
+  async observe(job: JobRow, obs: Observation, actor: string, requestId: string | null): Promise<JobRow> {
     const now = this.now();
     switch (obs.type) {
       case 'transient':
-        this.store.recordPollFailure(job.id, this.backoffAt(job, obs.retryAfterMs), now);
+        await this.store.recordPollFailure(job.id, this.backoffAt(job, obs.retryAfterMs), now);
         return job;
       case 'not_found': {
         if (job.status !== 'queued' && job.status !== 'in_progress') return job;
-        const count = this.store.recordNotFound(job.id, now, this.timing.notFoundSpacingMs, now + this.timing.notFoundSpacingMs);
+        const count = await this.store.recordNotFound(job.id, now, this.timing.notFoundSpacingMs, now + this.timing.notFoundSpacingMs);
         if (count >= this.timing.notFoundLimit) {
-          return this.settle(job, { kind: 'expired', reason: 'vanished' }, actor, requestId).job ?? job;
+          return (await this.settle(job, { kind: 'expired', reason: 'vanished' }, actor, requestId)).job ?? job;
         }
         return job;
       }
@@ -183,11 +183,11 @@ export class Settlement {
           const outputSeconds = outputSecondsOf(job, object, billed.seconds);
           const done = { billedSeconds: billed.seconds, outputSeconds, finalObject: raw, completedAt };
           if (job.status === 'expired') {
-            this.store.recordLateCompletion(job.id, done, now);
+            await this.store.recordLateCompletion(job.id, done, now);
             this.logger.warn({ job_id: job.id, video_id: job.videoId }, 'completion seen after the job expired: recorded, not charged');
             return job;
           }
-          return this.settle(job, { kind: 'completed', ...done }, actor, requestId).job ?? job;
+          return (await this.settle(job, { kind: 'completed', ...done }, actor, requestId)).job ?? job;
         }
         if (status === 'queued' || status === 'in_progress') {
           const progress = progressOf(object);
@@ -195,15 +195,15 @@ export class Settlement {
           if (unchanged) {
             // Nothing new: no statement while the job is not yet due for a poll, and once it is,
             // only its schedule moves on, written in a batch (see deferPollSchedule).
-            if (job.nextPollAt === null || job.nextPollAt <= now) this.store.deferPollSchedule(job.id, this.nextPollAt(job), now);
+            if (job.nextPollAt === null || job.nextPollAt <= now) await this.store.deferPollSchedule(job.id, this.nextPollAt(job), now);
             return job;
           }
-          this.store.recordProgress(job.id, { status, progress, nextPollAt: this.nextPollAt(job) }, now);
+          await this.store.recordProgress(job.id, { status, progress, nextPollAt: this.nextPollAt(job) }, now);
           return job;
         }
         if (typeof status !== 'string' || STILL_WORKING.has(status)) {
           // No status, or another word for "not finished yet": keep the job open, look again later.
-          this.store.recordPollFailure(job.id, this.backoffAt(job, null), now);
+          await this.store.recordPollFailure(job.id, this.backoffAt(job, null), now);
           return job;
         }
         // `failed`, or a terminal status this contract does not know (`cancelled`, …): the job
@@ -212,7 +212,7 @@ export class Settlement {
           this.logger.warn({ incident: 'upstream_unknown_status', job_id: job.id, upstream_status: String(status).slice(0, 40) }, 'unknown terminal status counted as failed');
         }
         const code = object.error && typeof object.error === 'object' && typeof object.error.code === 'string' ? object.error.code.slice(0, 100) : status === 'failed' ? null : 'upstream_status_unknown';
-        return this.settle(job, { kind: 'failed', finalObject: raw, errorCode: code }, actor, requestId).job ?? job;
+        return (await this.settle(job, { kind: 'failed', finalObject: raw, errorCode: code }, actor, requestId)).job ?? job;
       }
     }
   }

@@ -13,8 +13,8 @@ import type { AdminOps } from './ops.js';
 export function localOps(): AdminOps {
   const { store, close } = openStore();
   const who = (): Actor => ({ actor: 'cli', requestId: null, now: Date.now() });
-  const existing = (id: string) => {
-    const key = store.getKey(id);
+  const existing = async (id: string) => {
+    const key = await store.getKey(id);
     if (!key) throw new NothingFound(`no key with id '${id}'`);
     return key;
   };
@@ -22,7 +22,7 @@ export function localOps(): AdminOps {
   return {
     async createKey(body) {
       try {
-        const { key, secret } = createKeyWithCredit(store, newKeyRequest(createKeySchema.parse(body)), who());
+        const { key, secret } = await createKeyWithCredit(store, newKeyRequest(createKeySchema.parse(body)), who());
         return { ...presentKey(key), key: secret };
       } catch (err) {
         if (err instanceof ApiError && err.status === 400) throw new Refused(err.message);
@@ -32,36 +32,32 @@ export function localOps(): AdminOps {
     async *listKeys() {
       let after: string | undefined;
       for (;;) {
-        const page = store.listKeys({ after, limit: 500 });
+        const page = await store.listKeys({ after, limit: 500 });
         for (const k of page) yield presentKey(k);
         if (page.length < 500) return;
         after = page[page.length - 1]!.id;
       }
     },
     async getKey(id) {
-      return presentKey(existing(id));
+      return presentKey(await existing(id));
     },
     async revokeKey(id) {
-      existing(id);
+      await existing(id);
       const w = who();
-      const key = store.transaction(() => {
-        const revoked = store.revokeKey(id, w.now)!;
-        store.appendAudit({ ...w, action: 'key.revoke', targetId: id, details: null });
-        return revoked;
-      });
-      return presentKey(key);
+      const key = await store.revokeKey(id, w.now, { who: w, entry: { action: 'key.revoke', targetId: id, details: null } });
+      return presentKey(key!);
     },
     async credit(id, body) {
-      existing(id);
+      await existing(id);
       const { amount_usd: amount, note } = creditSchema.parse(body);
       const w = who();
       try {
-        const entry = store.transaction(() => {
-          const e = store.appendCredit(id, amount, note ?? null, w);
-          store.appendAudit({ ...w, action: amount > 0 ? 'key.credit' : 'key.adjust', targetId: id, details: { amount_usd: formatUsd(amount), note: note ?? null } });
-          return e;
+        const entry = await store.appendCredit(id, amount, note ?? null, w, {
+          action: amount > 0 ? 'key.credit' : 'key.adjust',
+          targetId: id,
+          details: { amount_usd: formatUsd(amount), note: note ?? null },
         });
-        return { entry: presentLedger(entry), key: presentKey(existing(id)) };
+        return { entry: presentLedger(entry), key: presentKey(await existing(id)) };
       } catch (err) {
         if (err instanceof BalanceError) throw new Refused(err.message);
         throw err;
@@ -69,19 +65,19 @@ export function localOps(): AdminOps {
     },
     async *usageExport(query) {
       const q = usageExportQuerySchema.parse(query);
-      for (const chunk of exportChunks((after, limit) => store.usageExportPage({ from: q.from, to: q.to, keyId: q.key_id }, after, limit), q.format)) {
+      for await (const chunk of exportChunks((after, limit) => store.usageExportPage({ from: q.from, to: q.to, keyId: q.key_id }, after, limit), q.format)) {
         yield { data: chunk.text, rows: chunk.rows };
       }
     },
     async usageSummary(query) {
       const q = usageSummaryQuerySchema.parse(query);
-      return usageSummary(store, { from: q.from, to: q.to, keyId: q.key_id }, q.group_by);
+      return await usageSummary(store, { from: q.from, to: q.to, keyId: q.key_id }, q.group_by);
     },
     async findRequests(id) {
       const rows = [];
       let afterSeq: number | undefined;
       for (;;) {
-        const page = store.findRequestsByAnyId(id, { afterSeq, limit: 500 });
+        const page = await store.findRequestsByAnyId(id, { afterSeq, limit: 500 });
         rows.push(...page.map(presentRequest));
         if (page.length < 500) return rows;
         afterSeq = page[page.length - 1]!.seq;

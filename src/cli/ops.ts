@@ -25,7 +25,7 @@ export interface AdminOps {
   revokeKey(id: string): Promise<KeyObject>;
   credit(id: string, body: { amount_usd: string; note?: string }): Promise<{ entry: ReturnType<typeof presentLedger>; key: KeyObject }>;
   usageExport(query: Record<string, string>): AsyncIterable<ExportPiece>;
-  usageSummary(query: Record<string, string>): Promise<ReturnType<typeof usageSummary>>;
+  usageSummary(query: Record<string, string>): Promise<Awaited<ReturnType<typeof usageSummary>>>;
   /** Request-log rows whose reelay, client or upstream request id, or video id, is `id`; oldest first. */
   findRequests(id: string): Promise<RequestRow[]>;
   close(): Promise<void>;

@@ -1,4 +1,7 @@
 import type { Database_ } from './client.js';
+import type { AuditEntry, Store } from '../store/store.js';
+import type { Actor, KeyPatch, NewKey } from '../store/types.js';
+import type { KeyRow, LedgerRow } from '../store/rows.js';
 import { keysStore } from './keys-store.js';
 import { billingStore } from './billing-store.js';
 import { jobsStore } from './jobs-store.js';
@@ -13,10 +16,10 @@ import { metricsStore } from './metrics-store.js';
 import { JobRowCache } from './job-row-cache.js';
 
 /**
- * Every query the application makes, as whole units of work. This is the seam where a PostgreSQL
- * implementation will sit beside the SQLite one: routes and domain code only see `Store`.
+ * The SQLite units of work, synchronous: each is one statement or one BEGIN IMMEDIATE
+ * transaction. `createStore` below puts them behind the async Store interface.
  */
-export function createStore(database: Database_) {
+function createSyncStore(database: Database_) {
   // Shared by the two stores that write job rows, so that every write drops the row it changed.
   const jobRows = new JobRowCache();
   return {
@@ -31,13 +34,6 @@ export function createStore(database: Database_) {
     ...usageStore(database),
     ...dashboardStore(database),
     ...metricsStore(database),
-    /**
-     * Runs `work` as one BEGIN IMMEDIATE transaction: the store calls inside it commit together or
-     * not at all (their own transactions become savepoints). `work` must be synchronous.
-     */
-    transaction<T>(work: () => T): T {
-      return database.sqlite.transaction(work).immediate();
-    },
     /** Cheap liveness probe for /healthz. */
     ping(): boolean {
       return database.sqlite.prepare('select 1 as ok').get() !== undefined;
@@ -45,4 +41,68 @@ export function createStore(database: Database_) {
   };
 }
 
-export type Store = ReturnType<typeof createStore>;
+
+/** Every function of `sync` as an async one. The work still runs at once, synchronously. */
+type Async<T> = { [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<R> : never };
+
+function asyncify<T extends object>(sync: T): Async<T> {
+  const out: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(sync)) {
+    if (typeof fn !== 'function') continue;
+    out[name] = (...args: unknown[]) => {
+      try {
+        return Promise.resolve((fn as (...a: unknown[]) => unknown)(...args));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    };
+  }
+  return out as Async<T>;
+}
+
+/**
+ * The SQLite engine behind the async Store interface. Its transactions stay synchronous inside
+ * the async methods (better-sqlite3 is synchronous; they cost nothing there), so a unit of work
+ * is still one BEGIN IMMEDIATE transaction. The units that write an admin change together with
+ * its audit entry are composed here, in one transaction each.
+ */
+export function createStore(database: Database_): Store {
+  const sync = createSyncStore(database);
+  const inTransaction = <T>(work: () => T): T => database.sqlite.transaction(work).immediate();
+  const audited = (who: Actor, entry: AuditEntry) => sync.appendAudit({ ...who, ...entry });
+  const units = {
+    createKey(key: NewKey, with_?: { who: Actor; credit?: { micros: number; note: string | null }; audit?: AuditEntry }): KeyRow {
+      return inTransaction(() => {
+        sync.insertKey(key);
+        if (with_?.credit && with_.credit.micros !== 0) sync.appendCredit(key.id, with_.credit.micros, with_.credit.note, with_.who);
+        if (with_?.audit) audited(with_.who, with_.audit);
+        return sync.getKey(key.id)!;
+      });
+    },
+    updateKey(id: string, patch: KeyPatch, audit?: { who: Actor; entry: AuditEntry }): KeyRow | undefined {
+      return inTransaction(() => {
+        const row = sync.updateKey(id, patch);
+        if (row && audit) audited(audit.who, audit.entry);
+        return row;
+      });
+    },
+    revokeKey(id: string, now: number, audit?: { who: Actor; entry: AuditEntry }): KeyRow | undefined {
+      return inTransaction(() => {
+        const row = sync.revokeKey(id, now);
+        if (row && audit) audited(audit.who, audit.entry);
+        return row;
+      });
+    },
+    appendCredit(keyId: string, amountMicros: number, note: string | null, who: Actor, audit?: AuditEntry): LedgerRow {
+      return inTransaction(() => {
+        const entry = sync.appendCredit(keyId, amountMicros, note, who);
+        if (audit) audited(who, audit);
+        return entry;
+      });
+    },
+  };
+  const { insertKey: _insertKey, ...rest } = sync;
+  return { ...asyncify(rest), ...asyncify(units) };
+}
+
+export type { Store } from '../store/store.js';

@@ -25,7 +25,7 @@ export async function ensureDemoKey(store: Store, savedSecret: string | undefine
   const created = !secret || !key || keyRefusal(key, now) !== null;
   if (created) {
     // One transaction: the key, its demo credit and the audit entry.
-    const made = createKeyWithCredit(store, { name: 'demo', creditMicros, creditNote: 'demo credit' }, { actor: 'demo', requestId: null, now });
+    const made = await createKeyWithCredit(store, { name: 'demo', creditMicros, creditNote: 'demo credit' }, { actor: 'demo', requestId: null, now });
     secret = made.secret;
     key = made.key;
   }

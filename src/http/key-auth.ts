@@ -8,7 +8,7 @@ import { requestHeader } from './client-headers.js';
 /** /v1 authentication with a reelay key, then the key's requests-per-minute limit. */
 export function keyAuth(deps: Deps): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const key = authenticateKey(deps.store, requestHeader(c, 'authorization'), deps.now());
+    const key = await authenticateKey(deps.store, requestHeader(c, 'authorization'), deps.now());
     c.get('state').key = key;
     if (key.rpmLimit !== null) {
       const wait = deps.rateLimiter.take(key.id, key.rpmLimit);

@@ -3,7 +3,7 @@ import type { KeyRow } from '../db/keys-store.js';
 import { BalanceError, type Actor } from '../db/billing-store.js';
 import { ApiError } from '../errors.js';
 import { formatUsd } from '../money.js';
-import { createKey, type CreateKeyInput } from './service.js';
+import { newKeyRecord, type CreateKeyInput } from './service.js';
 
 export interface NewKeyRequest extends CreateKeyInput {
   /** Initial credit in micro-USD (0 or absent: none). */
@@ -18,23 +18,22 @@ export interface NewKeyRequest extends CreateKeyInput {
  * (negative, not a whole number of micro-USD, beyond what a balance may hold) throws a 400
  * naming `credit_usd`, and no key is left behind.
  */
-export function createKeyWithCredit(store: Store, input: NewKeyRequest, who: Actor): { key: KeyRow; secret: string } {
+export async function createKeyWithCredit(store: Store, input: NewKeyRequest, who: Actor): Promise<{ key: KeyRow; secret: string }> {
   const credit = input.creditMicros ?? 0;
   if (!Number.isSafeInteger(credit) || credit < 0) throw refused('credit_usd must be a non-negative amount of at most 6 decimals.');
-  return store.transaction(() => {
-    const { key, secret } = createKey(store, input, who.now);
-    if (credit > 0) {
-      try {
-        store.appendCredit(key.id, credit, input.creditNote ?? 'initial credit', who);
-      } catch (err) {
-        // Thrown inside the transaction, so the key insert is rolled back with it.
-        if (err instanceof BalanceError) throw refused(`credit_usd was refused: ${err.message}.`);
-        throw err;
-      }
-    }
-    store.appendAudit({ ...who, action: 'key.create', targetId: key.id, details: auditDetails(input, credit) });
-    return { key: store.getKey(key.id)!, secret };
-  });
+  const { record, secret } = newKeyRecord(input, who.now);
+  try {
+    const key = await store.createKey(record, {
+      who,
+      credit: { micros: credit, note: input.creditNote ?? 'initial credit' },
+      audit: { action: 'key.create', targetId: record.id, details: auditDetails(input, credit) },
+    });
+    return { key, secret };
+  } catch (err) {
+    // Refused inside the transaction, so the key insert was rolled back with it.
+    if (err instanceof BalanceError) throw refused(`credit_usd was refused: ${err.message}.`);
+    throw err;
+  }
 }
 
 const refused = (message: string) => new ApiError('invalid_request', message, 'credit_usd');

@@ -1,5 +1,5 @@
 import type { Store } from '../db/store.js';
-import type { KeyRow } from '../db/keys-store.js';
+import type { KeyRow, NewKey } from '../db/keys-store.js';
 import { ApiError } from '../errors.js';
 import { hashKey, looksLikeReelayKey, displayPrefix, generateKeySecret } from './secret.js';
 import { newId } from '../ids.js';
@@ -16,13 +16,13 @@ export function keyRefusal(key: KeyRow | undefined, now: number): string | null 
 }
 
 /** Resolves the bearer secret to an active key or throws 401 invalid_api_key. */
-export function authenticateKey(store: Store, authorization: string | undefined, now: number): AuthenticatedKey {
+export async function authenticateKey(store: Store, authorization: string | undefined, now: number): Promise<AuthenticatedKey> {
   const m = authorization ? /^Bearer\s+(\S+)\s*$/i.exec(authorization) : null;
   if (!m) {
     throw new ApiError('invalid_api_key', 'You didn\'t provide an API key. Use "Authorization: Bearer sk-reelay-…".');
   }
   const secret = m[1]!;
-  const key = looksLikeReelayKey(secret) ? store.findKeyForAuth(hashKey(secret)) : undefined;
+  const key = looksLikeReelayKey(secret) ? await store.findKeyForAuth(hashKey(secret)) : undefined;
   if (keyRefusal(key, now) !== null) {
     throw new ApiError('invalid_api_key', 'Incorrect, revoked, disabled or expired API key provided.');
   }
@@ -39,23 +39,31 @@ export interface CreateKeyInput {
   maxConcurrentDownloads?: number | null;
 }
 
-/**
- * Inserts a key and returns the row with the plaintext secret (the only time it exists). No credit,
- * no audit entry: operators' creates go through createKeyWithCredit (keys/create.ts).
- */
-export function createKey(store: Store, input: CreateKeyInput, now: number): { key: KeyRow; secret: string } {
+/** A new key's row and its plaintext secret (the only time it exists); nothing is stored yet. */
+export function newKeyRecord(input: CreateKeyInput, now: number): { record: NewKey; secret: string } {
   const secret = generateKeySecret();
-  const key = store.insertKey({
-    id: newId('key'),
-    name: input.name,
-    prefix: displayPrefix(secret),
-    hash: hashKey(secret),
-    createdAt: now,
-    expiresAt: input.expiresAt ?? null,
-    allowedModels: input.allowedModels ?? null,
-    rpmLimit: input.rpmLimit ?? null,
-    maxInflightJobs: input.maxInflightJobs ?? null,
-    maxConcurrentDownloads: input.maxConcurrentDownloads ?? null,
-  });
-  return { key, secret };
+  return {
+    secret,
+    record: {
+      id: newId('key'),
+      name: input.name,
+      prefix: displayPrefix(secret),
+      hash: hashKey(secret),
+      createdAt: now,
+      expiresAt: input.expiresAt ?? null,
+      allowedModels: input.allowedModels ?? null,
+      rpmLimit: input.rpmLimit ?? null,
+      maxInflightJobs: input.maxInflightJobs ?? null,
+      maxConcurrentDownloads: input.maxConcurrentDownloads ?? null,
+    },
+  };
+}
+
+/**
+ * Inserts a key and returns the row with the plaintext secret. No credit, no audit entry:
+ * operators' creates go through createKeyWithCredit (keys/create.ts).
+ */
+export async function createKey(store: Store, input: CreateKeyInput, now: number): Promise<{ key: KeyRow; secret: string }> {
+  const { record, secret } = newKeyRecord(input, now);
+  return { key: await store.createKey(record), secret };
 }

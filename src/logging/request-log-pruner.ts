@@ -73,7 +73,7 @@ export class RequestLogPruner {
     const before = this.o.now() - this.o.retentionDays * DAY_MS;
     let deleted = 0;
     for (;;) {
-      const n = this.o.store.deleteRequestLogBefore(before, batchRows);
+      const n = await this.o.store.deleteRequestLogBefore(before, batchRows);
       deleted += n;
       if (n < batchRows) break;
       await yieldToEventLoop();

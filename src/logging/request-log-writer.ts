@@ -30,33 +30,34 @@ export class RequestLogWriter {
 
   start(): void {
     if (this.timer) return;
-    this.timer = setInterval(() => this.flush(), this.intervalMs);
+    this.timer = setInterval(() => void this.flush(), this.intervalMs);
     this.timer.unref();
   }
 
   push(row: RequestLogRow): void {
     this.queue.push(row);
     if (row.keyId) this.lastUsed.set(row.keyId, row.createdAt);
-    if (this.queue.length >= this.maxQueue) this.flush();
+    if (this.queue.length >= this.maxQueue) void this.flush();
   }
 
-  flush(): void {
+  /** Writes the queued rows (resolves once written; a failure is logged, never thrown). */
+  async flush(): Promise<void> {
     if (this.queue.length === 0 && this.lastUsed.size === 0) return;
     const rows = this.queue;
     const used = this.lastUsed;
     this.queue = [];
     this.lastUsed = new Map();
     try {
-      this.store.insertRequestLogBatch(rows);
-      this.store.touchKeys(used);
+      await this.store.insertRequestLogBatch(rows);
+      await this.store.touchKeys(used);
     } catch (err) {
       this.logger.error({ err: (err as Error).message, rows: rows.length }, 'request log flush failed');
     }
   }
 
-  stop(): void {
+  stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    this.flush();
+    return this.flush();
   }
 }

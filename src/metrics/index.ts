@@ -57,8 +57,8 @@ export class Metrics {
     this.jobs.jobSettled(s);
   }
 
-  render(): Promise<string> {
-    this.jobs.refresh();
+  async render(): Promise<string> {
+    await this.jobs.refresh();
     return this.registry.metrics();
   }
 }

@@ -8,13 +8,13 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 /** What /metrics reads from the database at scrape time. */
 export interface MetricsSources {
   /** Open jobs whose next poll is due now: the reconciler's backlog. */
-  reconcilerBacklog(): number;
+  reconcilerBacklog(): Promise<number>;
   /** Open jobs and the money they hold. */
-  openHolds(): { jobs: number; heldMicros: number };
+  openHolds(): Promise<{ jobs: number; heldMicros: number }>;
   /** The sum of all keys' holds. */
-  heldMicros(): number;
+  heldMicros(): Promise<number>;
   /** How overdue the most overdue poll of an open job is (0 when none is). */
-  reconcilerLagMs(): number;
+  reconcilerLagMs(): Promise<number>;
 }
 
 export const SETTLE_OUTCOMES = ['completed', 'failed', 'expired', 'rejected', 'unknown'] as const;
@@ -49,8 +49,8 @@ export class JobMetrics {
       name: 'reelay_reconciler_backlog',
       help: 'Open jobs whose next upstream poll is due now (what the reconciler has yet to look at).',
       registers,
-      collect() {
-        this.set(sources.reconcilerBacklog());
+      async collect() {
+        this.set(await sources.reconcilerBacklog());
       },
     });
     new Gauge({
@@ -103,8 +103,8 @@ export class JobMetrics {
       name: 'reelay_usd_held',
       help: 'USD held on all keys by open jobs.',
       registers,
-      collect() {
-        this.set(dollars(sources.heldMicros()));
+      async collect() {
+        this.set(dollars(await sources.heldMicros()));
       },
     });
     new Gauge({
@@ -120,8 +120,8 @@ export class JobMetrics {
       name: 'reelay_reconciler_lag_seconds',
       help: 'How overdue the most overdue poll of an open job is, in seconds (0 when none is).',
       registers,
-      collect() {
-        this.set(sources.reconcilerLagMs() / 1000);
+      async collect() {
+        this.set((await sources.reconcilerLagMs()) / 1000);
       },
     });
   }
@@ -134,7 +134,7 @@ export class JobMetrics {
   }
 
   /** Reads what the gauges share, once per scrape. */
-  refresh(): void {
-    this.holds = this.sources.openHolds();
+  async refresh(): Promise<void> {
+    this.holds = await this.sources.openHolds();
   }
 }

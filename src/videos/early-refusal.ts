@@ -16,12 +16,12 @@ import { IDEMPOTENCY_TTL_MS } from '../db/idempotency-store.js';
  * A request that repeats a live Idempotency-Key is let through: its first answer is replayed, even
  * when the job it created is what now uses the key's balance or in-flight slots.
  */
-export function refuseHopelessSubmit(c: Context<AppEnv>, deps: Deps): void {
+export async function refuseHopelessSubmit(c: Context<AppEnv>, deps: Deps): Promise<void> {
   const key = c.get('state').key!;
   const idemKey = c.req.header('idempotency-key');
-  if (idemKey !== undefined && deps.store.hasIdempotencyRecord(key.id, idemKey, deps.now() - IDEMPOTENCY_TTL_MS)) return;
+  if (idemKey !== undefined && await deps.store.hasIdempotencyRecord(key.id, idemKey, deps.now() - IDEMPOTENCY_TTL_MS)) return;
   const limit = key.maxInflightJobs;
-  const headroom = deps.store.keyHeadroom(key.id, limit !== null);
+  const headroom = await deps.store.keyHeadroom(key.id, limit !== null);
   if (limit !== null && headroom.openJobs >= limit) {
     throw new ApiError('rate_limit_exceeded', `This key already has ${limit} jobs in flight; wait for one to finish.`, null, { 'retry-after': '10' });
   }

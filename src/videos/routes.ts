@@ -30,17 +30,17 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
   };
 
   /** The caller's own, not deleted job for a video id — or the same 404 as for an unknown id. */
-  const ownedJob = (c: Context<AppEnv>, videoId: string): JobRow => {
+  const ownedJob = async (c: Context<AppEnv>, videoId: string): Promise<JobRow> => {
     const state = c.get('state');
     state.videoId = videoId;
-    const job = deps.store.getJobForRequest(videoId);
+    const job = await deps.store.getJobForRequest(videoId);
     if (!job || job.keyId !== state.key!.id || job.deletedAt !== null) throw notFound('video');
     return job;
   };
 
   /** The source of a remix/edit/extension: known to reelay and owned by the caller, else 400 on `video`. */
-  const sourceJob = (c: Context<AppEnv>, videoId: string): JobRow => {
-    const job = deps.store.getJobByVideoId(videoId);
+  const sourceJob = async (c: Context<AppEnv>, videoId: string): Promise<JobRow> => {
+    const job = await deps.store.getJobByVideoId(videoId);
     if (!job || job.keyId !== c.get('state').key!.id || job.deletedAt !== null) {
       throw invalid(`The source video '${videoId.slice(0, 100)}' is not known to this gateway for this key.`, 'video');
     }
@@ -61,14 +61,14 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
     const found = await lookUpJob(deps.upstream, job, deps.now());
     state.upstreamMs = performance.now() - started;
     if (found.failure) throw found.failure.toApiError();
-    const after = deps.settlement.observe(job, found.observation, `key:${job.keyId}`, state.requestId);
-    return { job: deps.store.getJobByVideoId(after.videoId!) ?? after, answered: found.observation.type !== 'transient' };
+    const after = await deps.settlement.observe(job, found.observation, `key:${job.keyId}`, state.requestId);
+    return { job: await deps.store.getJobByVideoId(after.videoId!) ?? after, answered: found.observation.type !== 'transient' };
   };
 
   const multipartLimit = deps.config.maxMultipartBytes;
   /** A billable POST's body, read only if the key could pay for a job at all (see early-refusal.ts). */
   const bodyOf = async (c: Context<AppEnv>) => {
-    refuseHopelessSubmit(c, deps);
+    await refuseHopelessSubmit(c, deps);
     const isMultipart = /^multipart\/form-data/i.test(c.req.header('content-type') ?? '');
     const raw = await readBody(c, isMultipart ? multipartLimit : JSON_LIMIT_BYTES);
     return parseRequestBody(raw, c.req.header('content-type'));
@@ -113,7 +113,7 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
   app.post('/videos/edits', async (c) => {
     route(c, '/v1/videos/edits');
     const body = await bodyOf(c);
-    const { job: source } = await settleFromUpstream(c, sourceJob(c, sourceVideoRef(body.fields)));
+    const { job: source } = await settleFromUpstream(c, await sourceJob(c, sourceVideoRef(body.fields)));
     const quote = validateEdit(body.fields, deps.catalog, source);
     return submitBillable(c, deps, { kind: 'edit', quote, sourceVideoId: source.videoId, upstreamPath: '/videos/edits', body });
   });
@@ -121,14 +121,14 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
   app.post('/videos/extensions', async (c) => {
     route(c, '/v1/videos/extensions');
     const body = await bodyOf(c);
-    const source = sourceJob(c, sourceVideoRef(body.fields));
+    const source = await sourceJob(c, sourceVideoRef(body.fields));
     const quote = validateExtension(body.fields, deps.catalog, source);
     return submitBillable(c, deps, { kind: 'extension', quote, sourceVideoId: source.videoId, upstreamPath: '/videos/extensions', body });
   });
 
   app.post('/videos/:id/remix', async (c) => {
     route(c, '/v1/videos/:id/remix');
-    const owned = ownedJob(c, c.req.param('id'));
+    const owned = await ownedJob(c, c.req.param('id'));
     const body = await bodyOf(c);
     const { job: source } = await settleFromUpstream(c, owned);
     const quote = validateRemix(body.fields, deps.catalog, source);
@@ -153,7 +153,7 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
       const id = (parseVideoObject(res.bytes.toString('utf8'))?.id ?? null) as unknown;
       const state = c.get('state');
       if (typeof id === 'string' && id.length > 0 && id.length <= 200) {
-        deps.store.recordCharacter({ id, keyId: state.key!.id, requestId: state.requestId, createdAt: deps.now() });
+        await deps.store.recordCharacter({ id, keyId: state.key!.id, requestId: state.requestId, createdAt: deps.now() });
       }
     }
     return respond(c, res.status, res.headers, res.bytes);
@@ -161,7 +161,7 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
 
   app.get('/videos/characters/:id', async (c) => {
     route(c, '/v1/videos/characters/:id');
-    const character = deps.store.getCharacter(c.req.param('id'));
+    const character = await deps.store.getCharacter(c.req.param('id'));
     if (!character || character.keyId !== c.get('state').key!.id) throw notFound('character');
     const res = await forwardSmall(c, 'GET', `/videos/characters/${encodeURIComponent(character.id)}`);
     return respond(c, res.status, res.headers, res.bytes);
@@ -169,7 +169,7 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
 
   // --- reads ---------------------------------------------------------------------------------
 
-  app.get('/videos', (c) => {
+  app.get('/videos', async (c) => {
     route(c, '/v1/videos');
     const key = c.get('state').key!;
     const limitRaw = c.req.query('limit');
@@ -180,10 +180,10 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
     const afterId = c.req.query('after');
     let after: JobRow | undefined;
     if (afterId !== undefined) {
-      after = deps.store.getJobByVideoId(afterId);
+      after = await deps.store.getJobByVideoId(afterId);
       if (!after || after.keyId !== key.id) throw invalid("'after' is not one of your video ids.", 'after');
     }
-    const rows = deps.store.listVideosForKeys([key.id], { after, limit: limit + 1, order });
+    const rows = await deps.store.listVideosForKeys([key.id], { after, limit: limit + 1, order });
     const page = rows.slice(0, limit);
     const data = page.map(toVideoObject);
     return respondJson(c, {
@@ -197,7 +197,7 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
 
   app.get('/videos/:id', async (c) => {
     route(c, '/v1/videos/:id');
-    const job = ownedJob(c, c.req.param('id'));
+    const job = await ownedJob(c, c.req.param('id'));
     if ((job.status === 'completed' || job.status === 'failed') && job.finalObject) {
       c.get('state').upstreamRequestId = null;
       return respond(c, 200, { 'x-reelay-cache': 'final' }, job.finalObject);
@@ -208,32 +208,32 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
       const text = res.bytes.toString('utf8');
       const object = parseVideoObject(text);
       if (object && object.id === job.videoId) {
-        deps.settlement.observe(job, { type: 'object', object, raw: text }, `key:${job.keyId}`, state.requestId);
+        await deps.settlement.observe(job, { type: 'object', object, raw: text }, `key:${job.keyId}`, state.requestId);
         // Not finished: when to look again, on reelay's own poll schedule (the SDKs' poll helpers obey it).
         if (object.status === 'queued' || object.status === 'in_progress') res.headers['openai-poll-after-ms'] = String(deps.settlement.pollIntervalMs(job));
       }
     } else if (res.status === 404) {
-      deps.settlement.observe(job, { type: 'not_found' }, 'system', state.requestId);
+      await deps.settlement.observe(job, { type: 'not_found' }, 'system', state.requestId);
     }
     return respond(c, res.status, res.headers, res.bytes);
   });
 
   app.delete('/videos/:id', async (c) => {
     route(c, '/v1/videos/:id');
-    const owned = ownedJob(c, c.req.param('id'));
+    const owned = await ownedJob(c, c.req.param('id'));
     // Settle first: a job deleted upstream can no longer be seen completing, so it would go unbilled.
     const { job, answered } = await settleFromUpstream(c, owned);
     if (!answered) {
       throw new ApiError('upstream_error', 'The upstream could not confirm the state of this video; the delete was not sent. Try again.', null, { 'retry-after': '5' });
     }
     const res = await forwardSmall(c, 'DELETE', `/videos/${encodeURIComponent(job.videoId!)}`);
-    if (res.status >= 200 && res.status < 300) deps.store.markDeleted(job.id, deps.now());
+    if (res.status >= 200 && res.status < 300) await deps.store.markDeleted(job.id, deps.now());
     return respond(c, res.status, res.headers, res.bytes);
   });
 
   app.get('/videos/:id/content', async (c) => {
     route(c, '/v1/videos/:id/content');
-    const owned = ownedJob(c, c.req.param('id'));
+    const owned = await ownedJob(c, c.req.param('id'));
     const variant = c.req.query('variant');
     if (variant !== undefined && !['video', 'thumbnail', 'spritesheet'].includes(variant)) {
       throw invalid("'variant' must be one of 'video', 'thumbnail', 'spritesheet'.", 'variant');

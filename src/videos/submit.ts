@@ -39,7 +39,7 @@ export async function submitBillable(c: Context<AppEnv>, deps: Deps, spec: Billa
     if (idemKey.length === 0 || idemKey.length > 255) throw new ApiError('invalid_request', 'Idempotency-Key must be 1 to 255 characters.', 'Idempotency-Key');
     const bodyHash = createHash('sha256').update(`${spec.upstreamPath}\n${spec.body.canonical}`).digest('hex');
     const now = deps.now();
-    const claim = deps.store.claimIdempotencyKey({
+    const claim = await deps.store.claimIdempotencyKey({
       keyId: key.id,
       idemKey,
       route: spec.upstreamPath,
@@ -69,8 +69,8 @@ export async function submitBillable(c: Context<AppEnv>, deps: Deps, spec: Billa
   try {
     const res = await holdAndForward(c, deps, spec);
     if (idemKey !== undefined) {
-      if (res.remember) deps.store.completeIdempotencyKey(key.id, idemKey, { status: res.status, headers: res.headers, body: res.bodyText });
-      else deps.store.releaseIdempotencyKey(key.id, idemKey);
+      if (res.remember) await deps.store.completeIdempotencyKey(key.id, idemKey, { status: res.status, headers: res.headers, body: res.bodyText });
+      else await deps.store.releaseIdempotencyKey(key.id, idemKey);
     }
     return respond(c, res.status, res.headers, res.body);
   } catch (err) {
@@ -79,9 +79,9 @@ export async function submitBillable(c: Context<AppEnv>, deps: Deps, spec: Billa
         // The upstream may have started a job: the key stays claimed and replays this answer, so
         // a retry with the same key can never start a second one.
         const headers: Record<string, string> = { 'content-type': 'application/json', ...err.headers };
-        deps.store.completeIdempotencyKey(key.id, idemKey, { status: err.status, headers, body: errorBody(err) });
+        await deps.store.completeIdempotencyKey(key.id, idemKey, { status: err.status, headers, body: errorBody(err) });
       } else {
-        deps.store.releaseIdempotencyKey(key.id, idemKey);
+        await deps.store.releaseIdempotencyKey(key.id, idemKey);
       }
     }
     throw err;
@@ -119,7 +119,7 @@ async function holdAndForward(c: Context<AppEnv>, deps: Deps, spec: BillableSpec
   const q = spec.quote;
   const jobId = newId('job');
   const who = { actor: `key:${key.id}`, requestId: state.requestId, now: deps.now() };
-  const hold = deps.store.placeHold(
+  const hold = await deps.store.placeHold(
     {
       id: jobId,
       keyId: key.id,
@@ -172,7 +172,7 @@ async function holdAndForward(c: Context<AppEnv>, deps: Deps, spec: BillableSpec
   } catch (err) {
     state.upstreamMs = performance.now() - started;
     const failure = err instanceof UpstreamFailure ? err : new UpstreamFailure('reset', true, err);
-    releaseUnknown(deps, job, failure, state.requestId);
+    await releaseUnknown(deps, job, failure, state.requestId);
     throw failure.maySent ? unknownOutcomeError(failure) : failure.toApiError();
   }
   state.upstreamMs = performance.now() - started;
@@ -182,7 +182,7 @@ async function holdAndForward(c: Context<AppEnv>, deps: Deps, spec: BillableSpec
 
   if (upstreamRes.status < 200 || upstreamRes.status >= 300) {
     // The upstream refused: nothing was created, the hold goes back.
-    deps.settlement.settle(job, { kind: 'rejected', errorCode: `upstream_${upstreamRes.status}` }, who.actor, state.requestId);
+    await deps.settlement.settle(job, { kind: 'rejected', errorCode: `upstream_${upstreamRes.status}` }, who.actor, state.requestId);
     state.errorCode = `upstream_${upstreamRes.status}`;
     // A 502/504 relayed from the upstream (a gateway in front of the provider timed out) leaves
     // the outcome unknown too: no automatic retry, and an Idempotency-Key keeps this answer.
@@ -195,11 +195,11 @@ async function holdAndForward(c: Context<AppEnv>, deps: Deps, spec: BillableSpec
   const videoId = object && typeof object.id === 'string' && object.id.length > 0 && object.id.length <= 200 ? object.id : null;
   if (!object || !videoId) {
     const failure = new UpstreamFailure('bad_response', true);
-    releaseUnknown(deps, job, failure, state.requestId);
+    await releaseUnknown(deps, job, failure, state.requestId);
     throw unknownOutcomeError(failure);
   }
   const status = object.status === 'in_progress' ? 'in_progress' : 'queued';
-  const recorded = deps.store.recordSubmitted(
+  const recorded = await deps.store.recordSubmitted(
     job.id,
     {
       videoId,
@@ -213,7 +213,7 @@ async function holdAndForward(c: Context<AppEnv>, deps: Deps, spec: BillableSpec
   if (recorded === 'duplicate') {
     // The upstream answered with a video id reelay already has for another job: an upstream error.
     // Never bill one video twice, nor leave this job pending with its hold.
-    deps.settlement.settle(job, { kind: 'unknown', reason: 'upstream_duplicate_video_id' }, 'system', state.requestId);
+    await deps.settlement.settle(job, { kind: 'unknown', reason: 'upstream_duplicate_video_id' }, 'system', state.requestId);
     deps.logger.warn(
       { incident: 'upstream_duplicate_video_id', job_id: job.id, key_id: job.keyId, video_id: videoId.slice(0, 200), request_id: state.requestId },
       'the upstream answered a create with a video id that belongs to another job; hold released',
@@ -223,21 +223,21 @@ async function holdAndForward(c: Context<AppEnv>, deps: Deps, spec: BillableSpec
   if (!recorded) {
     // Released meanwhile (cannot normally happen while this request is alive): never bill it.
     const failure = new UpstreamFailure('bad_response', true);
-    releaseUnknown(deps, job, failure, state.requestId);
+    await releaseUnknown(deps, job, failure, state.requestId);
     throw unknownOutcomeError(failure);
   }
   state.videoId = videoId;
   if (object.status === 'completed' || object.status === 'failed') {
-    deps.settlement.observe(recorded, { type: 'object', object, raw: bodyText }, who.actor, state.requestId);
+    await deps.settlement.observe(recorded, { type: 'object', object, raw: bodyText }, who.actor, state.requestId);
   }
   headers['x-reelay-hold-usd'] = formatUsd(job.heldMicros);
   return { status: upstreamRes.status, headers, body, bodyText, remember: true };
 }
 
 /** The create may or may not have reached the upstream and no answer came back: release, log for review. */
-function releaseUnknown(deps: Deps, job: JobRow, failure: UpstreamFailure, requestId: string): void {
+async function releaseUnknown(deps: Deps, job: JobRow, failure: UpstreamFailure, requestId: string): Promise<void> {
   const outcome = failure.maySent ? ({ kind: 'unknown', reason: `upstream_${failure.kind}` } as const) : ({ kind: 'rejected', errorCode: `upstream_${failure.kind}` } as const);
-  deps.settlement.settle(job, outcome, 'system', requestId);
+  await deps.settlement.settle(job, outcome, 'system', requestId);
   if (failure.maySent) {
     deps.logger.warn(
       { incident: 'create_outcome_unknown', job_id: job.id, key_id: job.keyId, request_id: requestId, failure: failure.kind },

@@ -41,42 +41,42 @@ const ui = (path = '') => `${reelay.url}/admin/ui${path}`;
 const spent = new Map<string, number>();
 
 /** A job held by the key's own request (actor key:…) and settled by the system, at a given time. */
-function seedJob(store: Store, keyId: string, at: number, o: { kind?: 'create' | 'remix'; seconds: number; rate: number; fail?: boolean; open?: boolean }) {
+async function seedJob(store: Store, keyId: string, at: number, o: { kind?: 'create' | 'remix'; seconds: number; rate: number; fail?: boolean; open?: boolean }) {
   const id = newId('job');
   const who = { actor: `key:${keyId}`, requestId: `req_${id}`, now: at };
   const held = o.seconds * o.rate;
-  const hold = store.placeHold(
+  const hold = await store.placeHold(
     { id, keyId, kind: o.kind ?? 'create', model: 'sora-2', size: '720x1280', requestedSeconds: o.seconds, sourceVideoId: o.kind === 'remix' ? 'video_src' : null, rateMicros: o.rate, flatPriceMicros: null, heldMicros: held, requestId: who.requestId },
     who,
     { maxInflightJobs: null },
   );
   if (!hold.ok) throw new Error(`hold refused: ${hold.reason}`);
-  store.recordSubmitted(id, { videoId: `video_${id}`, status: 'queued', progress: 0, upstreamRequestId: null, nextPollAt: at + 1000 }, at);
+  await store.recordSubmitted(id, { videoId: `video_${id}`, status: 'queued', progress: 0, upstreamRequestId: null, nextPollAt: at + 1000 }, at);
   if (o.open) return;
   const outcome = o.fail ? ({ kind: 'failed', finalObject: null, errorCode: 'server_error' } as const) : ({ kind: 'completed', billedSeconds: o.seconds, finalObject: '{}', completedAt: at + 60_000 } as const);
-  store.settleJob(id, outcome, { actor: 'system', requestId: null, now: at + 60_000 });
+  await store.settleJob(id, outcome, { actor: 'system', requestId: null, now: at + 60_000 });
   if (!o.fail) spent.set(keyId, (spent.get(keyId) ?? 0) + held);
 }
 
-function seed(store: Store) {
+async function seed(store: Store) {
   const at = today - 100 * DAY;
-  const make = (name: string, usd: number) => {
-    const k = createKey(store, { name }, at).key;
-    store.appendCredit(k.id, usd * 1_000_000, 'opening credit', { actor: 'admin', requestId: null, now: at });
-    store.appendAudit({ actor: 'admin', action: 'key.create', targetId: k.id, requestId: `req_audit_${k.id}`, details: { name }, now: at });
+  const make = async (name: string, usd: number) => {
+    const k = (await createKey(store, { name }, at)).key;
+    await store.appendCredit(k.id, usd * 1_000_000, 'opening credit', { actor: 'admin', requestId: null, now: at });
+    await store.appendAudit({ actor: 'admin', action: 'key.create', targetId: k.id, requestId: `req_audit_${k.id}`, details: { name }, now: at });
     return k.id;
   };
-  acme = make('acme-production', 500);
-  studio = make('studio-nightly', 100);
-  lowKey = make('nearly-empty', 1);
-  for (let i = 0; i < BULK; i++) make(`bulk-${String(i).padStart(2, '0')}`, 50);
+  acme = await make('acme-production', 500);
+  studio = await make('studio-nightly', 100);
+  lowKey = await make('nearly-empty', 1);
+  for (let i = 0; i < BULK; i++) await make(`bulk-${String(i).padStart(2, '0')}`, 50);
   // 90 days of acme traffic, so the 90-day chart has a bar every day
-  for (let d = 89; d >= 0; d--) seedJob(store, acme, today - d * DAY + 9 * 3600_000, { seconds: 4, rate: 100_000 });
-  seedJob(store, acme, today - 2 * DAY + 10 * 3600_000, { kind: 'remix', seconds: 8, rate: 100_000 });
-  seedJob(store, acme, today - DAY + 10 * 3600_000, { seconds: 4, rate: 100_000, fail: true });
-  seedJob(store, studio, today - 3 * DAY + 9 * 3600_000, { seconds: 8, rate: 300_000 });
-  seedJob(store, studio, today - 1 * DAY + 9 * 3600_000, { seconds: 4, rate: 300_000, open: true });
-  store.appendCredit(acme, -2_000_000, 'goodwill correction', { actor: 'admin-ui', requestId: null, now: today - 5 * DAY });
+  for (let d = 89; d >= 0; d--) await seedJob(store, acme, today - d * DAY + 9 * 3600_000, { seconds: 4, rate: 100_000 });
+  await seedJob(store, acme, today - 2 * DAY + 10 * 3600_000, { kind: 'remix', seconds: 8, rate: 100_000 });
+  await seedJob(store, acme, today - DAY + 10 * 3600_000, { seconds: 4, rate: 100_000, fail: true });
+  await seedJob(store, studio, today - 3 * DAY + 9 * 3600_000, { seconds: 8, rate: 300_000 });
+  await seedJob(store, studio, today - 1 * DAY + 9 * 3600_000, { seconds: 4, rate: 300_000, open: true });
+  await store.appendCredit(acme, -2_000_000, 'goodwill correction', { actor: 'admin-ui', requestId: null, now: today - 5 * DAY });
 }
 
 /** A page loaded and submitted forms settled. */
@@ -91,7 +91,7 @@ describe.runIf(BROWSER.run)('the dashboard’s operator views in a browser', () 
       loadConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: join(dir, 'reelay.db'), UPSTREAM_BASE_URL: 'http://127.0.0.1:9/v1', ADMIN_TOKEN, LOW_BALANCE_USD: '5.00' }),
       { reconciler: false, logger: silentLogger() },
     );
-    seed(reelay.deps.store);
+    await seed(reelay.deps.store);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     const context = await browser.newContext({ acceptDownloads: true, viewport: WIDE });
     page = await context.newPage();

@@ -49,45 +49,45 @@ const ui = (path = '') => `${reelay.url}/admin/ui${path}`;
 const shot = (name: string) => checkPage(page, name);
 
 /** A billable job placed, submitted and settled through the billing store, at a given time. */
-function seedJob(store: Store, keyId: string, at: number, o: { model: string; seconds: number; rate: number; fail?: boolean; genMs: number; open?: boolean }) {
+async function seedJob(store: Store, keyId: string, at: number, o: { model: string; seconds: number; rate: number; fail?: boolean; genMs: number; open?: boolean }) {
   const id = newId('job');
   const n = ++jobCount;
   const who = { actor: 'test', requestId: `req_seed_${n}`, now: at };
   const held = o.seconds * o.rate;
-  const hold = store.placeHold(
+  const hold = await store.placeHold(
     { id, keyId, kind: 'create', model: o.model, size: '720x1280', requestedSeconds: o.seconds, sourceVideoId: null, rateMicros: o.rate, flatPriceMicros: null, heldMicros: held, requestId: who.requestId },
     who,
     { maxInflightJobs: null },
   );
   if (!hold.ok) throw new Error(`hold refused: ${hold.reason}`);
-  store.recordSubmitted(id, { videoId: `video_seed_${n}`, status: 'queued', progress: 0, upstreamRequestId: `upreq_seed_${n}`, nextPollAt: at + 1000 }, at);
+  await store.recordSubmitted(id, { videoId: `video_seed_${n}`, status: 'queued', progress: 0, upstreamRequestId: `upreq_seed_${n}`, nextPollAt: at + 1000 }, at);
   if (o.open) return;
   const done = at + o.genMs;
   const outcome = o.fail
     ? ({ kind: 'failed', finalObject: null, errorCode: 'server_error' } as const)
     : ({ kind: 'completed', billedSeconds: o.seconds, finalObject: '{}', completedAt: done } as const);
-  store.settleJob(id, outcome, { actor: 'system', requestId: null, now: done });
+  await store.settleJob(id, outcome, { actor: 'system', requestId: null, now: done });
   if (!o.fail) seededSpend.set(day(done), (seededSpend.get(day(done)) ?? 0) + held);
 }
 
-function seedHistory(store: Store, now: number) {
+async function seedHistory(store: Store, now: number) {
   const credit = (keyId: string, usd: number) => store.appendCredit(keyId, usd * 1_000_000, 'seed', { actor: 'test', requestId: null, now: now - 8 * DAY });
-  const acme = createKey(store, { name: 'acme-production' }, now - 8 * DAY).key;
-  const lab = createKey(store, { name: EVIL_NAME }, now - 8 * DAY).key;
-  credit(acme.id, 500);
-  credit(lab.id, 200);
+  const acme = (await createKey(store, { name: 'acme-production' }, now - 8 * DAY)).key;
+  const lab = (await createKey(store, { name: EVIL_NAME }, now - 8 * DAY)).key;
+  await credit(acme.id, 500);
+  await credit(lab.id, 200);
   const today = Math.floor(now / DAY) * DAY;
   for (let k = 6; k >= 1; k--) {
     const base = today - k * DAY + 9 * 3600_000;
-    for (let i = 0; i < k + 2; i++) seedJob(store, acme.id, base + i * 60_000, { model: 'sora-2', seconds: 8, rate: 100_000, genMs: 60_000 + i * 5_000 });
+    for (let i = 0; i < k + 2; i++) await seedJob(store, acme.id, base + i * 60_000, { model: 'sora-2', seconds: 8, rate: 100_000, genMs: 60_000 + i * 5_000 });
     for (let i = 0; i < 3; i++) {
       // sora-2-pro degrades on the latest seeded day: slow and failing
       const degraded = k === 1;
-      seedJob(store, lab.id, base + 3600_000 + i * 60_000, { model: 'sora-2-pro', seconds: 4, rate: 300_000, genMs: degraded ? 600_000 : 120_000 + i * 10_000, fail: degraded && i < 2 });
+      await seedJob(store, lab.id, base + 3600_000 + i * 60_000, { model: 'sora-2-pro', seconds: 4, rate: 300_000, genMs: degraded ? 600_000 : 120_000 + i * 10_000, fail: degraded && i < 2 });
     }
   }
   // a job stuck open for two days still holds money
-  seedJob(store, lab.id, today - 2 * DAY + 5 * 3600_000, { model: 'sora-2-pro', seconds: 4, rate: 300_000, genMs: 0, open: true });
+  await seedJob(store, lab.id, today - 2 * DAY + 5 * 3600_000, { model: 'sora-2-pro', seconds: 4, rate: 300_000, genMs: 0, open: true });
 }
 
 async function login(p: Page, token: string) {
@@ -109,11 +109,11 @@ describe.runIf(BROWSER.run)('admin dashboard in a browser', () => {
     );
     const store = reelay.deps.store;
     const now = Date.now();
-    seedHistory(store, now);
+    await seedHistory(store, now);
 
     // Real traffic through /v1, so the request log has the rows a lookup shows.
-    const live = createKey(store, { name: 'live-traffic' }, now);
-    store.appendCredit(live.key.id, 20_000_000, 'seed', { actor: 'test', requestId: null, now });
+    const live = await createKey(store, { name: 'live-traffic' }, now);
+    await store.appendCredit(live.key.id, 20_000_000, 'seed', { actor: 'test', requestId: null, now });
     const auth = { authorization: `Bearer ${live.secret}`, 'content-type': 'application/json' };
     const res = await fetch(`${reelay.url}/v1/videos`, { method: 'POST', headers: auth, body: JSON.stringify({ model: 'sora-2', prompt: 'a lighthouse at dusk', seconds: '4' }) });
     expect(res.status).toBe(200);
@@ -127,7 +127,7 @@ describe.runIf(BROWSER.run)('admin dashboard in a browser', () => {
     simClock.advance(100);
     const poll = await fetch(`${reelay.url}/v1/videos/${video.id}`, { headers: auth });
     expect(((await poll.json()) as { status: string }).status).toBe('completed');
-    reelay.deps.requestLog.flush();
+    await reelay.deps.requestLog.flush();
 
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     context = await browser.newContext({ acceptDownloads: true, viewport: WIDE });
@@ -198,7 +198,7 @@ describe.runIf(BROWSER.run)('admin dashboard in a browser', () => {
 
     const keyId = new URL(page.url()).pathname.split('/').pop()!;
     createdKey = { id: keyId, secret };
-    const audit = reelay.deps.store.listAudit({ limit: 20 }).find((a) => a.action === 'key.create' && a.targetId === keyId);
+    const audit = (await reelay.deps.store.listAudit({ limit: 20 })).find((a) => a.action === 'key.create' && a.targetId === keyId);
     expect(audit).toMatchObject({ actor: 'admin-ui' });
     expect(audit!.requestId).toMatch(/^req_/);
   });
@@ -218,7 +218,7 @@ describe.runIf(BROWSER.run)('admin dashboard in a browser', () => {
     await expect(page.locator('#balance').textContent()).resolves.toBe('$17.50');
 
     const keyId = new URL(page.url()).pathname.split('/').pop()!;
-    const credit = reelay.deps.store.listAdminLedger({ keyId, order: 'desc', limit: 1 })[0]!;
+    const credit = (await reelay.deps.store.listAdminLedger({ keyId, order: 'desc', limit: 1 }))[0]!;
     expect(credit).toMatchObject({ kind: 'credit', amountMicros: 12_500_000, actor: 'admin-ui' });
   });
 
@@ -263,8 +263,8 @@ describe.runIf(BROWSER.run)('admin dashboard in a browser', () => {
   });
 
   it('refuses a POST without the CSRF token, or from another origin', async () => {
-    const keyId = reelay.deps.store.listKeys({ limit: 1 })[0]!.id;
-    const before = reelay.deps.store.getKey(keyId)!.balanceMicros;
+    const keyId = (await reelay.deps.store.listKeys({ limit: 1 }))[0]!.id;
+    const before = (await reelay.deps.store.getKey(keyId))!.balanceMicros;
     await page.goto(ui(`/keys/${keyId}`));
     const csrf = (await page.locator('#top-up input[name=_csrf]').getAttribute('value'))!;
 
@@ -274,12 +274,12 @@ describe.runIf(BROWSER.run)('admin dashboard in a browser', () => {
     expect(wrongToken.status()).toBe(403);
     const foreign = await page.request.post(ui(`/keys/${keyId}/credit`), { form: { amount_usd: '1.00', _csrf: csrf }, headers: { origin: 'https://evil.example' }, maxRedirects: 0 });
     expect(foreign.status()).toBe(403);
-    expect(reelay.deps.store.getKey(keyId)!.balanceMicros).toBe(before);
+    expect((await reelay.deps.store.getKey(keyId))!.balanceMicros).toBe(before);
 
     // the same request from this origin with the token goes through
     const ok = await page.request.post(ui(`/keys/${keyId}/credit`), { form: { amount_usd: '1.00', _csrf: csrf }, headers: { origin: reelay.url }, maxRedirects: 0 });
     expect(ok.status()).toBe(303);
-    expect(reelay.deps.store.getKey(keyId)!.balanceMicros).toBe(before + 1_000_000);
+    expect((await reelay.deps.store.getKey(keyId))!.balanceMicros).toBe(before + 1_000_000);
   });
 
   it('changes limits and revokes a key: it answers 401 from then on', async () => {
@@ -288,15 +288,14 @@ describe.runIf(BROWSER.run)('admin dashboard in a browser', () => {
     await page.fill('#limits input[name=max_inflight_jobs]', '3');
     await page.fill('#limits input[name=rpm_limit]', '');
     await Promise.all([page.waitForLoadState('load'), page.click('#limits button[type=submit]')]);
-    expect(reelay.deps.store.getKey(createdKey.id)).toMatchObject({ allowedModels: ['sora-2', 'sora-2-pro'], maxInflightJobs: 3, rpmLimit: null });
+    expect(await reelay.deps.store.getKey(createdKey.id)).toMatchObject({ allowedModels: ['sora-2', 'sora-2-pro'], maxInflightJobs: 3, rpmLimit: null });
 
     await page.click('details.danger summary');
     await Promise.all([page.waitForLoadState('load'), page.click('details.danger button')]);
     await expect(page.locator('h1 .badge').textContent()).resolves.toBe('revoked');
     const res = await fetch(`${reelay.url}/v1/videos`, { headers: { authorization: `Bearer ${createdKey.secret}` } });
     expect(res.status).toBe(401);
-    const actions = reelay.deps.store
-      .listAudit({ limit: 50 })
+    const actions = (await reelay.deps.store.listAudit({ limit: 50 }))
       .filter((a) => a.targetId === createdKey.id)
       .map((a) => [a.action, a.actor]);
     expect(actions).toEqual(expect.arrayContaining([['key.update', 'admin-ui'], ['key.revoke', 'admin-ui'], ['key.credit', 'admin-ui']]));

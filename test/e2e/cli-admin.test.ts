@@ -49,11 +49,11 @@ function reelay(args: string[], opts: { closeStdoutAfter?: number } = {}): Promi
 }
 
 /** Opens the same file the CLI uses, runs `fn`, closes it (the CLI runs in other processes). */
-function withStore<T>(fn: (store: Store) => T): T {
+async function withStore<T>(fn: (store: Store) => T | Promise<T>): Promise<T> {
   const database = openMigratedDatabase(dbPath);
   database.sqlite.pragma('synchronous = OFF'); // test seeding only: no fsync per transaction
   try {
-    return fn(createStore(database));
+    return await fn(createStore(database));
   } finally {
     database.close();
   }
@@ -61,10 +61,10 @@ function withStore<T>(fn: (store: Store) => T): T {
 
 const lines = (text: string) => text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'reelay-cli-'));
   dbPath = join(dir, 'reelay.db');
-  withStore(() => undefined); // the CLI works on an existing database only
+  await withStore(() => undefined); // the CLI works on an existing database only
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -113,7 +113,7 @@ describe('reelay keys', () => {
 
     const show = await reelay(['keys', 'show', key.id]);
     expect(JSON.parse(show.stdout)).toMatchObject({ id: key.id, balance_usd: '12.500000' });
-    const trail = withStore((s) => s.searchAudit({ targetId: key.id, limit: 10 }));
+    const trail = await withStore((s) => s.searchAudit({ targetId: key.id, limit: 10 }));
     expect(trail.map((a) => [a.action, a.actor])).toEqual([
       ['key.revoke', 'cli'],
       ['key.credit', 'cli'],
@@ -127,15 +127,15 @@ describe('reelay usage and requests', () => {
   let other: KeyRow;
   const jobs: JobRow[] = [];
 
-  beforeAll(() => {
-    withStore((store) => {
+  beforeAll(async () => {
+    await withStore(async (store) => {
       const deps = { store, catalog: DEFAULT_CATALOG };
-      acme = seedKey(deps, 'Acme "Video",\nInc.', '1000.00');
-      other = seedKey(deps, 'other', '1000.00');
+      acme = await seedKey(deps, 'Acme "Video",\nInc.', '1000.00');
+      other = await seedKey(deps, 'other', '1000.00');
       const outcomes = ['completed', 'completed', 'failed', 'rejected', 'expired', 'open'] as const;
       for (let i = 0; i < 600; i++) {
         jobs.push(
-          seedJob(deps, i % 3 === 0 ? other : acme, {
+          await seedJob(deps, i % 3 === 0 ? other : acme, {
             at: T0 + Math.floor(i / 2) * 60_000,
             outcome: outcomes[i % outcomes.length]!,
             seconds: [4, 8, 12][i % 3],
@@ -144,7 +144,7 @@ describe('reelay usage and requests', () => {
           }),
         );
       }
-      store.insertRequestLogBatch([
+      await store.insertRequestLogBatch([
         row({ requestId: 'req_first', clientRequestId: 'client-abc', upstreamRequestId: 'up-xyz', videoId: jobs[0]!.videoId, method: 'POST', at: T0 }),
         row({ requestId: 'req_poll', videoId: jobs[0]!.videoId, at: T0 + 5000 }),
         row({ requestId: 'req_other', videoId: 'video_else', at: T0 + 6000 }),
@@ -162,7 +162,7 @@ describe('reelay usage and requests', () => {
     expect(rows).toHaveLength(600);
     expect(rows.map((r) => r.job_id)).toEqual([...jobs].sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1)).map((j) => j.id));
     expect(rows.reduce((s, r) => s + parseUsd(r.amount_usd!), 0)).toBe(capturedMicros());
-    const ledgerCaptures = withStore((s) => s.listAdminLedger({ order: 'asc', limit: 100_000 }).filter((e) => e.kind === 'capture').reduce((t, e) => t + e.amountMicros, 0));
+    const ledgerCaptures = await withStore(async (s) => (await s.listAdminLedger({ order: 'asc', limit: 100_000 })).filter((e) => e.kind === 'capture').reduce((t, e) => t + e.amountMicros, 0));
     expect(capturedMicros()).toBe(ledgerCaptures);
     expect(new Set(rows.filter((r) => r.key_id === acme.id).map((r) => r.key_name))).toEqual(new Set([acme.name]));
   });
@@ -261,7 +261,7 @@ describe('reelay exit codes and the database file', () => {
   });
 
   it('exits 2 for a bad command line or a malformed value, changing nothing', async () => {
-    const before = withStore((s) => s.listKeys({ limit: 10_000 }).length);
+    const before = await withStore(async (s) => (await s.listKeys({ limit: 10_000 })).length);
     const cases = [
       [],
       ['keys', 'create', '--name', 'bad credit', '--credit', 'abc'],
@@ -279,7 +279,7 @@ describe('reelay exit codes and the database file', () => {
     expect(runs[0]!.stderr).toContain('usage: reelay <command>');
     expect(runs[1]!.stderr).toContain('--credit');
     expect(runs[4]!.stderr).toContain('--max-downloads');
-    expect(withStore((s) => s.listKeys({ limit: 10_000 }).length)).toBe(before);
+    expect(await withStore(async (s) => (await s.listKeys({ limit: 10_000 })).length)).toBe(before);
   });
 
   it('exits 1 when nothing is found', async () => {
@@ -295,6 +295,6 @@ describe('reelay exit codes and the database file', () => {
     expect(run.code, run.stderr).toBe(0);
     const key = JSON.parse(run.stdout) as { id: string; max_concurrent_downloads: number };
     expect(key.max_concurrent_downloads).toBe(5);
-    expect(withStore((s) => s.getKey(key.id)!.maxConcurrentDownloads)).toBe(5);
+    expect(await withStore(async (s) => (await s.getKey(key.id))!.maxConcurrentDownloads)).toBe(5);
   });
 });

@@ -44,7 +44,7 @@ describe('reelay CLI with REELAY_URL', () => {
     expect(key.key).toMatch(/^sk-reelay-/);
     expect(key).toMatchObject({ name: 'remote team', balance_usd: '10.000000', rpm_limit: 30, max_concurrent_downloads: 4 });
     expect(created.stderr).toContain('not shown again');
-    expect(reelay.deps.store.getKey(key.id)).toMatchObject({ name: 'remote team', balanceMicros: 10_000_000 });
+    expect(await reelay.deps.store.getKey(key.id)).toMatchObject({ name: 'remote team', balanceMicros: 10_000_000 });
 
     const list = await viaServer(['keys', 'list']);
     expect(list.code, list.stderr).toBe(0);
@@ -66,7 +66,7 @@ describe('reelay CLI with REELAY_URL', () => {
     const revoke = await viaServer(['keys', 'revoke', key.id]);
     expect(revoke.code, revoke.stderr).toBe(0);
     expect(JSON.parse(revoke.stdout).revoked_at).toMatch(/^\d{4}-/);
-    const trail = reelay.deps.store.searchAudit({ targetId: key.id, limit: 10 });
+    const trail = await reelay.deps.store.searchAudit({ targetId: key.id, limit: 10 });
     expect(trail.map((a) => a.action)).toEqual(['key.revoke', 'key.credit', 'key.create']);
     expect(trail.every((a) => a.requestId?.startsWith('req_'))).toBe(true);
 
@@ -86,8 +86,8 @@ describe('reelay CLI with REELAY_URL', () => {
   });
 
   it('prints the same usage export and summary as the local mode', async () => {
-    const key = seedKey(reelay.deps, 'exported');
-    for (let i = 0; i < 5; i++) seedJob(reelay.deps, key, { at: Date.UTC(2026, 10, 1, i), outcome: i % 2 ? 'completed' : 'failed' });
+    const key = await seedKey(reelay.deps, 'exported');
+    for (let i = 0; i < 5; i++) await seedJob(reelay.deps, key, { at: Date.UTC(2026, 10, 1, i), outcome: i % 2 ? 'completed' : 'failed' });
     for (const args of [['usage', 'export'], ['usage', 'export', '--format', 'jsonl', '--key', key.id], ['usage', 'summary', '--group-by', 'day']]) {
       const [server, local] = await Promise.all([viaServer(args), viaDatabase(args)]);
       expect(server.code, server.stderr).toBe(0);
@@ -104,7 +104,7 @@ describe('reelay CLI with REELAY_URL', () => {
       requestId, clientRequestId: null, upstreamRequestId: null, keyId: null, method: 'GET', route: '/v1/videos/:id',
       videoId, status: 200, errorCode: null, durationMs: 1, upstreamDurationMs: 1, bytesIn: 0, bytesOut: 10, createdAt: at,
     });
-    reelay.deps.store.insertRequestLogBatch([row('req_remote_a', 'video_remote', 1), row('req_remote_b', 'video_remote', 2), row('req_remote_c', null, 3)]);
+    await reelay.deps.store.insertRequestLogBatch([row('req_remote_a', 'video_remote', 1), row('req_remote_b', 'video_remote', 2), row('req_remote_c', null, 3)]);
     const [byVideo, byRequest, none] = await Promise.all([viaServer(['requests', 'show', 'video_remote']), viaServer(['requests', 'show', 'req_remote_c']), viaServer(['requests', 'show', 'req_absent'])]);
     expect(lines(byVideo.stdout).map((r) => r.request_id)).toEqual(['req_remote_a', 'req_remote_b']);
     expect(lines(byRequest.stdout).map((r) => r.request_id)).toEqual(['req_remote_c']);

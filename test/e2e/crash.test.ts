@@ -100,8 +100,8 @@ describe('crash safety', () => {
     const store = createStore(setup);
     const secrets: string[] = [];
     for (let i = 0; i < 4; i++) {
-      const { key, secret } = createKey(store, { name: `crash ${i}` }, Date.now());
-      store.appendCredit(key.id, 200_000_000, 'crash test', { actor: 'test', requestId: null, now: Date.now() });
+      const { key, secret } = await createKey(store, { name: `crash ${i}` }, Date.now());
+      await store.appendCredit(key.id, 200_000_000, 'crash test', { actor: 'test', requestId: null, now: Date.now() });
       secrets.push(secret);
     }
     setup.close();

@@ -15,7 +15,7 @@ let key: { id: string; secret: string };
 beforeAll(async () => {
   up = await startFaultUpstream();
   s = await startServer({ upstreamUrl: up.url, reconciler: false, env: { UPSTREAM_HEADERS_TIMEOUT_MS: '300', UPSTREAM_BODY_TIMEOUT_MS: '300' } });
-  key = s.newKey('50.00');
+  key = await s.newKey('50.00');
 });
 
 afterAll(async () => {
@@ -68,7 +68,7 @@ describe('unknown outcomes are never retried', () => {
     } finally {
       up.reset();
     }
-    expect(s.reelay.deps.store.getKey(key.id)).toMatchObject({ heldMicros: 0 });
+    expect(await s.reelay.deps.store.getKey(key.id)).toMatchObject({ heldMicros: 0 });
     expect(s.violations()).toEqual([]);
   });
 

@@ -32,8 +32,8 @@ beforeAll(async () => {
     loadConfig({ PORT: '0', DATABASE_URL: join(dir, 'uploads.db'), UPSTREAM_BASE_URL: upstream.url, UPSTREAM_API_KEY: 'sk-upstream-uploads', ADMIN_TOKEN: 'uploads-admin-token-0123456789' }),
     { logger: silentLogger() },
   );
-  const { key, secret } = createKey(reelay.deps.store, { name: 'uploads' }, Date.now());
-  reelay.deps.store.appendCredit(key.id, 10_000_000, 'uploads', { actor: 'test', requestId: null, now: Date.now() });
+  const { key, secret } = await createKey(reelay.deps.store, { name: 'uploads' }, Date.now());
+  await reelay.deps.store.appendCredit(key.id, 10_000_000, 'uploads', { actor: 'test', requestId: null, now: Date.now() });
   client = new OpenAI({ apiKey: secret, baseURL: `${reelay.url}/v1`, maxRetries: 0 });
 });
 

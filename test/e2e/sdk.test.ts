@@ -35,9 +35,9 @@ beforeAll(async () => {
     }),
     { logger: silentLogger() },
   );
-  const { key, secret } = createKey(reelay.deps.store, { name: 'e2e' }, Date.now());
+  const { key, secret } = await createKey(reelay.deps.store, { name: 'e2e' }, Date.now());
   keyId = key.id;
-  reelay.deps.store.appendCredit(key.id, 50_000_000, 'e2e', { actor: 'test', requestId: null, now: Date.now() });
+  await reelay.deps.store.appendCredit(key.id, 50_000_000, 'e2e', { actor: 'test', requestId: null, now: Date.now() });
   client = new OpenAI({
     apiKey: secret,
     baseURL: `${reelay.url}/v1`,
@@ -78,7 +78,7 @@ describe('the openai SDK through reelay', () => {
     expect(content.headers.get('cache-control')).not.toMatch(/public/);
     const thumb = await client.videos.downloadContent(video.id, { variant: 'thumbnail' });
     expect(Buffer.from(await thumb.arrayBuffer()).equals(readFileSync(new URL('../../src/simulator/assets/thumbnail.webp', import.meta.url)))).toBe(true);
-    const job = reelay.deps.store.getJobByVideoId(video.id)!;
+    const job = (await reelay.deps.store.getJobByVideoId(video.id))!;
     expect(job).toMatchObject({ status: 'completed', chargedMicros: 800_000, keyId });
   });
 
@@ -123,7 +123,7 @@ describe('the openai SDK through reelay', () => {
     await expect(client.videos.retrieve(video.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
     const listed = await client.videos.list({ limit: 100 });
     expect(listed.data.map((v) => v.id)).not.toContain(video.id);
-    expect(reelay.deps.store.getJobByVideoId(video.id)).toMatchObject({ status: 'completed', chargedMicros: 400_000 });
+    expect(await reelay.deps.store.getJobByVideoId(video.id)).toMatchObject({ status: 'completed', chargedMicros: 400_000 });
   });
 
   it('surfaces reelay errors as the SDK error classes', async () => {
@@ -155,20 +155,20 @@ describe('the openai SDK through reelay', () => {
     expect(create.status).toBe(400);
     const denied = await fetch(`${reelay.url}/v1/models`, { headers: { authorization: 'Bearer sk-reelay-not-a-key' } });
     expect(denied.status).toBe(401);
-    reelay.deps.requestLog.flush();
-    expect(reelay.deps.store.searchRequestLog({ requestId: reused, limit: 2 })).toMatchObject([{ requestId: reused, keyId, status: 200 }]);
-    const row = reelay.deps.store.searchRequestLog({ requestId: `${reused}-c`, limit: 2 });
+    await reelay.deps.requestLog.flush();
+    expect(await reelay.deps.store.searchRequestLog({ requestId: reused, limit: 2 })).toMatchObject([{ requestId: reused, keyId, status: 200 }]);
+    const row = await reelay.deps.store.searchRequestLog({ requestId: `${reused}-c`, limit: 2 });
     expect(row).toMatchObject([{ clientRequestId: `${reused}-c`, requestId: create.headers.get('x-request-id'), keyId, bytesIn: Buffer.byteLength(body) }]);
   });
 
   it('puts x-request-id on every response and logs a row for each', async () => {
     expect(seen.length).toBeGreaterThan(10);
-    reelay.deps.requestLog.flush();
+    await reelay.deps.requestLog.flush();
     for (const res of seen) {
       const id = res.headers.get('x-request-id');
       if (!id) throw new Error(`no x-request-id on ${res.status} ${res.url} ${JSON.stringify([...res.headers])}`);
       expect(id).toMatch(/^req_/);
-      expect(reelay.deps.store.searchRequestLog({ requestId: id!, limit: 2 })).toHaveLength(1);
+      expect(await reelay.deps.store.searchRequestLog({ requestId: id!, limit: 2 })).toHaveLength(1);
     }
   });
 });

@@ -35,11 +35,11 @@ export function buildHarness(opts: HarnessOptions) {
   const deps = buildDeps(config, { database, logger: silentLogger(), now: opts.now, pollTiming: opts.pollTiming });
   const app = createApp(deps);
 
-  const newKey = (creditUsd = '100.00', input: Partial<CreateKeyInput> = {}) => {
+  const newKey = async (creditUsd = '100.00', input: Partial<CreateKeyInput> = {}) => {
     const now = deps.now();
-    const { key, secret } = createKey(deps.store, { name: input.name ?? 'test key', ...input }, now);
+    const { key, secret } = await createKey(deps.store, { name: input.name ?? 'test key', ...input }, now);
     const credit = parseUsd(creditUsd);
-    if (credit > 0) deps.store.appendCredit(key.id, credit, 'test credit', { actor: 'test', requestId: null, now });
+    if (credit > 0) await deps.store.appendCredit(key.id, credit, 'test credit', { actor: 'test', requestId: null, now });
     return { id: key.id, secret };
   };
 

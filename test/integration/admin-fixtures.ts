@@ -37,7 +37,7 @@ export interface AdminHarness {
   call(path: string, init?: { method?: string; body?: unknown; headers?: Record<string, string> }): Promise<Response>;
   /** GET with the admin token; expects 200 and returns the parsed JSON. */
   json<T = any>(path: string): Promise<T>;
-  close(): void;
+  close(): Promise<void>;
 }
 
 export function adminHarness(opts: { flatModel?: boolean } = {}): AdminHarness {
@@ -71,18 +71,18 @@ export function adminHarness(opts: { flatModel?: boolean } = {}): AdminHarness {
       expect(res.status, text).toBe(200);
       return JSON.parse(text);
     },
-    close() {
-      deps.requestLog.stop();
-      void deps.upstream.close().catch(() => {});
+    async close() {
+      await deps.requestLog.stop();
+      await deps.upstream.close().catch(() => {});
       deps.database.close();
     },
   };
 }
 
-export function seedKey(deps: Pick<Deps, 'store'>, name: string, credit = '100.00', now = Date.UTC(2026, 0, 1)): KeyRow {
-  const { key } = createKey(deps.store, { name }, now);
-  if (parseUsd(credit) > 0) deps.store.appendCredit(key.id, parseUsd(credit), 'seed', { actor: 'test', requestId: null, now });
-  return deps.store.getKey(key.id)!;
+export async function seedKey(deps: Pick<Deps, 'store'>, name: string, credit = '100.00', now = Date.UTC(2026, 0, 1)): Promise<KeyRow> {
+  const { key } = await createKey(deps.store, { name }, now);
+  if (parseUsd(credit) > 0) await deps.store.appendCredit(key.id, parseUsd(credit), 'seed', { actor: 'test', requestId: null, now });
+  return (await deps.store.getKey(key.id))!;
 }
 
 export type Outcome = 'completed' | 'failed' | 'rejected' | 'unknown' | 'expired' | 'open';
@@ -103,13 +103,13 @@ export interface SeedJob {
  * A job through the real units of work: placeHold (at `at`), recordSubmitted (unless rejected),
  * then settleJob a minute later with the outcome (open jobs stay queued).
  */
-export function seedJob(deps: Pick<Deps, 'store' | 'catalog'>, key: KeyRow, s: SeedJob): JobRow {
+export async function seedJob(deps: Pick<Deps, 'store' | 'catalog'>, key: KeyRow, s: SeedJob): Promise<JobRow> {
   const q = quote(deps.catalog, { model: s.model ?? 'sora-2', seconds: s.seconds, size: s.size });
   if (isPriceError(q)) throw new Error(q.message);
   const id = newId('job');
   const requestId = s.requestId ?? newId('req');
   const who = { actor: `key:${key.id}`, requestId, now: s.at };
-  const hold = deps.store.placeHold(
+  const hold = await deps.store.placeHold(
     {
       id,
       keyId: key.id,
@@ -129,31 +129,31 @@ export function seedJob(deps: Pick<Deps, 'store' | 'catalog'>, key: KeyRow, s: S
   if (!hold.ok) throw new Error(`hold refused: ${hold.reason}`);
   const done = { ...who, now: s.at + 60_000 };
   if (s.outcome === 'rejected') {
-    deps.store.settleJob(id, { kind: 'rejected', errorCode: 'upstream_400' }, done);
-    return deps.store.getJob(id)!;
+    await deps.store.settleJob(id, { kind: 'rejected', errorCode: 'upstream_400' }, done);
+    return (await deps.store.getJob(id))!;
   }
-  deps.store.recordSubmitted(
+  await deps.store.recordSubmitted(
     id,
     { videoId: s.videoId ?? `video_${id.slice(4)}`, status: 'queued', progress: 0, upstreamRequestId: s.upstreamRequestId ?? `up_${id.slice(4)}`, nextPollAt: s.at + 1000 },
     s.at,
   );
   switch (s.outcome) {
     case 'completed':
-      deps.store.settleJob(id, { kind: 'completed', billedSeconds: s.billedSeconds ?? q.seconds, finalObject: '{}', completedAt: s.at + 60_000 }, done);
+      await deps.store.settleJob(id, { kind: 'completed', billedSeconds: s.billedSeconds ?? q.seconds, finalObject: '{}', completedAt: s.at + 60_000 }, done);
       break;
     case 'failed':
-      deps.store.settleJob(id, { kind: 'failed', finalObject: null, errorCode: 'content_policy' }, done);
+      await deps.store.settleJob(id, { kind: 'failed', finalObject: null, errorCode: 'content_policy' }, done);
       break;
     case 'unknown':
-      deps.store.settleJob(id, { kind: 'unknown', reason: 'upstream_timeout' }, done);
+      await deps.store.settleJob(id, { kind: 'unknown', reason: 'upstream_timeout' }, done);
       break;
     case 'expired':
-      deps.store.settleJob(id, { kind: 'expired', reason: 'vanished' }, done);
+      await deps.store.settleJob(id, { kind: 'expired', reason: 'vanished' }, done);
       break;
     case 'open':
       break;
   }
-  return deps.store.getJob(id)!;
+  return (await deps.store.getJob(id))!;
 }
 
 /** Parses with the documented response schema, refusing any field the schema does not name. */

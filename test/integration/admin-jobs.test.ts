@@ -12,16 +12,16 @@ let alice: KeyRow;
 let bob: KeyRow;
 const seeded: Record<string, JobRow> = {};
 
-beforeAll(() => {
+beforeAll(async () => {
   h = adminHarness();
-  alice = seedKey(h.deps, 'alice');
-  bob = seedKey(h.deps, 'bob');
-  seeded.completed = seedJob(h.deps, alice, { at: T0 - DAY, outcome: 'completed', seconds: 8, billedSeconds: 7 });
-  seeded.failed = seedJob(h.deps, alice, { at: T0, outcome: 'failed' });
-  seeded.rejected = seedJob(h.deps, alice, { at: T0 + 1000, outcome: 'rejected' });
-  seeded.open = seedJob(h.deps, bob, { at: T0 + 2000, outcome: 'open', model: 'sora-2-pro', size: '1024x1792' });
-  seeded.expired = seedJob(h.deps, bob, { at: T0 + DAY, outcome: 'expired' });
-  seeded.unknown = seedJob(h.deps, bob, { at: T0 + DAY + 1, outcome: 'unknown' });
+  alice = await seedKey(h.deps, 'alice');
+  bob = await seedKey(h.deps, 'bob');
+  seeded.completed = await seedJob(h.deps, alice, { at: T0 - DAY, outcome: 'completed', seconds: 8, billedSeconds: 7 });
+  seeded.failed = await seedJob(h.deps, alice, { at: T0, outcome: 'failed' });
+  seeded.rejected = await seedJob(h.deps, alice, { at: T0 + 1000, outcome: 'rejected' });
+  seeded.open = await seedJob(h.deps, bob, { at: T0 + 2000, outcome: 'open', model: 'sora-2-pro', size: '1024x1792' });
+  seeded.expired = await seedJob(h.deps, bob, { at: T0 + DAY, outcome: 'expired' });
+  seeded.unknown = await seedJob(h.deps, bob, { at: T0 + DAY + 1, outcome: 'unknown' });
 });
 afterAll(() => h.close());
 
@@ -94,12 +94,12 @@ describe('GET /admin/jobs pagination', () => {
   let p: AdminHarness;
   let expected: string[];
 
-  beforeAll(() => {
+  beforeAll(async () => {
     p = adminHarness();
-    const key = seedKey(p.deps, 'pager', '10000.00');
+    const key = await seedKey(p.deps, 'pager', '10000.00');
     const jobs: JobRow[] = [];
     // 230 jobs, many sharing a created_at (ties of 5), some without a video id.
-    for (let i = 0; i < 230; i++) jobs.push(seedJob(p.deps, key, { at: T0 + Math.floor(i / 5) * 1000, outcome: i % 7 === 0 ? 'rejected' : 'completed' }));
+    for (let i = 0; i < 230; i++) jobs.push(await seedJob(p.deps, key, { at: T0 + Math.floor(i / 5) * 1000, outcome: i % 7 === 0 ? 'rejected' : 'completed' }));
     expected = jobs
       .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1))
       .map((j) => j.videoId ?? j.id);

@@ -2,7 +2,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { buildHarness } from '../helpers/app-harness.js';
 import { createKeyWithCredit } from '../../src/keys/create.js';
 import { parseUsd } from '../../src/money.js';
-import { BalanceError } from '../../src/db/billing-store.js';
 
 const h = buildHarness({ upstreamUrl: 'http://127.0.0.1:9/v1' });
 afterAll(() => h.close());
@@ -92,25 +91,27 @@ describe('/admin/keys', () => {
     expect(await (await h.admin(`/admin/keys/${key.id}`)).json()).toMatchObject({ balance_usd: '9007199254.740991' });
   });
 
-  it('creates a key, its initial credit and its audit entry as one transaction: when a part fails, nothing is left', () => {
+  it('creates a key, its initial credit and its audit entry as one transaction: when a part fails, nothing is left', async () => {
     const before = { keys: count('api_keys'), ledger: count('ledger'), audit: count('audit_log') };
-    const failingAudit = {
-      ...h.deps.store,
-      appendAudit: () => {
-        throw new Error('disk full');
-      },
-    };
     const who = { actor: 'test', requestId: null, now: h.deps.now() };
-    expect(() => createKeyWithCredit(failingAudit, { name: 'half made', creditMicros: parseUsd('5.00') }, who)).toThrow('disk full');
+    // The audit entry, written last, fails: the key and its credit are rolled back with it.
+    h.database.sqlite.exec("create temp trigger fail_audit before insert on audit_log begin select raise(abort, 'disk full'); end");
+    try {
+      await expect(createKeyWithCredit(h.deps.store, { name: 'half made', creditMicros: parseUsd('5.00') }, who)).rejects.toThrow('disk full');
+    } finally {
+      h.database.sqlite.exec('drop trigger fail_audit');
+    }
     expect({ keys: count('api_keys'), ledger: count('ledger'), audit: count('audit_log') }).toEqual(before);
-    // A credit the ledger refuses is a 400 naming credit_usd, and the key is rolled back with it.
-    const refusingCredit = {
-      ...h.deps.store,
-      appendCredit: () => {
-        throw new BalanceError('the credit would take the balance above the largest amount reelay keeps');
-      },
-    };
-    expect(() => createKeyWithCredit(refusingCredit, { name: 'refused', creditMicros: 1 }, who)).toThrow(expect.objectContaining({ code: 'invalid_request', param: 'credit_usd' }));
+    // A credit the ledger refuses (the balance update changes no row) is a 400 naming credit_usd,
+    // and the key is rolled back with it.
+    h.database.sqlite.exec('create temp trigger refuse_credit before update on api_keys begin select raise(ignore); end');
+    try {
+      await expect(createKeyWithCredit(h.deps.store, { name: 'refused', creditMicros: 1 }, who)).rejects.toThrow(
+        expect.objectContaining({ code: 'invalid_request', param: 'credit_usd' }),
+      );
+    } finally {
+      h.database.sqlite.exec('drop trigger refuse_credit');
+    }
     expect({ keys: count('api_keys'), ledger: count('ledger'), audit: count('audit_log') }).toEqual(before);
   });
 
@@ -121,7 +122,7 @@ describe('/admin/keys', () => {
     expect(res.status).toBe(201);
     const { id } = (await res.json()) as KeyJson;
     expect(await (await h.admin(`/admin/keys/${id}`)).json()).toMatchObject({ max_concurrent_downloads: 3 });
-    expect(h.deps.store.getKey(id)!.maxConcurrentDownloads).toBe(3);
+    expect((await h.deps.store.getKey(id))!.maxConcurrentDownloads).toBe(3);
     const created = h.database.sqlite.prepare("select details from audit_log where target_id = ? and action = 'key.create'").get(id) as { details: string };
     expect(JSON.parse(created.details)).toMatchObject({ name: 'three downloads', max_concurrent_downloads: 3 });
 

@@ -13,13 +13,13 @@ let bob: KeyRow;
 let done: JobRow;
 let failed: JobRow;
 
-beforeAll(() => {
+beforeAll(async () => {
   h = adminHarness();
-  alice = seedKey(h.deps, 'alice', '20.00', CREDIT_AT);
-  bob = seedKey(h.deps, 'bob', '5.00', CREDIT_AT);
-  done = seedJob(h.deps, alice, { at: T0, outcome: 'completed', seconds: 8, billedSeconds: 8 });
-  failed = seedJob(h.deps, bob, { at: T0 + 3600_000, outcome: 'failed', seconds: 4 });
-  h.deps.store.appendCredit(alice.id, -2_000_000, 'goodwill reversal', { actor: 'admin', requestId: 'req_adj', now: T0 + 7200_000 });
+  alice = await seedKey(h.deps, 'alice', '20.00', CREDIT_AT);
+  bob = await seedKey(h.deps, 'bob', '5.00', CREDIT_AT);
+  done = await seedJob(h.deps, alice, { at: T0, outcome: 'completed', seconds: 8, billedSeconds: 8 });
+  failed = await seedJob(h.deps, bob, { at: T0 + 3600_000, outcome: 'failed', seconds: 4 });
+  await h.deps.store.appendCredit(alice.id, -2_000_000, 'goodwill reversal', { actor: 'admin', requestId: 'req_adj', now: T0 + 7200_000 });
 });
 afterAll(() => h.close());
 
@@ -55,8 +55,8 @@ describe('GET /admin/ledger', () => {
   });
 
   it('pages through many entries without duplicates or gaps, both ways', async () => {
-    const key = seedKey(h.deps, 'busy', '1000.00');
-    for (let i = 0; i < 60; i++) seedJob(h.deps, key, { at: T0 + 10 * 3600_000, outcome: i % 2 ? 'completed' : 'failed' });
+    const key = await seedKey(h.deps, 'busy', '1000.00');
+    for (let i = 0; i < 60; i++) await seedJob(h.deps, key, { at: T0 + 10 * 3600_000, outcome: i % 2 ? 'completed' : 'failed' });
     const everything = (await h.json<{ data: Entry[] }>(`/admin/ledger?key_id=${key.id}&limit=1000`)).data.map((e) => e.id);
     expect(everything).toHaveLength(1 + 60 * 2);
     const desc = await allPages<Entry>(h, `/admin/ledger?key_id=${key.id}`, 11);

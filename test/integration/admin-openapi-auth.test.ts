@@ -7,11 +7,11 @@ let h: AdminHarness;
 let reelayKey: string;
 let videoId: string;
 
-beforeAll(() => {
+beforeAll(async () => {
   h = adminHarness();
-  reelayKey = createKey(h.deps.store, { name: 'tenant' }, Date.now()).secret;
-  const key = seedKey(h.deps, 'owner');
-  videoId = seedJob(h.deps, key, { at: Date.UTC(2026, 10, 1), outcome: 'completed' }).videoId!;
+  reelayKey = (await createKey(h.deps.store, { name: 'tenant' }, Date.now())).secret;
+  const key = await seedKey(h.deps, 'owner');
+  videoId = (await seedJob(h.deps, key, { at: Date.UTC(2026, 10, 1), outcome: 'completed' })).videoId!;
 });
 afterAll(() => h.close());
 

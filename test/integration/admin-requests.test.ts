@@ -29,14 +29,14 @@ function push(r: { requestId: string; clientRequestId?: string | null; upstreamR
   });
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   h = adminHarness();
-  key = seedKey(h.deps, 'logger');
+  key = await seedKey(h.deps, 'logger');
   push({ requestId: 'req_a', clientRequestId: 'client-1', upstreamRequestId: 'up-1', videoId: 'video_1', at: T0 });
   push({ requestId: 'req_b', upstreamRequestId: 'up-2', videoId: 'video_1', at: T0 + 1000 });
   push({ requestId: 'req_c', videoId: 'video_2', at: T0 + 2000, status: 404 });
   push({ requestId: 'req_d', keyId: null, at: T0 + 86_400_000 });
-  h.deps.requestLog.flush();
+  await h.deps.requestLog.flush();
 });
 afterAll(() => h.close());
 

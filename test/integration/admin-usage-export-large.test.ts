@@ -114,9 +114,10 @@ function bulkSeed(): void {
   })();
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   h = adminHarness({ flatModel: true });
-  keys = NAMES.map((name) => seedKey(h.deps, name, '1000000.00'));
+  keys = [];
+  for (const name of NAMES) keys.push(await seedKey(h.deps, name, '1000000.00'));
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   bulkSeed();

@@ -15,19 +15,19 @@ let acme: KeyRow;
 let zed: KeyRow;
 const j: Record<string, JobRow> = {};
 
-beforeAll(() => {
+beforeAll(async () => {
   h = adminHarness({ flatModel: true });
-  acme = seedKey(h.deps, 'Acme "Video", Inc.\nPost-production');
-  zed = seedKey(h.deps, '=cmd|calc');
-  j.completed = seedJob(h.deps, acme, { at: T0, outcome: 'completed', seconds: 8, billedSeconds: 7 });
-  j.pro = seedJob(h.deps, acme, { at: T0 + 1000, outcome: 'completed', model: 'sora-2-pro', size: '1080x1920', seconds: 12 });
-  j.flat = seedJob(h.deps, zed, { at: T0 + 2000, outcome: 'completed', model: 'flat-1' });
-  j.failed = seedJob(h.deps, zed, { at: T0 + DAY, outcome: 'failed' });
-  j.rejected = seedJob(h.deps, zed, { at: T0 + DAY + 1, outcome: 'rejected' });
-  j.unknown = seedJob(h.deps, acme, { at: T0 + DAY + 2, outcome: 'unknown' });
-  j.expired = seedJob(h.deps, acme, { at: T0 + DAY + 3, outcome: 'expired' });
-  j.open = seedJob(h.deps, zed, { at: T0 + 2 * DAY, outcome: 'open' });
-  j.before = seedJob(h.deps, zed, { at: T0 - 1, outcome: 'completed' });
+  acme = await seedKey(h.deps, 'Acme "Video", Inc.\nPost-production');
+  zed = await seedKey(h.deps, '=cmd|calc');
+  j.completed = await seedJob(h.deps, acme, { at: T0, outcome: 'completed', seconds: 8, billedSeconds: 7 });
+  j.pro = await seedJob(h.deps, acme, { at: T0 + 1000, outcome: 'completed', model: 'sora-2-pro', size: '1080x1920', seconds: 12 });
+  j.flat = await seedJob(h.deps, zed, { at: T0 + 2000, outcome: 'completed', model: 'flat-1' });
+  j.failed = await seedJob(h.deps, zed, { at: T0 + DAY, outcome: 'failed' });
+  j.rejected = await seedJob(h.deps, zed, { at: T0 + DAY + 1, outcome: 'rejected' });
+  j.unknown = await seedJob(h.deps, acme, { at: T0 + DAY + 2, outcome: 'unknown' });
+  j.expired = await seedJob(h.deps, acme, { at: T0 + DAY + 3, outcome: 'expired' });
+  j.open = await seedJob(h.deps, zed, { at: T0 + 2 * DAY, outcome: 'open' });
+  j.before = await seedJob(h.deps, zed, { at: T0 - 1, outcome: 'completed' });
 });
 afterAll(() => h.close());
 
@@ -113,8 +113,8 @@ describe('GET /admin/usage/export', () => {
   it('writes the request-log row of an export when the stream ends, with the bytes sent', async () => {
     const res = await h.call(`/admin/usage/export?${NOVEMBER}`, { headers: { 'x-request-id': 'export-probe' } });
     const body = await res.text();
-    h.deps.requestLog.flush();
-    const rows = h.deps.store.searchRequestLog({ requestId: 'export-probe', limit: 5 });
+    await h.deps.requestLog.flush();
+    const rows = await h.deps.store.searchRequestLog({ requestId: 'export-probe', limit: 5 });
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ route: '/admin/usage/export', status: 200, bytesOut: Buffer.byteLength(body) });
   });

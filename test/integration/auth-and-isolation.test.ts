@@ -35,7 +35,7 @@ describe('API key authentication', () => {
   });
 
   it('refuses a revoked key from the moment it is revoked', async () => {
-    const k = h.newKey('5.00');
+    const k = await h.newKey('5.00');
     expect((await h.call('/v1/videos', { key: k.secret })).status).toBe(200);
     const del = await h.admin(`/admin/keys/${k.id}`, { method: 'DELETE' });
     expect(del.status).toBe(200);
@@ -44,9 +44,9 @@ describe('API key authentication', () => {
   });
 
   it('refuses an expired key and a disabled key', async () => {
-    const expired = h.newKey('5.00', { expiresAt: Date.now() - 1000 });
+    const expired = await h.newKey('5.00', { expiresAt: Date.now() - 1000 });
     expect((await h.call('/v1/videos', { key: expired.secret })).status).toBe(401);
-    const k = h.newKey('5.00');
+    const k = await h.newKey('5.00');
     await h.admin(`/admin/keys/${k.id}`, { method: 'PATCH', body: JSON.stringify({ disabled: true }) });
     expect((await h.call('/v1/videos', { key: k.secret })).status).toBe(401);
     await h.admin(`/admin/keys/${k.id}`, { method: 'PATCH', body: JSON.stringify({ disabled: false }) });
@@ -54,7 +54,7 @@ describe('API key authentication', () => {
   });
 
   it('keeps the admin API apart: reelay keys get 403, a wrong token 401', async () => {
-    const k = h.newKey('1.00');
+    const k = await h.newKey('1.00');
     expect((await h.call('/admin/keys', { key: k.secret })).status).toBe(403);
     expect((await h.app.request('/admin/keys')).status).toBe(401);
     expect((await h.app.request('/admin/keys', { headers: { authorization: 'Bearer wrong-token-xxxxxxxx' } })).status).toBe(401);
@@ -82,8 +82,8 @@ describe('API key authentication', () => {
 
 describe('tenant isolation', () => {
   it("answers 404 to key B on every route of key A's video, with zero upstream calls", async () => {
-    const a = h.newKey('10.00');
-    const b = h.newKey('10.00');
+    const a = await h.newKey('10.00');
+    const b = await h.newKey('10.00');
     const videoId = await createVideo(a.secret);
     const before = sim.sim.requestCount;
     const attempts = [
@@ -111,8 +111,8 @@ describe('tenant isolation', () => {
 
 describe('characters', () => {
   it('are readable only by the key that created them; others get 404 with no upstream call', async () => {
-    const a = h.newKey('1.00');
-    const b = h.newKey('1.00');
+    const a = await h.newKey('1.00');
+    const b = await h.newKey('1.00');
     const form = new FormData();
     form.append('name', 'Ada');
     form.append('video', new Blob([Buffer.from('fake mp4 bytes')], { type: 'video/mp4' }), 'ada.mp4');
@@ -131,6 +131,6 @@ describe('characters', () => {
       expect(res.status).toBe(404);
     }
     expect(sim.sim.requestCount).toBe(before);
-    expect(h.deps.store.getKey(a.id)!.balanceMicros).toBe(1_000_000);
+    expect((await h.deps.store.getKey(a.id))!.balanceMicros).toBe(1_000_000);
   });
 });

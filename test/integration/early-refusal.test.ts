@@ -50,7 +50,7 @@ async function expectError(res: Response, status: number, code: string) {
 
 describe('a billable POST from a key that cannot pay is refused before its body is read', () => {
   it('no available balance: 429 insufficient_quota with x-should-retry: false on all four billable routes, no upstream call', async () => {
-    const key = h.newKey('0.00');
+    const key = await h.newKey('0.00');
     for (const path of ['/v1/videos', '/v1/videos/edits', '/v1/videos/extensions']) {
       const body = endlessBody();
       const res = await post(path, key.secret, body.stream);
@@ -63,18 +63,18 @@ describe('a billable POST from a key that cannot pay is refused before its body 
   });
 
   it('a balance fully held by earlier jobs counts as none: the remix of its own video is refused before reading', async () => {
-    const key = h.newKey('0.40'); // exactly one 4 s sora-2 job
+    const key = await h.newKey('0.40'); // exactly one 4 s sora-2 job
     const created = await h.createJson(key.secret, { prompt: 'p', model: 'sora-2', seconds: '4' });
     expect(created.status).toBe(200);
     const { id } = (await created.json()) as { id: string };
     const body = endlessBody();
     await expectError(await post(`/v1/videos/${id}/remix`, key.secret, body.stream), 429, 'insufficient_quota');
     expect(body.pulls()).toBe(0);
-    expect(h.deps.store.getKey(key.id)).toMatchObject({ balanceMicros: 400_000, heldMicros: 400_000 });
+    expect(await h.deps.store.getKey(key.id)).toMatchObject({ balanceMicros: 400_000, heldMicros: 400_000 });
   });
 
   it('at its in-flight-jobs limit: 429 rate_limit_exceeded with retry-after, before reading', async () => {
-    const key = h.newKey('10.00', { maxInflightJobs: 1 });
+    const key = await h.newKey('10.00', { maxInflightJobs: 1 });
     expect((await h.createJson(key.secret, { prompt: 'p' })).status).toBe(200);
     const body = endlessBody();
     const res = await post('/v1/videos', key.secret, body.stream);
@@ -84,7 +84,7 @@ describe('a billable POST from a key that cannot pay is refused before its body 
   });
 
   it('a key that can pay for the cheapest job still has its body read, validated and held as before', async () => {
-    const key = h.newKey('0.10'); // the cheapest possible job (one second at 0.10), not a 4 s create
+    const key = await h.newKey('0.10'); // the cheapest possible job (one second at 0.10), not a 4 s create
     await expectError(await h.createJson(key.secret, { prompt: 'p', model: 'sora-2', seconds: '4' }), 429, 'insufficient_quota');
     const body = endlessBody();
     const pending = post('/v1/videos', key.secret, body.stream);
@@ -95,7 +95,7 @@ describe('a billable POST from a key that cannot pay is refused before its body 
   });
 
   it('a retry with a live Idempotency-Key is replayed, even when its own job now holds the whole balance', async () => {
-    const key = h.newKey('0.40');
+    const key = await h.newKey('0.40');
     const send = () => h.createJson(key.secret, { prompt: 'p', model: 'sora-2', seconds: '4' }, { 'idempotency-key': 'idem-early-1' });
     const first = await send();
     expect(first.status).toBe(200);
@@ -108,7 +108,7 @@ describe('a billable POST from a key that cannot pay is refused before its body 
 
 describe('the upload budget bounds the request bodies buffered at once', () => {
   it('a body that does not fit beside the ones being read is refused 503 server_busy with retry-after; it fits again once they are done', async () => {
-    const key = h.newKey('10.00');
+    const key = await h.newKey('10.00');
     const budget = h.deps.uploadBudget;
     expect(budget.inUse).toBe(0);
     // Holds 1.5 MB of the 2 MiB budget while its (multipart) body is being read.

@@ -22,7 +22,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  h.deps.requestLog.stop();
+  await h.deps.requestLog.stop();
   await h.deps.upstream.close().catch(() => {});
   await sim.close();
 });
@@ -50,14 +50,14 @@ async function finishedVideo(secret: string): Promise<string> {
 
 describe('key authentication cache', () => {
   it('a revoked key is refused on its very next request', async () => {
-    const k = h.newKey('10.00');
+    const k = await h.newKey('10.00');
     expect((await h.call('/v1/models', { key: k.secret })).status).toBe(200);
     expect((await admin(`/admin/keys/${k.id}`, 'DELETE')).status).toBe(200);
     expect((await h.call('/v1/models', { key: k.secret })).status).toBe(401);
   });
 
   it('a disabled key is refused at once, and works again once re-enabled', async () => {
-    const k = h.newKey('10.00');
+    const k = await h.newKey('10.00');
     expect((await h.call('/v1/models', { key: k.secret })).status).toBe(200);
     expect((await admin(`/admin/keys/${k.id}`, 'PATCH', { disabled: true })).status).toBe(200);
     expect((await h.call('/v1/models', { key: k.secret })).status).toBe(401);
@@ -66,7 +66,7 @@ describe('key authentication cache', () => {
   });
 
   it('a changed model allow-list applies to the next request', async () => {
-    const k = h.newKey('10.00');
+    const k = await h.newKey('10.00');
     expect((await h.createJson(k.secret, { prompt: 'p', model: 'sora-2' })).status).toBe(200);
     expect((await admin(`/admin/keys/${k.id}`, 'PATCH', { allowed_models: ['sora-2-pro'] })).status).toBe(200);
     expect((await h.createJson(k.secret, { prompt: 'p', model: 'sora-2' })).status).toBe(403);
@@ -75,7 +75,7 @@ describe('key authentication cache', () => {
 
 describe('finished jobs served from memory', () => {
   it('serves a finished video from the stored object without calling the upstream', async () => {
-    const k = h.newKey('10.00');
+    const k = await h.newKey('10.00');
     const id = await finishedVideo(k.secret);
     const before = sim.sim.requestCount;
     for (let i = 0; i < 3; i++) {
@@ -87,8 +87,8 @@ describe('finished jobs served from memory', () => {
   });
 
   it('a deleted video answers 404 on the next poll, and other keys never see it', async () => {
-    const k = h.newKey('10.00');
-    const other = h.newKey('10.00');
+    const k = await h.newKey('10.00');
+    const other = await h.newKey('10.00');
     const id = await finishedVideo(k.secret);
     expect((await h.call(`/v1/videos/${id}`, { key: k.secret })).status).toBe(200);
     expect((await h.call(`/v1/videos/${id}`, { key: other.secret })).status).toBe(404);
@@ -99,23 +99,23 @@ describe('finished jobs served from memory', () => {
 
 describe('polls of a running job', () => {
   it('record a change of status and progress, and leave the row alone when nothing changed', async () => {
-    const k = h.newKey('10.00');
+    const k = await h.newKey('10.00');
     const id = await createVideo(k.secret);
-    const job = () => h.deps.store.getJobByVideoId(id)!;
+    const job = async () => (await h.deps.store.getJobByVideoId(id))!;
     // Once the upstream reports progress, the row shows what the poll saw.
     upstreamClock.advance(200);
     const seen = (await (await h.call(`/v1/videos/${id}`, { key: k.secret })).json()) as { status: string; progress: number };
     expect(seen).toMatchObject({ status: 'in_progress', progress: expect.any(Number) });
     expect(seen.progress).toBeGreaterThan(0);
-    expect(job().status).toBe('in_progress');
-    const written = job().updatedAt;
+    expect((await job()).status).toBe('in_progress');
+    const written = (await job()).updatedAt;
     // The same answer again, long before the next poll is due: nothing to write.
-    const again = job();
-    h.deps.settlement.observe(again, { type: 'object', object: { id, status: again.status, progress: again.progress }, raw: '{}' }, 'test', null);
-    expect(job().updatedAt).toBe(written);
+    const again = await job();
+    await h.deps.settlement.observe(again, { type: 'object', object: { id, status: again.status, progress: again.progress }, raw: '{}' }, 'test', null);
+    expect((await job()).updatedAt).toBe(written);
     // A different progress is written.
-    h.deps.settlement.observe(again, { type: 'object', object: { id, status: 'in_progress', progress: (again.progress ?? 0) + 1 }, raw: '{}' }, 'test', null);
-    expect(job().progress).toBe((again.progress ?? 0) + 1);
+    await h.deps.settlement.observe(again, { type: 'object', object: { id, status: 'in_progress', progress: (again.progress ?? 0) + 1 }, raw: '{}' }, 'test', null);
+    expect((await job()).progress).toBe((again.progress ?? 0) + 1);
   });
 });
 
@@ -126,11 +126,11 @@ describe('running jobs: the row reused between polls', () => {
   };
 
   it('a job settled by the reconciler is answered from its final object on the next poll', async () => {
-    const k = h.newKey('10.00');
+    const k = await h.newKey('10.00');
     const id = await createVideo(k.secret);
     expect((await poll(k.secret, id)).cache).toBeNull(); // proxied, and its row is now reused
-    const job = h.deps.store.getJobByVideoId(id)!;
-    h.deps.settlement.observe(job, { type: 'object', object: { id, status: 'failed', error: { code: 'x' } }, raw: JSON.stringify({ id, object: 'video', status: 'failed' }) }, 'system', null);
+    const job = (await h.deps.store.getJobByVideoId(id))!;
+    await h.deps.settlement.observe(job, { type: 'object', object: { id, status: 'failed', error: { code: 'x' } }, raw: JSON.stringify({ id, object: 'video', status: 'failed' }) }, 'system', null);
     const before = sim.sim.requestCount;
     const next = await poll(k.secret, id);
     expect(next).toMatchObject({ status: 200, cache: 'final', body: { status: 'failed' } });
@@ -138,7 +138,7 @@ describe('running jobs: the row reused between polls', () => {
   });
 
   it('a running job deleted by its owner answers 404 on the next poll', async () => {
-    const k = h.newKey('10.00');
+    const k = await h.newKey('10.00');
     const id = await createVideo(k.secret);
     expect((await poll(k.secret, id)).status).toBe(200);
     expect((await h.call(`/v1/videos/${id}`, { key: k.secret, method: 'DELETE' })).status).toBe(200);
@@ -148,7 +148,7 @@ describe('running jobs: the row reused between polls', () => {
   });
 
   it('a change made outside this process is seen within JOB_ROW_CACHE_MS', async () => {
-    const k = h.newKey('10.00');
+    const k = await h.newKey('10.00');
     const id = await createVideo(k.secret);
     expect((await poll(k.secret, id)).status).toBe(200);
     // Another instance on the same database deletes the video: this process's store is not told.

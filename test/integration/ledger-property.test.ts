@@ -58,63 +58,63 @@ describe('ledger invariants (property-based)', () => {
         const settlement = () => new Settlement(store, clock.now, silentLogger(), { minPollMs: 1, maxPollMs: 1, maxBackoffMs: 1, notFoundSpacingMs: 60_000, notFoundLimit: 3 });
         let s = settlement();
         for (const [i, id] of KEYS.entries()) {
-          store.insertKey({ id, name: id, prefix: 'p', hash: `h${i}`, createdAt: 0, expiresAt: null, allowedModels: null, rpmLimit: null, maxInflightJobs: null });
+          await store.createKey({ id, name: id, prefix: 'p', hash: `h${i}`, createdAt: 0, expiresAt: null, allowedModels: null, rpmLimit: null, maxInflightJobs: null });
         }
         const jobs: string[] = [];
         const who = { actor: 'prop', requestId: null, now: clock.now() };
         try {
           for (const c of cmds) {
             clock.advance(61_000);
-            const pick = (n: number) => (jobs.length ? store.getJob(jobs[n % jobs.length]!)! : undefined);
+            const pick = async (n: number) => (jobs.length ? (await store.getJob(jobs[n % jobs.length]!))! : undefined);
             switch (c.t) {
               case 'credit':
-                store.appendCredit(KEYS[c.key]!, c.micros, null, who);
+                await store.appendCredit(KEYS[c.key]!, c.micros, null, who);
                 break;
               case 'adjust':
                 try {
-                  store.appendCredit(KEYS[c.key]!, -c.micros, null, who);
+                  await store.appendCredit(KEYS[c.key]!, -c.micros, null, who);
                 } catch {
                   /* refused: would go below zero */
                 }
                 break;
               case 'create': {
                 const id = `job_${jobs.length}`;
-                const r = store.placeHold(
+                const r = await store.placeHold(
                   { id, keyId: KEYS[c.key]!, kind: 'create', model: 'sora-2', size: '720x1280', requestedSeconds: c.seconds, sourceVideoId: null, rateMicros: 100_000, flatPriceMicros: null, heldMicros: c.seconds * 100_000, requestId: id },
                   { ...who, now: clock.now() },
                   { maxInflightJobs: null },
                 );
                 if (r.ok) {
-                  store.recordSubmitted(id, { videoId: `video_${id}`, status: 'queued', progress: 0, upstreamRequestId: null, nextPollAt: 0 }, clock.now());
+                  await store.recordSubmitted(id, { videoId: `video_${id}`, status: 'queued', progress: 0, upstreamRequestId: null, nextPollAt: 0 }, clock.now());
                   jobs.push(id);
                 }
                 break;
               }
               case 'progress': {
-                const j = pick(c.job);
-                if (j) s.observe(j, { type: 'object', object: { id: j.videoId, status: 'in_progress', progress: 50 }, raw: '{}' }, 'prop', null);
+                const j = await pick(c.job);
+                if (j) await s.observe(j, { type: 'object', object: { id: j.videoId, status: 'in_progress', progress: 50 }, raw: '{}' }, 'prop', null);
                 break;
               }
               case 'complete': {
-                const j = pick(c.job);
+                const j = await pick(c.job);
                 const obj = { id: j?.videoId, status: 'completed', seconds: String(c.seconds) };
                 // Delivered twice, as a client poll and the reconciler would.
-                if (j) for (let k = 0; k < 2; k++) s.observe(store.getJob(j.id)!, { type: 'object', object: obj, raw: JSON.stringify(obj) }, 'prop', null);
+                if (j) for (let k = 0; k < 2; k++) await s.observe((await store.getJob(j.id))!, { type: 'object', object: obj, raw: JSON.stringify(obj) }, 'prop', null);
                 break;
               }
               case 'fail': {
-                const j = pick(c.job);
-                if (j) s.observe(j, { type: 'object', object: { id: j.videoId, status: 'failed', error: { code: 'x' } }, raw: '{}' }, 'prop', null);
+                const j = await pick(c.job);
+                if (j) await s.observe(j, { type: 'object', object: { id: j.videoId, status: 'failed', error: { code: 'x' } }, raw: '{}' }, 'prop', null);
                 break;
               }
               case 'vanish': {
-                const j = pick(c.job);
-                if (j) s.observe(j, { type: 'not_found' }, 'prop', null);
+                const j = await pick(c.job);
+                if (j) await s.observe(j, { type: 'not_found' }, 'prop', null);
                 break;
               }
               case 'reject': {
-                const j = pick(c.job);
-                if (j) s.settle(j, { kind: 'rejected', errorCode: 'x' }, 'prop', null);
+                const j = await pick(c.job);
+                if (j) await s.settle(j, { kind: 'rejected', errorCode: 'x' }, 'prop', null);
                 break;
               }
               case 'expire': {

@@ -21,7 +21,7 @@ afterAll(() => {
 
 describe('GET /metrics with METRICS_TOKEN set', () => {
   it('answers 401 in the error envelope without the token or with another one', async () => {
-    const key = guarded.newKey('1.00');
+    const key = await guarded.newKey('1.00');
     const refused = ['', 'Bearer', `Bearer ${METRICS_TOKEN}x`, `Bearer ${METRICS_TOKEN.slice(0, -1)}`, `Bearer ${ADMIN_TOKEN}`, `Bearer ${key.secret}`, `Basic ${btoa(`x:${METRICS_TOKEN}`)}`];
     for (const authorization of refused) {
       const res = await guarded.app.request('/metrics', { headers: authorization ? { authorization } : {} });

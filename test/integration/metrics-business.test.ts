@@ -72,13 +72,13 @@ describe('settlement counters', () => {
   });
 
   it('counts a completed job once, with the charge it captured', async () => {
-    const key = h.newKey('10.00');
+    const key = await h.newKey('10.00');
     const id = await createId(h, key.secret);
     const before = await scrape(h);
     clock.advance(JOB_MS + 1000);
     const res = await h.call(`/v1/videos/${id}`, { key: key.secret });
     expect(((await res.json()) as { status: string }).status).toBe('completed');
-    const job = h.deps.store.getJobByVideoId(id)!;
+    const job = (await h.deps.store.getJobByVideoId(id))!;
     expect(job.chargedMicros).toBeGreaterThan(0);
     const d = delta(before, await scrape(h));
     expect(d.settled).toEqual({ ...noSettlements, completed: 1 });
@@ -93,13 +93,13 @@ describe('settlement counters', () => {
   });
 
   it('counts a failed job as failed, releasing its whole hold', async () => {
-    const key = h.newKey('10.00');
+    const key = await h.newKey('10.00');
     const id = await createId(h, key.secret, 'a lighthouse [fail]');
     const before = await scrape(h);
     clock.advance(JOB_MS + 1000);
     const res = await h.call(`/v1/videos/${id}`, { key: key.secret });
     expect(((await res.json()) as { status: string }).status).toBe('failed');
-    const job = h.deps.store.getJobByVideoId(id)!;
+    const job = (await h.deps.store.getJobByVideoId(id))!;
     const d = delta(before, await scrape(h));
     expect(d.settled).toEqual({ ...noSettlements, failed: 1 });
     expect(d.captured).toBe(0);
@@ -108,7 +108,7 @@ describe('settlement counters', () => {
   });
 
   it('counts a create the upstream refused as rejected, releasing its hold', async () => {
-    const key = h.newKey('10.00');
+    const key = await h.newKey('10.00');
     const before = await scrape(h);
     const res = await create(h, key.secret, 'a lighthouse [reject]');
     expect(res.status).toBeGreaterThanOrEqual(400);
@@ -116,11 +116,11 @@ describe('settlement counters', () => {
     expect(d.settled).toEqual({ ...noSettlements, rejected: 1 });
     expect(d.captured).toBe(0);
     expect(d.released).toBeCloseTo(0.4, 9); // sora-2, 4 s at $0.10
-    expect(h.deps.store.getKey(key.id)).toMatchObject({ balanceMicros: 10_000_000, heldMicros: 0 });
+    expect(await h.deps.store.getKey(key.id)).toMatchObject({ balanceMicros: 10_000_000, heldMicros: 0 });
   });
 
   it('counts a job the reconciler expires as expired', async () => {
-    const key = h.newKey('10.00');
+    const key = await h.newKey('10.00');
     await createId(h, key.secret);
     const before = await scrape(h);
     clock.advance(24 * 3600_000 + 1);
@@ -145,10 +145,10 @@ describe('what is open, read from the database at scrape time', () => {
     expect(sampleValue(idle, 'reelay_usd_held')).toBe(0);
     expect(sampleValue(idle, 'reelay_upstream_inflight_jobs', { upstream: 'default' })).toBe(0);
 
-    const key = h.newKey('10.00');
+    const key = await h.newKey('10.00');
     const id = await createId(h, key.secret);
     const open = await scrape(h);
-    expect(h.deps.store.getKey(key.id)!.heldMicros).toBe(400_000);
+    expect((await h.deps.store.getKey(key.id))!.heldMicros).toBe(400_000);
     expect(sampleValue(open, 'reelay_usd_held')).toBe(0.4);
     expect(sampleValue(open, 'reelay_upstream_inflight_jobs', { upstream: 'default' })).toBe(1);
 
@@ -160,11 +160,11 @@ describe('what is open, read from the database at scrape time', () => {
   });
 
   it('shows how overdue the most overdue poll is, 0 when none is', async () => {
-    const key = h.newKey('10.00');
+    const key = await h.newKey('10.00');
     const first = await createId(h, key.secret);
     clock.advance(500);
     await createId(h, key.secret);
-    const firstDue = h.deps.store.getJobByVideoId(first)!.nextPollAt!;
+    const firstDue = (await h.deps.store.getJobByVideoId(first))!.nextPollAt!;
     expect(firstDue).toBeGreaterThan(clock.now());
     expect(sampleValue(await scrape(h), 'reelay_reconciler_lag_seconds')).toBe(0);
 
@@ -174,7 +174,7 @@ describe('what is open, read from the database at scrape time', () => {
     // Once the reconciler has polled them and their next polls are written (a poll that saw
     // nothing new is written within a second, or before the next pass), nothing is overdue.
     await testReconciler(h.deps).tick();
-    h.deps.store.flushPollSchedule(clock.now());
+    await h.deps.store.flushPollSchedule(clock.now());
     expect(sampleValue(await scrape(h), 'reelay_reconciler_lag_seconds')).toBe(0);
   });
 });

@@ -25,13 +25,13 @@ beforeAll(async () => {
   const config = loadConfig({ UPSTREAM_BASE_URL: sim.url, UPSTREAM_API_KEY: 'sk-upstream', DATABASE_URL: ':memory:' });
   deps = buildDeps(config, { database: openMigratedDatabase(':memory:'), logger: silentLogger(), now: clock.now });
   app = createApp(deps);
-  const { key, secret } = createKey(deps.store, { name: 'metrics' }, clock.now());
-  deps.store.appendCredit(key.id, 10_000_000, 'test credit', { actor: 'test', requestId: null, now: clock.now() });
+  const { key, secret } = await createKey(deps.store, { name: 'metrics' }, clock.now());
+  await deps.store.appendCredit(key.id, 10_000_000, 'test credit', { actor: 'test', requestId: null, now: clock.now() });
   auth = { authorization: `Bearer ${secret}` };
 });
 
 afterAll(async () => {
-  deps.requestLog.stop();
+  await deps.requestLog.stop();
   await deps.upstream.close().catch(() => {});
   deps.database.close();
   await sim.close();
@@ -135,10 +135,10 @@ describe('GET /metrics', () => {
     const after = await scrape();
     expect(valueOr0(after, 'reelay_holds_open')).toBe(valueOr0(before, 'reelay_holds_open') + 1);
     expect(valueOr0(after, 'reelay_holds_open_usd')).toBeCloseTo(valueOr0(before, 'reelay_holds_open_usd') + 0.4, 6);
-    expect(valueOr0(after, 'reelay_reconciler_backlog')).toBe(deps.store.countOpenJobsDue(clock.now()));
+    expect(valueOr0(after, 'reelay_reconciler_backlog')).toBe(await deps.store.countOpenJobsDue(clock.now()));
     // Once every open job's next poll is due, the backlog counts them all.
     clock.advance(10 * 60_000);
-    const due = deps.store.countOpenJobsDue(clock.now());
+    const due = await deps.store.countOpenJobsDue(clock.now());
     expect(due).toBeGreaterThan(0);
     expect(valueOr0(await scrape(), 'reelay_reconciler_backlog')).toBe(due);
   });

@@ -47,7 +47,7 @@ const video = (id: string, status: string, extra: Record<string, unknown> = {}) 
 
 describe('polling hints', () => {
   it('a live answer for an unfinished job suggests reelay\'s poll interval, growing with the job\'s age', async () => {
-    const key = h.newKey('10.00');
+    const key = await h.newKey('10.00');
     const id = await createVideo(key.secret);
     const hint = async () => {
       const res = await h.call(`/v1/videos/${id}`, { key: key.secret });
@@ -65,7 +65,7 @@ describe('polling hints', () => {
   });
 
   it('no hint on finished jobs, whether seen live or served from the stored final object, nor on upstream errors', async () => {
-    const key = h.newKey('10.00');
+    const key = await h.newKey('10.00');
     const done = await createVideo(key.secret);
     upstreamStatus.set(done, { status: 200, body: video(done, 'completed', { progress: 100, completed_at: Math.floor(clock.now() / 1000) }) });
     const live = await h.call(`/v1/videos/${done}`, { key: key.secret });
@@ -93,8 +93,8 @@ describe('polling hints through the OpenAI SDK', () => {
   afterAll(() => reelay.close(1000));
 
   it('the SDK sees openai-poll-after-ms on a retrieve of a running video', async () => {
-    const { key, secret } = createKey(reelay.deps.store, { name: 'sdk' }, clock.now());
-    reelay.deps.store.appendCredit(key.id, 10_000_000, 'test credit', { actor: 'test', requestId: null, now: clock.now() });
+    const { key, secret } = await createKey(reelay.deps.store, { name: 'sdk' }, clock.now());
+    await reelay.deps.store.appendCredit(key.id, 10_000_000, 'test credit', { actor: 'test', requestId: null, now: clock.now() });
     const client = new OpenAI({ baseURL: `${reelay.url}/v1`, apiKey: secret, maxRetries: 0 });
     const created = await client.videos.create({ prompt: 'a lighthouse', model: 'sora-2', seconds: '4' });
     upstreamStatus.set(created.id, { status: 200, body: video(created.id, 'in_progress') });

@@ -48,77 +48,77 @@ async function runningJobs(secret: string, n: number): Promise<string[]> {
 }
 
 const poll = async (secret: string, id: string) => expect((await h.call(`/v1/videos/${id}`, { key: secret })).status).toBe(200);
-const row = (id: string) => h.deps.store.getJobByVideoId(id)!;
+const row = async (id: string) => (await h.deps.store.getJobByVideoId(id))!;
 
 describe('polls that see nothing new', () => {
   it('write nothing before the job is due, and batch the schedule moves once it is', async () => {
-    const k = h.newKey('10.00');
+    const k = await h.newKey('10.00');
     // Flush whatever earlier polls left, so this test starts a fresh one-second window.
-    h.deps.store.flushPollSchedule(clock.now());
+    await h.deps.store.flushPollSchedule(clock.now());
     const [a, b, c] = await runningJobs(k.secret, 3);
-    const written = row(a!).updatedAt;
+    const written = (await row(a!)).updatedAt;
     await poll(k.secret, a!);
-    expect(row(a!).updatedAt).toBe(written); // not yet due: no statement at all
+    expect((await row(a!)).updatedAt).toBe(written); // not yet due: no statement at all
 
     clock.advance(5000); // all three are due now
     await poll(k.secret, a!); // the first move after a quiet second is written at once
-    expect(row(a!).nextPollAt).toBeGreaterThan(clock.now());
+    expect((await row(a!)).nextPollAt).toBeGreaterThan(clock.now());
     await poll(k.secret, b!);
     await poll(k.secret, c!);
     // Within the same second these two wait for the next batch.
-    expect(row(b!).nextPollAt).toBeLessThanOrEqual(clock.now());
-    expect(row(c!).nextPollAt).toBeLessThanOrEqual(clock.now());
+    expect((await row(b!)).nextPollAt).toBeLessThanOrEqual(clock.now());
+    expect((await row(c!)).nextPollAt).toBeLessThanOrEqual(clock.now());
 
     // A later move, a second on, writes the whole batch in one go.
     clock.advance(POLL_SCHEDULE_FLUSH_MS);
     const [d] = await runningJobs(k.secret, 1);
     clock.advance(5000);
     await poll(k.secret, d!);
-    for (const id of [b!, c!, d!]) expect(row(id).nextPollAt).toBeGreaterThan(clock.now() - 5000);
-    expect(row(d!).nextPollAt).toBeGreaterThan(clock.now());
+    for (const id of [b!, c!, d!]) expect((await row(id)).nextPollAt).toBeGreaterThan(clock.now() - 5000);
+    expect((await row(d!)).nextPollAt).toBeGreaterThan(clock.now());
   });
 
   it('are written before a reconciler pass, which then leaves the polled jobs alone', async () => {
-    const k = h.newKey('10.00');
+    const k = await h.newKey('10.00');
     // Earlier tests' jobs are not this test's business: schedule them far ahead.
     h.database.sqlite.prepare('update jobs set next_poll_at = ?').run(clock.now() + 24 * 3600_000);
     const ids = await runningJobs(k.secret, 3);
     clock.advance(5000);
-    h.deps.store.flushPollSchedule(clock.now()); // a write just happened: the next moves wait
+    await h.deps.store.flushPollSchedule(clock.now()); // a write just happened: the next moves wait
     for (const id of ids) await poll(k.secret, id);
-    for (const id of ids) expect(row(id).nextPollAt).toBeLessThanOrEqual(clock.now());
+    for (const id of ids) expect((await row(id)).nextPollAt).toBeLessThanOrEqual(clock.now());
     const before = sim.sim.requestCount;
     await reconciler().tick();
     expect(sim.sim.requestCount).toBe(before); // nothing was due any more
-    for (const id of ids) expect(row(id).nextPollAt).toBeGreaterThan(clock.now());
+    for (const id of ids) expect((await row(id)).nextPollAt).toBeGreaterThan(clock.now());
   });
 
   it('never undo a settlement, a failure backoff or a later schedule', async () => {
-    const k = h.newKey('10.00');
+    const k = await h.newKey('10.00');
     const [settled, failing, later] = await runningJobs(k.secret, 3);
     clock.advance(5000);
-    h.deps.store.flushPollSchedule(clock.now());
+    await h.deps.store.flushPollSchedule(clock.now());
     for (const id of [settled!, failing!, later!]) await poll(k.secret, id);
     const now = clock.now();
 
     // Meanwhile: one job settles, one poll fails and backs off, one is scheduled further ahead.
-    h.deps.settlement.observe(row(settled!), { type: 'object', object: { id: settled, status: 'failed', error: { code: 'x' } }, raw: '{}' }, 'test', null);
-    h.deps.settlement.observe(row(failing!), { type: 'transient', retryAfterMs: 600_000 }, 'test', null);
-    h.deps.store.recordProgress(row(later!).id, { status: 'in_progress', progress: 7, nextPollAt: now + 3600_000 }, now);
+    await h.deps.settlement.observe(await row(settled!), { type: 'object', object: { id: settled, status: 'failed', error: { code: 'x' } }, raw: '{}' }, 'test', null);
+    await h.deps.settlement.observe(await row(failing!), { type: 'transient', retryAfterMs: 600_000 }, 'test', null);
+    await h.deps.store.recordProgress((await row(later!)).id, { status: 'in_progress', progress: 7, nextPollAt: now + 3600_000 }, now);
 
-    h.deps.store.flushPollSchedule(now);
-    expect(row(settled!)).toMatchObject({ status: 'failed', nextPollAt: null });
-    expect(row(failing!)).toMatchObject({ pollFailures: 1 });
-    expect(row(failing!).nextPollAt).toBeGreaterThanOrEqual(now + 600_000);
-    expect(row(later!).nextPollAt).toBe(now + 3600_000);
+    await h.deps.store.flushPollSchedule(now);
+    expect(await row(settled!)).toMatchObject({ status: 'failed', nextPollAt: null });
+    expect(await row(failing!)).toMatchObject({ pollFailures: 1 });
+    expect((await row(failing!)).nextPollAt).toBeGreaterThanOrEqual(now + 600_000);
+    expect((await row(later!)).nextPollAt).toBe(now + 3600_000);
   });
 
   it('still waiting at shutdown are written before the database closes', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'reelay-schedule-')), 'reelay.db');
     const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: file, UPSTREAM_BASE_URL: sim.url, ADMIN_TOKEN: 'schedule-admin-token-0123456789' });
     const server = await startReelay(config, { now: clock.now, logger: silentLogger(), reconciler: false });
-    const { key, secret } = createKey(server.deps.store, { name: 'k' }, clock.now());
-    server.deps.store.appendCredit(key.id, 10_000_000, 'test credit', { actor: 'test', requestId: null, now: clock.now() });
+    const { key, secret } = await createKey(server.deps.store, { name: 'k' }, clock.now());
+    await server.deps.store.appendCredit(key.id, 10_000_000, 'test credit', { actor: 'test', requestId: null, now: clock.now() });
     const headers = { authorization: `Bearer ${secret}`, 'content-type': 'application/json' };
     const ids: string[] = [];
     for (let i = 0; i < 2; i++) {
@@ -127,9 +127,9 @@ describe('polls that see nothing new', () => {
       ids.push(((await res.json()) as { id: string }).id);
     }
     clock.advance(5000);
-    server.deps.store.flushPollSchedule(clock.now()); // the next moves wait for a batch
+    await server.deps.store.flushPollSchedule(clock.now()); // the next moves wait for a batch
     for (const id of ids) expect((await fetch(`${server.url}/v1/videos/${id}`, { headers })).status).toBe(200);
-    expect(server.deps.store.getJobByVideoId(ids[1]!)!.nextPollAt).toBeLessThanOrEqual(clock.now());
+    expect((await server.deps.store.getJobByVideoId(ids[1]!))!.nextPollAt).toBeLessThanOrEqual(clock.now());
     await server.close(1000);
 
     const reopened = openMigratedDatabase(file);

@@ -9,7 +9,7 @@ let key: { id: string; secret: string };
 beforeAll(async () => {
   upstream = await startRecordingUpstream();
   h = buildHarness({ upstreamUrl: upstream.url, upstreamKey: 'sk-upstream-only-0001' });
-  key = h.newKey('100.00');
+  key = await h.newKey('100.00');
 });
 afterAll(async () => {
   h.close();
@@ -102,11 +102,11 @@ describe('forwarding to the upstream', () => {
       res.writeHead(400, { 'content-type': 'application/json' });
       res.end(errorBody);
     });
-    const before = h.deps.store.getKey(key.id)!;
+    const before = (await h.deps.store.getKey(key.id))!;
     const res = await h.createJson(key.secret, { prompt: 'forbidden' });
     expect(res.status).toBe(400);
     expect(await res.text()).toBe(errorBody);
-    const after = h.deps.store.getKey(key.id)!;
+    const after = (await h.deps.store.getKey(key.id))!;
     expect(after.balanceMicros).toBe(before.balanceMicros);
     expect(after.heldMicros).toBe(before.heldMicros);
   });

@@ -52,7 +52,7 @@ async function expectRefused(res: Response, param: string | null, before: number
   expect(res.status).toBe(400);
   expect(await res.json()).toMatchObject({ error: { code: 'invalid_request', type: 'invalid_request_error', param } });
   expect(upstream.requests.length).toBe(before);
-  expect(h.deps.store.getKey(keyId)!.heldMicros).toBe(0);
+  expect((await h.deps.store.getKey(keyId))!.heldMicros).toBe(0);
 }
 
 describe('ambiguous bodies are refused, never validated one way and forwarded another', () => {
@@ -61,14 +61,14 @@ describe('ambiguous bodies are refused, never validated one way and forwarded an
     ['a second seconds, spelled with an escape', '{"prompt":"p","seconds":"4","s\\u0065conds":"12"}', 'seconds'],
     ['a nested duplicate', '{"prompt":"p","input_reference":{"image_url":"https://a.example/1.png","image_url":"https://b.example/2.png"}}', 'input_reference.image_url'],
   ])('JSON with %s → 400 naming the key, no upstream call, nothing held', async (_name, body, param) => {
-    const key = h.newKey('10.00');
+    const key = await h.newKey('10.00');
     const before = upstream.requests.length;
     await expectRefused(await postRaw('/v1/videos', key.secret, 'application/json', body), param, before, key.id);
   });
 
   it("an edit that names another tenant's video first and its own second (JSON or multipart video[id]) → 400, nothing forwarded", async () => {
-    const victim = h.newKey('10.00');
-    const attacker = h.newKey('10.00');
+    const victim = await h.newKey('10.00');
+    const attacker = await h.newKey('10.00');
     const theirs = await completedVideo(victim.secret);
     const mine = await completedVideo(attacker.secret);
     const before = upstream.requests.length;
@@ -88,7 +88,7 @@ describe('ambiguous bodies are refused, never validated one way and forwarded an
 
 describe('deeply nested JSON', () => {
   it.each([5_000, 100_000])('a prompt nested %i deep → 400 invalid_request (not a 500), and the server goes on answering', async (depth) => {
-    const key = h.newKey('10.00');
+    const key = await h.newKey('10.00');
     const before = upstream.requests.length;
     for (const nested of ['['.repeat(depth) + ']'.repeat(depth), '{"a":'.repeat(depth) + '"x"' + '}'.repeat(depth)]) {
       const res = await postRaw('/v1/videos', key.secret, 'application/json', `{"prompt":${nested}}`);
@@ -108,7 +108,7 @@ describe('deeply nested JSON', () => {
 
 describe('images uploaded as application/octet-stream or untyped (as the SDKs send them)', () => {
   it.each([['application/octet-stream'], [undefined]])('sent as %s: accepted, forwarded as image/png with identical bytes', async (type) => {
-    const key = h.newKey('10.00');
+    const key = await h.newKey('10.00');
     const form = multipart([
       { name: 'prompt', value: 'p' },
       { name: 'input_reference', value: PNG, filename: 'ref.bin', ...(type ? { type } : {}) },
@@ -122,7 +122,7 @@ describe('images uploaded as application/octet-stream or untyped (as the SDKs se
   });
 
   it('octet-stream that is not an image is refused on input_reference, whatever its file name', async () => {
-    const key = h.newKey('10.00');
+    const key = await h.newKey('10.00');
     const before = upstream.requests.length;
     const form = multipart([{ name: 'prompt', value: 'p' }, { name: 'input_reference', value: 'GIF89a', filename: 'x.png', type: 'application/octet-stream' }]);
     await expectRefused(await postRaw('/v1/videos', key.secret, form.type, form.body), 'input_reference', before, key.id);
@@ -131,7 +131,7 @@ describe('images uploaded as application/octet-stream or untyped (as the SDKs se
 
 describe('large multipart bodies do not hold the server up', () => {
   it('1.1 M tiny fields (a 60 MB body) → 400 at the part limit, not a parse of every field', async () => {
-    const key = h.newKey('10.00');
+    const key = await h.newKey('10.00');
     const before = upstream.requests.length;
     const fields = Array.from({ length: 1_100_000 }, (_, i) => `--B\r\nContent-Disposition: form-data; name="f${i}"\r\n\r\nx\r\n`);
     const body = Buffer.from(`--B\r\nContent-Disposition: form-data; name="prompt"\r\n\r\np\r\n${fields.join('')}--B--\r\n`);
@@ -142,7 +142,7 @@ describe('large multipart bodies do not hold the server up', () => {
   });
 
   it('/healthz is answered while a 48 MiB upload is parsed (after its last byte was read, before it is answered)', async () => {
-    const key = h.newKey('10.00');
+    const key = await h.newKey('10.00');
     // No prompt: the answer (400) comes right after the parse, with no upstream call in between.
     const form = multipart([{ name: 'input_reference', value: Buffer.concat([PNG, Buffer.alloc(48 * 1024 * 1024, 1)]), filename: 'big.png', type: 'image/png' }]);
     const CHUNK = 1024 * 1024;

@@ -28,27 +28,27 @@ function tempFile(): string {
   return join(dir, 'reelay.db');
 }
 
-function logRows(store: Store, times: number[]): void {
-  store.insertRequestLogBatch(
+async function logRows(store: Store, times: number[]): Promise<void> {
+  await store.insertRequestLogBatch(
     times.map((createdAt, i) => ({ requestId: `req_${createdAt}_${i}`, method: 'GET', route: '/v1/videos/:id', status: 200, durationMs: 1, createdAt })),
   );
 }
 
 /** Keys, credit, a settled job with its ledger entries and audit rows, all from long ago. */
-function seedEverythingElse(store: Store, at: number): void {
-  const { key } = createKey(store, { name: 'old key' }, at);
-  store.appendCredit(key.id, 10_000_000, 'old credit', { actor: 'test', requestId: null, now: at });
-  store.appendAudit({ actor: 'admin', action: 'key.create', targetId: key.id, requestId: null, details: {}, now: at });
+async function seedEverythingElse(store: Store, at: number): Promise<void> {
+  const { key } = await createKey(store, { name: 'old key' }, at);
+  await store.appendCredit(key.id, 10_000_000, 'old credit', { actor: 'test', requestId: null, now: at });
+  await store.appendAudit({ actor: 'admin', action: 'key.create', targetId: key.id, requestId: null, details: {}, now: at });
   const id = newId('job');
   const who = { actor: 'test', requestId: 'req_old_job', now: at };
-  const hold = store.placeHold(
+  const hold = await store.placeHold(
     { id, keyId: key.id, kind: 'create', model: 'sora-2', size: '720x1280', requestedSeconds: 4, sourceVideoId: null, rateMicros: 100_000, flatPriceMicros: null, heldMicros: 400_000, requestId: who.requestId },
     who,
     { maxInflightJobs: null },
   );
   if (!hold.ok) throw new Error(hold.reason);
-  store.recordSubmitted(id, { videoId: 'video_old', status: 'queued', progress: 0, upstreamRequestId: 'upreq_old', nextPollAt: at + 1000 }, at);
-  store.settleJob(id, { kind: 'completed', billedSeconds: 4, finalObject: '{}', completedAt: at + 60_000 }, { actor: 'system', requestId: null, now: at + 60_000 });
+  await store.recordSubmitted(id, { videoId: 'video_old', status: 'queued', progress: 0, upstreamRequestId: 'upreq_old', nextPollAt: at + 1000 }, at);
+  await store.settleJob(id, { kind: 'completed', billedSeconds: 4, finalObject: '{}', completedAt: at + 60_000 }, { actor: 'system', requestId: null, now: at + 60_000 });
 }
 
 function tableCounts(database: Database_): Record<string, number> {
@@ -62,15 +62,15 @@ describe('request-log retention', () => {
     const database = openMigratedDatabase(tempFile());
     const store = createStore(database);
     const now = clock.now();
-    seedEverythingElse(store, now - 400 * DAY);
-    logRows(store, Array.from({ length: 2500 }, (_, i) => now - 31 * DAY - i * 1000));
-    logRows(store, [now - 30 * DAY - 1, now - 30 * DAY, now - 30 * DAY + 1, now - DAY, now]);
+    await seedEverythingElse(store, now - 400 * DAY);
+    await logRows(store, Array.from({ length: 2500 }, (_, i) => now - 31 * DAY - i * 1000));
+    await logRows(store, [now - 30 * DAY - 1, now - 30 * DAY, now - 30 * DAY + 1, now - DAY, now]);
     const before = tableCounts(database);
     expect(before.request_log).toBe(2505);
     for (const table of ['api_keys', 'ledger', 'jobs', 'audit_log']) expect(before[table], table).toBeGreaterThan(0);
 
     const batches: number[] = [];
-    const counted = { deleteRequestLogBefore: (t: number, limit: number) => { const n = store.deleteRequestLogBefore(t, limit); batches.push(n); return n; } };
+    const counted = { deleteRequestLogBefore: async (t: number, limit: number) => { const n = await store.deleteRequestLogBefore(t, limit); batches.push(n); return n; } };
     const pruner = new RequestLogPruner({ store: counted, logger: silentLogger(), now: clock.now, retentionDays: 30 });
     expect(await pruner.prune()).toBe(2501);
 
@@ -91,15 +91,21 @@ describe('request-log retention', () => {
     const clock = new TestClock();
     const database = openMigratedDatabase(tempFile());
     const store = createStore(database);
-    logRows(store, Array.from({ length: 25 }, (_, i) => clock.now() - 40 * DAY - i));
+    await logRows(store, Array.from({ length: 25 }, (_, i) => clock.now() - 40 * DAY - i));
     const events: string[] = [];
-    const counted = { deleteRequestLogBefore: (t: number, limit: number) => { events.push('delete'); return store.deleteRequestLogBefore(t, limit); } };
+    const counted = {
+      deleteRequestLogBefore: async (t: number, limit: number) => {
+        events.push('delete');
+        // A request arriving while the second statement runs.
+        if (events.length === 2) setImmediate(() => events.push('request'));
+        return await store.deleteRequestLogBefore(t, limit);
+      },
+    };
     const pruner = new RequestLogPruner({ store: counted, logger: silentLogger(), now: clock.now, retentionDays: 30, batchRows: 10 });
     const pass = pruner.prune();
     // Only the first statement ran synchronously, and each later one waits for a turn of the event
-    // loop: a request queued now is served before the third statement.
+    // loop: the request that arrived during the second statement is served before the third.
     expect(events).toEqual(['delete']);
-    setImmediate(() => events.push('request'));
     expect(await pass).toBe(25);
     expect(events).toEqual(['delete', 'delete', 'request', 'delete']);
     database.close();
@@ -109,7 +115,7 @@ describe('request-log retention', () => {
     const clock = new TestClock();
     const database = openMigratedDatabase(tempFile());
     const store = createStore(database);
-    logRows(store, Array.from({ length: 50 }, (_, i) => clock.now() - 40 * DAY - i));
+    await logRows(store, Array.from({ length: 50 }, (_, i) => clock.now() - 40 * DAY - i));
     const pruner = new RequestLogPruner({ store, logger: silentLogger(), now: clock.now, retentionDays: 30, batchRows: 10 });
     const pass = pruner.prune();
     await pruner.stop();
@@ -122,7 +128,7 @@ describe('request-log retention', () => {
     const clock = new TestClock();
     const file = tempFile();
     const seeded = openMigratedDatabase(file);
-    logRows(createStore(seeded), [clock.now() - 8 * DAY, clock.now() - 6 * DAY, clock.now() - 100 * DAY]);
+    await logRows(createStore(seeded), [clock.now() - 8 * DAY, clock.now() - 6 * DAY, clock.now() - 100 * DAY]);
     seeded.close();
 
     const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: file, UPSTREAM_BASE_URL: 'http://127.0.0.1:9/v1', REQUEST_LOG_RETENTION_DAYS: '7' });

@@ -9,7 +9,7 @@ let key: { id: string; secret: string };
 beforeAll(async () => {
   sim = await startSimulator({ jobDurationMs: 100 });
   h = buildHarness({ upstreamUrl: sim.url });
-  key = h.newKey('10.00');
+  key = await h.newKey('10.00');
 });
 afterAll(async () => {
   h.close();
@@ -35,10 +35,10 @@ describe('request ids and the request log', () => {
     const videoId = ((await res.json()) as { id: string }).id;
     const unauth = await h.app.request('/v1/videos');
     const unauthId = unauth.headers.get('x-request-id')!;
-    h.deps.requestLog.flush();
+    await h.deps.requestLog.flush();
 
     for (const id of [requestId, 'my-client-id-1', upstreamId]) {
-      const rows = h.deps.store.searchRequestLog({ requestId: id, limit: 10 });
+      const rows = await h.deps.store.searchRequestLog({ requestId: id, limit: 10 });
       expect(rows, id).toHaveLength(1);
       expect(rows[0]).toMatchObject({
         requestId,
@@ -54,8 +54,8 @@ describe('request ids and the request log', () => {
       expect(rows[0]!.bytesIn).toBeGreaterThan(0);
       expect(rows[0]!.bytesOut).toBeGreaterThan(0);
     }
-    expect(h.deps.store.searchRequestLog({ videoId, limit: 10 })).toHaveLength(1);
-    const unauthRow = h.deps.store.searchRequestLog({ requestId: unauthId, limit: 1 })[0]!;
+    expect(await h.deps.store.searchRequestLog({ videoId, limit: 10 })).toHaveLength(1);
+    const unauthRow = (await h.deps.store.searchRequestLog({ requestId: unauthId, limit: 1 }))[0]!;
     expect(unauthRow).toMatchObject({ status: 401, errorCode: 'invalid_api_key', keyId: null });
     const log = JSON.stringify(h.database.sqlite.prepare('select * from request_log').all());
     expect(log).not.toContain(key.secret);
@@ -82,8 +82,8 @@ describe('request ids and the request log', () => {
     for (const [i, { path, route, status }] of cases.entries()) {
       const res = await h.app.request(path, { headers: { 'x-client-request-id': `anon-${i}-${'c'.repeat(500)}`, authorization: 'Bearer wrong' } });
       expect(res.status, path.slice(0, 40)).toBe(status ?? 401);
-      h.deps.requestLog.flush();
-      const row = h.deps.store.searchRequestLog({ requestId: res.headers.get('x-request-id')!, limit: 1 })[0]!;
+      await h.deps.requestLog.flush();
+      const row = (await h.deps.store.searchRequestLog({ requestId: res.headers.get('x-request-id')!, limit: 1 }))[0]!;
       expect(row, route).toMatchObject({ route, keyId: null, status: status ?? 401, clientRequestId: `anon-${i}-${'c'.repeat(500)}`.slice(0, 128) });
       expect(JSON.stringify(row).length, route).toBeLessThan(1024);
     }
@@ -95,10 +95,10 @@ describe('request ids and the request log', () => {
     expect(res.status).toBe(404);
     const admin = await h.admin('/admin/keys/key_unknown', { headers: { 'x-client-request-id': clientId } });
     expect(admin.status).toBe(404);
-    h.deps.requestLog.flush();
-    const row = h.deps.store.searchRequestLog({ requestId: res.headers.get('x-request-id')!, limit: 1 })[0]!;
+    await h.deps.requestLog.flush();
+    const row = (await h.deps.store.searchRequestLog({ requestId: res.headers.get('x-request-id')!, limit: 1 }))[0]!;
     expect(row).toMatchObject({ route: '/v1/videos/:id', keyId: key.id, videoId: 'video_unknown_to_reelay', clientRequestId: clientId });
-    const adminRow = h.deps.store.searchRequestLog({ requestId: admin.headers.get('x-request-id')!, limit: 1 })[0]!;
+    const adminRow = (await h.deps.store.searchRequestLog({ requestId: admin.headers.get('x-request-id')!, limit: 1 }))[0]!;
     expect(adminRow).toMatchObject({ route: '/admin/keys/key_unknown', clientRequestId: clientId });
   });
 });

@@ -9,7 +9,7 @@ let key: { id: string; secret: string };
 beforeAll(async () => {
   upstream = await startRecordingUpstream();
   h = buildHarness({ upstreamUrl: upstream.url });
-  key = h.newKey('50.00');
+  key = await h.newKey('50.00');
 });
 afterAll(async () => {
   h.close();
@@ -48,7 +48,7 @@ describe('validation before forwarding', () => {
     expect(err.param).toBe(param);
     expect(err.type).toBe('invalid_request_error');
     expect(upstream.requests.length).toBe(before);
-    const k = h.deps.store.getKey(key.id)!;
+    const k = (await h.deps.store.getKey(key.id))!;
     expect(k.heldMicros).toBe(0);
     expect(k.balanceMicros).toBe(50_000_000);
     expect(({} as Record<string, unknown>).admin).toBeUndefined();

@@ -36,11 +36,11 @@ beforeAll(async () => {
       RECONCILER_MIN_POLL_MS: '100',
     },
   });
-  key = s.newKey('100.00');
+  key = await s.newKey('100.00');
 });
 
 afterAll(async () => {
-  s.reelay.deps.requestLog.flush();
+  await s.reelay.deps.requestLog.flush();
   expect(s.violations()).toEqual([]);
   expect(s.leaks()).toEqual([]);
   expect(s.capture.logs.filter((l) => /"level":(50|60)/.test(l))).toEqual([]);
@@ -51,11 +51,11 @@ afterAll(async () => {
 /** The request-log row of a download (written when the stream ends, then flushed). */
 async function contentLogRow(id: string): Promise<unknown> {
   const sqlite = s.reelay.deps.database.sqlite;
-  const get = () => {
-    s.reelay.deps.requestLog.flush();
+  const get = async () => {
+    await s.reelay.deps.requestLog.flush();
     return sqlite.prepare("select status, error_code from request_log where video_id = ? and route like '%content'").get(id);
   };
-  await waitFor(() => get() !== undefined, 3000);
+  await waitFor(async () => (await get()) !== undefined, 3000);
   return get();
 }
 
@@ -206,7 +206,7 @@ function download(id: string): Promise<{ status: number; bytes: number; error: b
 
 describe('clients that hang up after sending a create', () => {
   it('still get their job recorded, held and later settled by the reconciler', async () => {
-    const k = s.newKey('5.00');
+    const k = await s.newKey('5.00');
     const rid = `hangup-${Date.now()}`;
     up.script({ method: 'POST', path: '/v1/videos', times: 1, behaviour: { kind: 'delay', ms: 400 } });
     const body = JSON.stringify({ prompt: 'hang up on me', seconds: '8' });
@@ -227,11 +227,11 @@ describe('clients that hang up after sending a create', () => {
     up.setJob(jobOf()!.videoId!, { status: 'completed', progress: 100, seconds: '8' });
     expect(await waitFor(() => jobOf()!.status === 'completed', 5000)).toBe(true);
     expect(jobOf()).toMatchObject({ charged: 800_000 });
-    expect(s.reelay.deps.store.getKey(k.id)).toMatchObject({ balanceMicros: 4_200_000, heldMicros: 0 });
+    expect(await s.reelay.deps.store.getKey(k.id)).toMatchObject({ balanceMicros: 4_200_000, heldMicros: 0 });
   });
 
   it('that hang up halfway through the body create nothing, hold nothing and are not logged as server errors', async () => {
-    const k = s.newKey('5.00');
+    const k = await s.newKey('5.00');
     const before = up.creates().length;
     const socket = connect(s.port, '127.0.0.1');
     socket.write(`POST /v1/videos HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${k.secret}\r\ncontent-type: application/json\r\ncontent-length: 400\r\n\r\n{"prompt": "half`);
@@ -240,7 +240,7 @@ describe('clients that hang up after sending a create', () => {
     await sleep(200);
     expect(up.creates().length).toBe(before);
     expect(s.reelay.deps.database.sqlite.prepare('select count(*) as n from jobs where key_id = ?').get(k.id)).toEqual({ n: 0 });
-    expect(s.reelay.deps.store.getKey(k.id)).toMatchObject({ balanceMicros: 5_000_000, heldMicros: 0 });
+    expect(await s.reelay.deps.store.getKey(k.id)).toMatchObject({ balanceMicros: 5_000_000, heldMicros: 0 });
   });
 });
 
@@ -262,7 +262,7 @@ describe('slow-drip clients', () => {
   });
 
   it('a dripping body is cut by the request timeout: 408, no upstream call, no job, no hold', async () => {
-    const k = s.newKey('5.00');
+    const k = await s.newKey('5.00');
     const before = clientCaused();
     const body = JSON.stringify({ prompt: 'x'.repeat(300) });
     const head = `POST /v1/videos HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${k.secret}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`;
@@ -281,7 +281,7 @@ describe('slow-drip clients', () => {
     expect(text).toMatch(/^HTTP\/1\.1 408/);
     expect(clientCaused()).toBe(before);
     expect(s.reelay.deps.database.sqlite.prepare('select count(*) as n from jobs where key_id = ?').get(k.id)).toEqual({ n: 0 });
-    expect(s.reelay.deps.store.getKey(k.id)).toMatchObject({ heldMicros: 0 });
+    expect(await s.reelay.deps.store.getKey(k.id)).toMatchObject({ heldMicros: 0 });
   });
 
   it('a slow reader is cut by neither the request timeout nor the upstream body timeout', async () => {

@@ -20,7 +20,7 @@ import { freePort, ReelayProcess } from './child.js';
  */
 const dirs: string[] = [];
 
-function setupDatabase(keys: number): { dbPath: string; secrets: string[] } {
+async function setupDatabase(keys: number): Promise<{ dbPath: string; secrets: string[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'reelay-crash-'));
   dirs.push(dir);
   const dbPath = join(dir, 'reelay.db');
@@ -28,8 +28,8 @@ function setupDatabase(keys: number): { dbPath: string; secrets: string[] } {
   const store = createStore(setup);
   const secrets: string[] = [];
   for (let i = 0; i < keys; i++) {
-    const { key, secret } = createKey(store, { name: `crash ${i}` }, Date.now());
-    store.appendCredit(key.id, 500_000_000, 'crash test', { actor: 'test', requestId: null, now: Date.now() });
+    const { key, secret } = await createKey(store, { name: `crash ${i}` }, Date.now());
+    await store.appendCredit(key.id, 500_000_000, 'crash test', { actor: 'test', requestId: null, now: Date.now() });
     secrets.push(secret);
   }
   setup.close();
@@ -68,7 +68,7 @@ describe('SIGKILL at random points of job lifecycles', () => {
   });
 
   it('settles every job exactly once across 6 kills that hit creates, downloads and reconciler batches', async () => {
-    const { dbPath, secrets } = setupDatabase(4);
+    const { dbPath, secrets } = await setupDatabase(4);
     reelay = new ReelayProcess(await freePort(), dbPath, up.url, { RECONCILER_INTERVAL_MS: '50', RECONCILER_MIN_POLL_MS: '50' });
     await reelay.start();
 
@@ -221,7 +221,7 @@ describe('SIGKILL at random points of job lifecycles', () => {
 describe('graceful shutdown on SIGTERM', () => {
   it('drains in-flight requests, stops a reconciler stuck on hung polls, and exits 0', async () => {
     const up = await startFaultUpstream({ contentBytes: 2 * 1024 * 1024, chunkBytes: 16 * 1024, chunkDelayMs: 6 });
-    const { dbPath, secrets } = setupDatabase(1);
+    const { dbPath, secrets } = await setupDatabase(1);
     const secret = secrets[0]!;
     const reelay = new ReelayProcess(await freePort(), dbPath, up.url, {
       RECONCILER_INTERVAL_MS: '50',

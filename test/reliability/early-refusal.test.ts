@@ -24,10 +24,10 @@ let revoked: { id: string; secret: string };
 beforeAll(async () => {
   up = await startFaultUpstream();
   s = await startServer({ upstreamUrl: up.url, reconciler: false, env: { MAX_MULTIPART_BYTES: String(MULTIPART_LIMIT) } });
-  funded = s.newKey('100.00');
-  broke = s.newKey('0.00');
-  revoked = s.newKey('100.00');
-  s.reelay.deps.store.revokeKey(revoked.id, Date.now());
+  funded = await s.newKey('100.00');
+  broke = await s.newKey('0.00');
+  revoked = await s.newKey('100.00');
+  await s.reelay.deps.store.revokeKey(revoked.id, Date.now());
 });
 
 afterAll(async () => {
@@ -157,17 +157,17 @@ describe('the normal path is untouched', () => {
 
 describe('the official openai SDK reports the right error after exactly one attempt', () => {
   /** Requests that reached /v1/videos, from the request log. */
-  const attempts = () => {
-    s.reelay.deps.requestLog.flush();
+  const attempts = async () => {
+    await s.reelay.deps.requestLog.flush();
     return (s.reelay.deps.database.sqlite.prepare("select count(*) as n from request_log where route = '/v1/videos' and method = 'POST'").get() as { n: number }).n;
   };
   const create = async (secret: string, bytes: number) => {
     const client = new OpenAI({ apiKey: secret, baseURL: `${s.base}/v1` }); // default maxRetries (2)
-    const before = attempts();
+    const before = await attempts();
     const err = await client.videos
       .create({ prompt: 'a lighthouse', model: 'sora-2', input_reference: await toFile(Buffer.alloc(bytes, 1), 'ref.png', { type: 'image/png' }) })
       .then(() => null, (e: unknown) => e);
-    return { err, attempts: attempts() - before };
+    return { err, attempts: (await attempts()) - before };
   };
 
   it('413 for an input_reference over the multipart limit: APIError with status 413', async () => {
@@ -208,7 +208,7 @@ describe('at the real sizes (64 MiB multipart limit)', () => {
   });
 
   it('a 70 MB multipart upload gets its 413 whole (2 raw runs) and the SDK its APIError 413 after one attempt', { timeout: 120_000 }, async () => {
-    const key = big.newKey('100.00');
+    const key = await big.newKey('100.00');
     for (let i = 0; i < 2; i++) {
       const r = await upload(big.port, { head: multipart(key.secret, 70 * MB), bodyBytes: 70 * MB, giveUpMs: 60_000 });
       // Past the 64 MiB linger bound the server stops reading, so the client may see its write

@@ -19,8 +19,8 @@ let probes = 0;
 beforeAll(async () => {
   up = await startFaultUpstream();
   h = inProcess({ upstreamUrl: up.url });
-  alice = h.newKey('100.00', { name: 'alice' });
-  bob = h.newKey('100.00', { name: 'bob' });
+  alice = await h.newKey('100.00', { name: 'alice' });
+  bob = await h.newKey('100.00', { name: 'bob' });
   for (let i = 0; i < 25; i++) {
     const res = await h.createJson(alice.secret, { prompt: `alice ${i}` });
     expect(res.status).toBe(200);
@@ -34,7 +34,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  h.deps.requestLog.flush();
+  await h.deps.requestLog.flush();
   h.database.sqlite.pragma('wal_checkpoint(PASSIVE)');
   expect(h.leaks()).toEqual([]);
   for (const r of up.requests) {
@@ -55,7 +55,7 @@ describe('the secret scan itself', () => {
     const canary = `canary${Date.now()}x${Math.random().toString(36).slice(2)}`;
     const res = await h.call('/v1/videos', { key: alice.secret, headers: { 'x-request-id': canary } });
     expect(res.headers.get('x-request-id')).toBe(canary);
-    h.deps.requestLog.flush();
+    await h.deps.requestLog.flush();
     expect(Capture.findSecrets(h.capture.logs, [canary], 'log').length).toBeGreaterThan(0);
     expect(Capture.findSecrets(h.capture.responses, [canary], 'response').length).toBeGreaterThan(0);
     const files = databaseBytes(h.dbPath);
@@ -131,12 +131,12 @@ describe('cross-tenant and guessed ids', () => {
   }, 60_000);
 
   it('revoked, disabled and expired keys get 401 everywhere, even on their own videos', async () => {
-    const carol = h.newKey('10.00', { name: 'carol' });
+    const carol = await h.newKey('10.00', { name: 'carol' });
     const res = await h.createJson(carol.secret, { prompt: 'mine' });
     const id = res.json().id as string;
     const daveExpiresAt = h.deps.now() + 50;
-    const dave = h.newKey('10.00', { name: 'dave', expiresAt: daveExpiresAt });
-    h.deps.store.revokeKey(carol.id, h.deps.now());
+    const dave = await h.newKey('10.00', { name: 'dave', expiresAt: daveExpiresAt });
+    await h.deps.store.revokeKey(carol.id, h.deps.now());
     // Until reelay's own clock has passed the expiry (a fixed sleep can end early by that clock:
     // Node times a timer from the event loop's cached time, which lags on a loaded machine).
     expect(await waitFor(() => h.deps.now() >= daveExpiresAt, 5000, 10)).toBe(true);
@@ -172,8 +172,8 @@ describe('the admin surface', () => {
   ];
 
   it('refuses reelay keys with 403 and missing or wrong tokens with 401, on every route', async () => {
-    const auditBefore = h.deps.store.listAudit({ limit: 1000 }).length;
-    const keysBefore = h.deps.store.listKeys({ limit: 1000 }).length;
+    const auditBefore = (await h.deps.store.listAudit({ limit: 1000 })).length;
+    const keysBefore = (await h.deps.store.listKeys({ limit: 1000 })).length;
     for (const [method, path, body] of adminRoutes) {
       const init = (authorization?: string) => ({
         method,
@@ -197,9 +197,9 @@ describe('the admin surface', () => {
         expect(res.json()).toMatchObject({ error: { code: status === 403 ? 'forbidden' : 'unauthorized' } });
       }
     }
-    expect(h.deps.store.listAudit({ limit: 1000 }).length).toBe(auditBefore);
-    expect(h.deps.store.listKeys({ limit: 1000 }).length).toBe(keysBefore);
-    expect(h.deps.store.getKey(alice.id)!.balanceMicros).toBeLessThanOrEqual(100_000_000);
+    expect((await h.deps.store.listAudit({ limit: 1000 })).length).toBe(auditBefore);
+    expect((await h.deps.store.listKeys({ limit: 1000 })).length).toBe(keysBefore);
+    expect((await h.deps.store.getKey(alice.id))!.balanceMicros).toBeLessThanOrEqual(100_000_000);
   });
 
   it('the admin token does not work as a reelay key, and a reelay key cannot log in to the dashboard', async () => {
@@ -238,11 +238,11 @@ describe('the admin surface', () => {
       expect(res.status, `${method} ${path}: ${res.text}`).toBeLessThan(300);
       done.push({ action, requestId: res.headers.get('x-request-id')!, target: id });
     }
-    const audited = h.deps.store.searchAudit({ targetId: id, limit: 100 }).reverse();
+    const audited = (await h.deps.store.searchAudit({ targetId: id, limit: 100 })).reverse();
     expect(audited.map((a) => ({ action: a.action, requestId: a.requestId, target: a.targetId }))).toEqual(done);
     for (const a of audited) expect(a.actor).toBe('admin');
     // Refused changes leave no audit entry and change nothing.
-    const before = h.deps.store.searchAudit({ limit: 1000 }).length;
+    const before = (await h.deps.store.searchAudit({ limit: 1000 })).length;
     for (const [method, path, body] of [
       ['POST', '/admin/keys', { name: '' }],
       ['POST', '/admin/keys', { name: 'x', credit_usd: '-5' }],
@@ -259,8 +259,8 @@ describe('the admin surface', () => {
       expect(res.status, `${method} ${path} ${JSON.stringify(body)}: ${res.text}`).toBeGreaterThanOrEqual(400);
       expect(res.status).toBeLessThan(500);
     }
-    expect(h.deps.store.searchAudit({ limit: 1000 }).length).toBe(before);
-    expect(h.deps.store.getKey(id)).toMatchObject({ balanceMicros: 6_500_000 });
+    expect((await h.deps.store.searchAudit({ limit: 1000 })).length).toBe(before);
+    expect(await h.deps.store.getKey(id)).toMatchObject({ balanceMicros: 6_500_000 });
     expect(h.violations()).toEqual([]);
   });
 

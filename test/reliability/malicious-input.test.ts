@@ -20,13 +20,13 @@ beforeAll(async () => {
   up = await startFaultUpstream();
   h = inProcess({ upstreamUrl: up.url, env: { MAX_MULTIPART_BYTES: String(256 * 1024) } });
   s = await startServer({ upstreamUrl: up.url, reconciler: false, env: { MAX_MULTIPART_BYTES: String(256 * 1024), HTTP_HEADERS_TIMEOUT_MS: '2000' } });
-  victim = h.newKey('10.00');
+  victim = await h.newKey('10.00');
 });
 
 afterAll(async () => {
   // Nothing reached the upstream and the victim key is whole: one credit entry, no hold, no job.
   expect(up.requests.filter((r) => r.headers['user-agent'] !== 'valid-case' && !CHARACTERS.test(r.path))).toEqual([]);
-  expect(h.deps.store.getKey(victim.id)).toMatchObject({ balanceMicros: 10_000_000, heldMicros: 0 });
+  expect(await h.deps.store.getKey(victim.id)).toMatchObject({ balanceMicros: 10_000_000, heldMicros: 0 });
   expect(h.database.sqlite.prepare('select kind, count(*) as n from ledger where key_id = ? group by kind').all(victim.id)).toEqual([{ kind: 'credit', n: 1 }]);
   expect(h.database.sqlite.prepare('select count(*) as n from jobs where key_id = ?').get(victim.id)).toEqual({ n: 0 });
   expect(h.violations()).toEqual([]);
@@ -120,7 +120,7 @@ describe('generated JSON bodies (fast-check)', () => {
   });
 
   it('any JSON value at all gets 200 (a valid create, held and sent once) or a 4xx, never a 5xx', async () => {
-    const payer = h.newKey('1000.00');
+    const payer = await h.newKey('1000.00');
     const field = fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.constantFrom('sora-2', 'sora-2-pro', '4', '8', '12', '720x1280', '1792x1024', 'a prompt'));
     const body = fc.oneof(
       fc.jsonValue({ maxDepth: 4 }),
@@ -164,7 +164,7 @@ describe('generated JSON bodies (fast-check)', () => {
   });
 
   it('random multipart forms (odd names, pollution keys, files of any type) never reach a 5xx', async () => {
-    const payer = h.newKey('1000.00');
+    const payer = await h.newKey('1000.00');
     const name = fc.oneof(
       fc.constantFrom('prompt', 'model', 'seconds', 'size', 'input_reference', 'input_reference[image_url]', 'input_reference[file_id]', '__proto__', '__proto__[polluted]', 'constructor[prototype]', 'video[id]', 'a[b][c]', '[]', ''),
       fc.string({ maxLength: 20 }),
@@ -242,7 +242,7 @@ describe('generated JSON bodies (fast-check)', () => {
 
 describe('idempotency under hostile bodies', () => {
   it('a replayed Idempotency-Key with a body that differs only in a __proto__ key is refused, not replayed', async () => {
-    const payer = h.newKey('10.00');
+    const payer = await h.newKey('10.00');
     const first = await h.createJson(payer.secret, '{"prompt":"p","__proto__":{"a":1}}', { 'idempotency-key': 'proto-1', 'user-agent': 'valid-case' });
     expect(first.status).toBe(200);
     const second = await h.createJson(payer.secret, '{"prompt":"p","__proto__":{"a":2}}', { 'idempotency-key': 'proto-1', 'user-agent': 'valid-case' });
@@ -260,11 +260,11 @@ describe('idempotency under hostile bodies', () => {
 describe('hand-picked malformed HTTP over raw sockets', () => {
   const auth = () => `authorization: Bearer ${victimOnServer.secret}\r\n`;
   let victimOnServer: { id: string; secret: string };
-  beforeAll(() => {
-    victimOnServer = s.newKey('10.00');
+  beforeAll(async () => {
+    victimOnServer = await s.newKey('10.00');
   });
-  afterAll(() => {
-    expect(s.reelay.deps.store.getKey(victimOnServer.id)).toMatchObject({ balanceMicros: 10_000_000, heldMicros: 0 });
+  afterAll(async () => {
+    expect(await s.reelay.deps.store.getKey(victimOnServer.id)).toMatchObject({ balanceMicros: 10_000_000, heldMicros: 0 });
     expect(s.reelay.deps.database.sqlite.prepare('select count(*) as n from jobs').get()).toEqual({ n: 0 });
   });
 
@@ -320,7 +320,7 @@ describe('hand-picked malformed HTTP over raw sockets', () => {
     cases++;
     expect(r.status).toBe(200);
     expect(r.headers['x-request-id']).toMatch(/^req_[0-9a-f]{24}$/);
-    s.reelay.deps.requestLog.flush();
+    await s.reelay.deps.requestLog.flush();
     const row = s.reelay.deps.database.sqlite.prepare('select request_id, client_request_id from request_log where request_id = ?').get(r.headers['x-request-id']) as {
       client_request_id: string | null;
     };

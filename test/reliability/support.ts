@@ -95,11 +95,11 @@ export async function startServer(opts: ReelayOptions) {
   });
   const base = `http://127.0.0.1:${reelay.port}`;
 
-  const newKey = (creditUsd = '100.00', input: Partial<CreateKeyInput> = {}) => {
+  const newKey = async (creditUsd = '100.00', input: Partial<CreateKeyInput> = {}) => {
     const now = reelay.deps.now();
-    const { key, secret } = createKey(reelay.deps.store, { name: input.name ?? 'reliability', ...input }, now);
+    const { key, secret } = await createKey(reelay.deps.store, { name: input.name ?? 'reliability', ...input }, now);
     const credit = parseUsd(creditUsd);
-    if (credit > 0) reelay.deps.store.appendCredit(key.id, credit, 'test credit', { actor: 'test', requestId: null, now });
+    if (credit > 0) await reelay.deps.store.appendCredit(key.id, credit, 'test credit', { actor: 'test', requestId: null, now });
     capture.secrets.push(secret);
     return { id: key.id, secret };
   };
@@ -144,11 +144,11 @@ export function inProcess(opts: ReelayOptions) {
   const deps = buildDeps(config, { database, logger: createLogger('trace', capture.stream), now: opts.now, pollTiming: opts.pollTiming });
   const app = createApp(deps);
 
-  const newKey = (creditUsd = '100.00', input: Partial<CreateKeyInput> = {}) => {
+  const newKey = async (creditUsd = '100.00', input: Partial<CreateKeyInput> = {}) => {
     const now = deps.now();
-    const { key, secret } = createKey(deps.store, { name: input.name ?? 'reliability', ...input }, now);
+    const { key, secret } = await createKey(deps.store, { name: input.name ?? 'reliability', ...input }, now);
     const credit = parseUsd(creditUsd);
-    if (credit > 0) deps.store.appendCredit(key.id, credit, 'test credit', { actor: 'test', requestId: null, now });
+    if (credit > 0) await deps.store.appendCredit(key.id, credit, 'test credit', { actor: 'test', requestId: null, now });
     capture.secrets.push(secret);
     return { id: key.id, secret };
   };
@@ -185,7 +185,7 @@ export function inProcess(opts: ReelayOptions) {
     violations: () => ledgerViolations(database.sqlite),
     leaks: () => [...capture.leaks(), ...Capture.findSecrets(databaseBytes(dbPath), capture.secrets, 'database file')],
     async close() {
-      deps.requestLog.stop();
+      await deps.requestLog.stop();
       await deps.upstream.destroy().catch(() => {});
       database.close();
       rmSync(dir, { recursive: true, force: true });

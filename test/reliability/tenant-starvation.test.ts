@@ -45,9 +45,9 @@ async function stalledDownload(key: { secret: string }, id: string, signal: Abor
 
 describe('downloads and the rest', () => {
   it("a tenant's stalled downloads fill the download connections, and another tenant's polls and creates still go through", async () => {
-    const hog = s.newKey('100.00');
-    s.reelay.deps.store.updateKey(hog.id, { maxConcurrentDownloads: 100 });
-    const other = s.newKey('100.00');
+    const hog = await s.newKey('100.00');
+    await s.reelay.deps.store.updateKey(hog.id, { maxConcurrentDownloads: 100 });
+    const other = await s.newKey('100.00');
     const video = await completedVideo(hog);
     const otherVideo = await completedVideo(other);
 
@@ -76,7 +76,7 @@ describe('downloads and the rest', () => {
   });
 
   it('a key has at most 8 downloads at a time by default (429 with retry-after beyond), and gets its slot back when one ends', async () => {
-    const key = s.newKey('100.00');
+    const key = await s.newKey('100.00');
     const video = await completedVideo(key);
     up.script({ method: 'GET', path: `/v1/videos/${video}/content`, behaviour: { kind: 'stall-midway', afterBytes: 64 * 1024 } });
     const stops = Array.from({ length: 8 }, () => new AbortController());
@@ -89,7 +89,7 @@ describe('downloads and the rest', () => {
       expect(ninth.headers.get('retry-after')).not.toBeNull();
 
       // Another key is not affected by this key's downloads.
-      const other = s.newKey('100.00');
+      const other = await s.newKey('100.00');
       const otherVideo = await completedVideo(other);
       const theirs = await s.call(`/v1/videos/${otherVideo}/content`, { key: other.secret });
       expect(theirs.status).toBe(200);
@@ -106,8 +106,8 @@ describe('downloads and the rest', () => {
   });
 
   it("a key's own limit replaces the default", async () => {
-    const key = s.newKey('100.00');
-    s.reelay.deps.store.updateKey(key.id, { maxConcurrentDownloads: 1 });
+    const key = await s.newKey('100.00');
+    await s.reelay.deps.store.updateKey(key.id, { maxConcurrentDownloads: 1 });
     const video = await completedVideo(key);
     up.script({ method: 'GET', path: `/v1/videos/${video}/content`, behaviour: { kind: 'stall-midway', afterBytes: 64 * 1024 } });
     const stop = new AbortController();

@@ -42,7 +42,7 @@ function peakRss(pid: number): number {
 describe('memory under concurrent uploads from a key that cannot pay', () => {
   it(`${UPLOADS} concurrent 60 MB multipart uploads from a $0 key: all 429, and the server's peak RSS grows far less than their total`, { timeout: 120_000 }, async () => {
     const database = openMigratedDatabase(reelay.dbPath);
-    const { secret } = createKey(createStore(database), { name: 'broke' }, Date.now());
+    const { secret } = await createKey(createStore(database), { name: 'broke' }, Date.now());
     database.close();
     const request = head('POST', '/v1/videos', {
       authorization: `Bearer ${secret}`,

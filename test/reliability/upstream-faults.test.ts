@@ -45,7 +45,7 @@ function createsFor(rid: string): number {
 }
 
 async function createUnder(behaviour: Behaviour | 'refuse', body: Record<string, unknown> = { prompt: 'p', seconds: '8' }) {
-  const key = h.newKey('10.00');
+  const key = await h.newKey('10.00');
   const rid = `rel-create-${++seq}`;
   if (behaviour === 'refuse') await up.refuseConnections();
   else up.script({ method: 'POST', path: '/v1/videos', times: 1, behaviour });
@@ -57,7 +57,7 @@ async function createUnder(behaviour: Behaviour | 'refuse', body: Record<string,
       charged: number;
       videoId: string | null;
     }[];
-    return { res, key, sent: createsFor(rid), jobs, balance: h.deps.store.getKey(key.id)! };
+    return { res, key, sent: createsFor(rid), jobs, balance: (await h.deps.store.getKey(key.id))! };
   } finally {
     if (behaviour === 'refuse') await up.acceptConnections();
     up.reset();
@@ -124,7 +124,7 @@ describe('a create under each upstream fault', () => {
   });
 
   it('a reset while a 3 MiB multipart body is still being sent → 502, unknown, released, sent once', async () => {
-    const key = h.newKey('10.00');
+    const key = await h.newKey('10.00');
     const rid = `rel-create-${++seq}`;
     up.script({ method: 'POST', path: '/v1/videos', times: 1, behaviour: { kind: 'reset-before-body' } });
     const form = new FormData();
@@ -138,7 +138,7 @@ describe('a create under each upstream fault', () => {
     expect(res.json()).toMatchObject({ error: { code: 'upstream_error' } });
     expect(createsFor(rid)).toBe(1);
     expect(up.creates().find((r) => r.headers['x-client-request-id'] === rid)!.bodyBytes).toBe(0);
-    expect(h.deps.store.getKey(key.id)).toMatchObject({ balanceMicros: 10_000_000, heldMicros: 0 });
+    expect(await h.deps.store.getKey(key.id)).toMatchObject({ balanceMicros: 10_000_000, heldMicros: 0 });
     expect(h.violations()).toEqual([]);
   });
 
@@ -166,7 +166,7 @@ describe('status polls and the reconciler under upstream faults', () => {
     expect(r.res.status).toBe(200);
     return { key: r.key, id: r.jobs[0]!.videoId! };
   }
-  const jobOf = (id: string) => h.deps.store.getJobByVideoId(id)!;
+  const jobOf = async (id: string) => (await h.deps.store.getJobByVideoId(id))!;
 
   const pollCases: [string, Behaviour | 'refuse', number, string | null][] = [
     ['upstream 500', { kind: 'status', status: 500 }, 500, null],
@@ -193,8 +193,8 @@ describe('status polls and the reconciler under upstream faults', () => {
       expect(res.json()).toMatchObject({ error: { code } });
       expect(res.text).not.toMatch(INTERNALS);
     }
-    expect(['queued', 'in_progress']).toContain(jobOf(id).status);
-    expect(h.deps.store.getKey(key.id)).toMatchObject({ balanceMicros: 10_000_000, heldMicros: 800_000 });
+    expect(['queued', 'in_progress']).toContain((await jobOf(id)).status);
+    expect(await h.deps.store.getKey(key.id)).toMatchObject({ balanceMicros: 10_000_000, heldMicros: 800_000 });
     expect(h.violations()).toEqual([]);
   });
 
@@ -221,14 +221,14 @@ describe('status polls and the reconciler under upstream faults', () => {
       if (behaviour === 'refuse') await up.acceptConnections();
       up.reset();
     }
-    const job = jobOf(id);
+    const job = await jobOf(id);
     expect(['queued', 'in_progress']).toContain(job.status);
     expect(job.pollFailures).toBeGreaterThanOrEqual(1);
     expect(job.nextPollAt! - clock).toBeGreaterThanOrEqual(Math.max(minDelay, 1));
     if (typeof behaviour !== 'string' && behaviour.kind === 'status' && behaviour.retryAfter && minDelay === 0 && behaviour.status === 503) {
       expect(job.nextPollAt).toBeGreaterThanOrEqual(Date.UTC(2026, 10, 21, 13, 0, 0));
     }
-    expect(h.deps.store.getKey(key.id)).toMatchObject({ balanceMicros: 10_000_000, heldMicros: 800_000 });
+    expect(await h.deps.store.getKey(key.id)).toMatchObject({ balanceMicros: 10_000_000, heldMicros: 800_000 });
     expect(h.violations()).toEqual([]);
   });
 
@@ -243,8 +243,8 @@ describe('status polls and the reconciler under upstream faults', () => {
         await reconciler().tick();
       }
       up.reset();
-      expect(jobOf(id)).toMatchObject({ status: 'failed', chargedMicros: 0, errorCode: 'upstream_status_unknown' });
-      expect(h.deps.store.getKey(key.id)).toMatchObject({ balanceMicros: 10_000_000, heldMicros: 0 });
+      expect(await jobOf(id)).toMatchObject({ status: 'failed', chargedMicros: 0, errorCode: 'upstream_status_unknown' });
+      expect(await h.deps.store.getKey(key.id)).toMatchObject({ balanceMicros: 10_000_000, heldMicros: 0 });
     }
     expect(h.violations()).toEqual([]);
   });
@@ -255,9 +255,9 @@ describe('status polls and the reconciler under upstream faults', () => {
     clock += 10 * 60_000;
     await Promise.all([reconciler().tick(), reconciler().tick(), h.call(`/v1/videos/${id}`, { key: key.secret }), h.call(`/v1/videos/${id}`, { key: key.secret })]);
     await reconciler().tick();
-    expect(jobOf(id)).toMatchObject({ status: 'completed', chargedMicros: 800_000 });
-    expect(h.deps.store.getKey(key.id)).toMatchObject({ balanceMicros: 9_200_000, heldMicros: 0 });
-    const captures = h.database.sqlite.prepare("select count(*) as n from ledger where kind = 'capture' and job_id = ?").get(jobOf(id).id) as { n: number };
+    expect(await jobOf(id)).toMatchObject({ status: 'completed', chargedMicros: 800_000 });
+    expect(await h.deps.store.getKey(key.id)).toMatchObject({ balanceMicros: 9_200_000, heldMicros: 0 });
+    const captures = h.database.sqlite.prepare("select count(*) as n from ledger where kind = 'capture' and job_id = ?").get((await jobOf(id)).id) as { n: number };
     expect(captures.n).toBe(1);
     expect(h.violations()).toEqual([]);
   });
@@ -270,15 +270,15 @@ describe('status polls and the reconciler under upstream faults', () => {
       clock += 61_000;
       await reconciler().tick();
     }
-    expect(jobOf(id)).toMatchObject({ status: 'expired', chargedMicros: 0, errorCode: 'vanished' });
-    expect(h.deps.store.getKey(key.id)).toMatchObject({ balanceMicros: 10_000_000, heldMicros: 0 });
+    expect(await jobOf(id)).toMatchObject({ status: 'expired', chargedMicros: 0, errorCode: 'vanished' });
+    expect(await h.deps.store.getKey(key.id)).toMatchObject({ balanceMicros: 10_000_000, heldMicros: 0 });
     // It turns up completed after all.
     up.jobs.set(id, { ...saved, status: 'completed', progress: 100, completed_at: Math.floor(clock / 1000) });
     const res = await h.call(`/v1/videos/${id}`, { key: key.secret });
     expect(res.status).toBe(200);
-    expect(jobOf(id)).toMatchObject({ status: 'expired', chargedMicros: 0 });
-    expect(jobOf(id).lateCompletedAt).not.toBeNull();
-    expect(h.deps.store.getKey(key.id)).toMatchObject({ balanceMicros: 10_000_000, heldMicros: 0 });
+    expect(await jobOf(id)).toMatchObject({ status: 'expired', chargedMicros: 0 });
+    expect((await jobOf(id)).lateCompletedAt).not.toBeNull();
+    expect(await h.deps.store.getKey(key.id)).toMatchObject({ balanceMicros: 10_000_000, heldMicros: 0 });
     expect(h.capture.logs.some((l) => l.includes('completion seen after the job expired'))).toBe(true);
     expect(h.violations()).toEqual([]);
   });
@@ -287,12 +287,12 @@ describe('status polls and the reconciler under upstream faults', () => {
     const { key, id } = await openJob();
     clock += 24 * 3600_000 + 1;
     await reconciler().tick();
-    expect(jobOf(id)).toMatchObject({ status: 'expired', errorCode: 'max_job_age' });
+    expect(await jobOf(id)).toMatchObject({ status: 'expired', errorCode: 'max_job_age' });
     up.setJob(id, { status: 'completed', progress: 100 });
     await reconciler().tick(); // expired jobs are not polled again
     await h.call(`/v1/videos/${id}`, { key: key.secret });
-    expect(jobOf(id)).toMatchObject({ status: 'expired', chargedMicros: 0 });
-    expect(h.deps.store.getKey(key.id)).toMatchObject({ balanceMicros: 10_000_000, heldMicros: 0 });
+    expect(await jobOf(id)).toMatchObject({ status: 'expired', chargedMicros: 0 });
+    expect(await h.deps.store.getKey(key.id)).toMatchObject({ balanceMicros: 10_000_000, heldMicros: 0 });
     expect(h.violations()).toEqual([]);
   });
 });
@@ -315,7 +315,7 @@ describe('random mixes of faults', () => {
     const statuses = new Map<number, number>();
     await fc.assert(
       fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 6 }), async (steps) => {
-        const key = h.newKey('5.00');
+        const key = await h.newKey('5.00');
         const videos: string[] = [];
         for (const s of steps) {
           clock += s.advanceMs;
@@ -346,7 +346,7 @@ describe('random mixes of faults', () => {
           }
         }
         expect(h.violations()).toEqual([]);
-        const k = h.deps.store.getKey(key.id)!;
+        const k = (await h.deps.store.getKey(key.id))!;
         expect(k.balanceMicros - k.heldMicros).toBeGreaterThanOrEqual(0);
       }),
       { numRuns: 25, seed: 20261121 },

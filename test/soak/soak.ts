@@ -158,8 +158,8 @@ async function main(): Promise<number> {
   const store = createStore(setup);
   const tenants: { id: string; secret: string }[] = [];
   for (let i = 0; i < 4; i++) {
-    const { key, secret } = createKey(store, { name: `soak ${i}` }, Date.now());
-    store.appendCredit(key.id, 10_000_000_000, 'soak credit', { actor: 'soak', requestId: null, now: Date.now() });
+    const { key, secret } = await createKey(store, { name: `soak ${i}` }, Date.now());
+    await store.appendCredit(key.id, 10_000_000_000, 'soak credit', { actor: 'soak', requestId: null, now: Date.now() });
     tenants.push({ id: key.id, secret });
   }
   setup.close();

@@ -39,7 +39,7 @@ describe('withoutSync', () => {
     expect(inside).toBe(FULL);
   });
 
-  it('is what the request log and last-used writes go through, and nothing that moves money or changes a job', () => {
+  it('is what the request log and last-used writes go through, and nothing that moves money or changes a job', async () => {
     database = openMigratedDatabase(join(mkdtempSync(join(tmpdir(), 'reelay-sync-')), 'r.db'));
     let relaxed = 0;
     const watched: Database_ = {
@@ -50,31 +50,31 @@ describe('withoutSync', () => {
       },
     };
     const store = createStore(watched);
-    store.insertRequestLogBatch([{ requestId: 'req_1', method: 'GET', route: '/v1/models', status: 200, durationMs: 1, createdAt: 1 }]);
+    await store.insertRequestLogBatch([{ requestId: 'req_1', method: 'GET', route: '/v1/models', status: 200, durationMs: 1, createdAt: 1 }]);
     expect(relaxed).toBe(1);
-    expect(store.searchRequestLog({ requestId: 'req_1', limit: 5 })).toHaveLength(1);
+    expect(await store.searchRequestLog({ requestId: 'req_1', limit: 5 })).toHaveLength(1);
     expect(synchronous()).toBe(FULL);
 
     const before = relaxed;
-    const { key } = createKey(store, { name: 'k' }, 1000);
-    store.appendCredit(key.id, 5_000_000, 'credit', { actor: 'test', requestId: null, now: 1000 });
+    const { key } = await createKey(store, { name: 'k' }, 1000);
+    await store.appendCredit(key.id, 5_000_000, 'credit', { actor: 'test', requestId: null, now: 1000 });
     expect(relaxed).toBe(before); // keys and credits: synced
 
-    store.touchKeys(new Map([[key.id, 2000]]));
+    await store.touchKeys(new Map([[key.id, 2000]]));
     expect(relaxed).toBe(before + 1);
-    expect(store.getKey(key.id)!.lastUsedAt).toBe(2000);
+    expect((await store.getKey(key.id))!.lastUsedAt).toBe(2000);
 
     // A job's whole life (hold, submission, progress, settlement) commits at FULL.
-    const hold = store.placeHold(
+    const hold = await store.placeHold(
       { id: 'job_1', keyId: key.id, kind: 'create', model: 'sora-2', size: '720x1280', requestedSeconds: 4, sourceVideoId: null, rateMicros: 100_000, flatPriceMicros: null, heldMicros: 400_000, requestId: 'req_2' },
       { actor: 'test', requestId: 'req_2', now: 3000 },
       { maxInflightJobs: null },
     );
     expect(hold.ok).toBe(true);
-    store.recordSubmitted('job_1', { videoId: 'video_1', status: 'queued', progress: 0, upstreamRequestId: null, nextPollAt: 4000 }, 3000);
-    store.recordProgress('job_1', { status: 'in_progress', progress: 50, nextPollAt: 6000 }, 5000);
-    store.settleJob('job_1', { kind: 'completed', billedSeconds: 4, finalObject: '{}', completedAt: 7000 }, { actor: 'test', requestId: null, now: 7000 });
-    expect(store.getJob('job_1')).toMatchObject({ status: 'completed', chargedMicros: 400_000 });
+    await store.recordSubmitted('job_1', { videoId: 'video_1', status: 'queued', progress: 0, upstreamRequestId: null, nextPollAt: 4000 }, 3000);
+    await store.recordProgress('job_1', { status: 'in_progress', progress: 50, nextPollAt: 6000 }, 5000);
+    await store.settleJob('job_1', { kind: 'completed', billedSeconds: 4, finalObject: '{}', completedAt: 7000 }, { actor: 'test', requestId: null, now: 7000 });
+    expect(await store.getJob('job_1')).toMatchObject({ status: 'completed', chargedMicros: 400_000 });
     expect(relaxed).toBe(before + 1);
   });
 });

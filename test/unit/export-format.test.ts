@@ -45,7 +45,7 @@ function row(i: number, over: Partial<UsageRow> = {}): UsageRow {
 /** A fake page source over `rows`, recording every call like the keyset query would see it. */
 function source(rows: UsageRow[]) {
   const calls: (JobCursor | undefined)[] = [];
-  const fetch: ExportPageSource = (after, limit) => {
+  const fetch: ExportPageSource = async (after, limit) => {
     calls.push(after);
     const start = after ? rows.findIndex((r) => r.id === after.id) + 1 : 0;
     return rows.slice(start, start + limit);
@@ -53,7 +53,13 @@ function source(rows: UsageRow[]) {
   return { fetch, calls };
 }
 
-const text = (chunks: Iterable<{ text: string }>) => [...chunks].map((c) => c.text).join('');
+const collect = async <T,>(items: AsyncIterable<T>): Promise<T[]> => {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
+};
+
+const text = async (chunks: AsyncIterable<{ text: string }>) => (await collect(chunks)).map((c) => c.text).join('');
 
 describe('CSV fields (RFC 4180)', () => {
   it('leaves plain text alone and writes null as an empty field', () => {
@@ -124,36 +130,36 @@ describe('export rows', () => {
 describe('export chunks', () => {
   const rows = Array.from({ length: 7 }, (_, i) => row(i));
 
-  it('reads page by page with the last row as the cursor, and stops on a short page', () => {
+  it('reads page by page with the last row as the cursor, and stops on a short page', async () => {
     const src = source(rows);
-    const chunks = [...exportChunks(src.fetch, 'jsonl', 3)];
+    const chunks = await collect(exportChunks(src.fetch, 'jsonl', 3));
     expect(chunks.map((c) => c.rows)).toEqual([3, 3, 1]);
     expect(src.calls).toEqual([undefined, { createdAt: rows[2]!.createdAt, id: rows[2]!.id }, { createdAt: rows[5]!.createdAt, id: rows[5]!.id }]);
   });
 
-  it('asks once more after a full last page and finds it empty', () => {
+  it('asks once more after a full last page and finds it empty', async () => {
     const src = source(rows.slice(0, 6));
-    expect([...exportChunks(src.fetch, 'jsonl', 3)].map((c) => c.rows)).toEqual([3, 3]);
+    expect((await collect(exportChunks(src.fetch, 'jsonl', 3))).map((c) => c.rows)).toEqual([3, 3]);
     expect(src.calls).toHaveLength(3);
   });
 
-  it('writes a CSV header, then one CRLF record per job', () => {
-    const csv = text(exportChunks(source(rows).fetch, 'csv', 3));
+  it('writes a CSV header, then one CRLF record per job', async () => {
+    const csv = await text(exportChunks(source(rows).fetch, 'csv', 3));
     const records = parse(csv, { columns: true }) as Record<string, string>[];
     expect(csv.startsWith(`${EXPORT_COLUMNS.join(',')}\r\n`)).toBe(true);
     expect(csv.split('\r\n')).toHaveLength(rows.length + 2);
     expect(records.map((r) => r.job_id)).toEqual(rows.map((r) => r.id));
   });
 
-  it('writes JSON lines that parse one by one', () => {
-    const lines = text(exportChunks(source(rows).fetch, 'jsonl', 3)).split('\n');
+  it('writes JSON lines that parse one by one', async () => {
+    const lines = (await text(exportChunks(source(rows).fetch, 'jsonl', 3))).split('\n');
     expect(lines.pop()).toBe('');
     expect(lines.map((l) => JSON.parse(l).job_id)).toEqual(rows.map((r) => r.id));
   });
 
-  it('writes counts as JSON numbers, USD amounts as 6-decimal strings, times as ISO strings, absent values as null (as docs/admin.md says)', () => {
+  it('writes counts as JSON numbers, USD amounts as 6-decimal strings, times as ISO strings, absent values as null (as docs/admin.md says)', async () => {
     const open = row(9, { status: 'queued', billedSeconds: null, chargedMicros: 0, completedAt: null, upstreamRequestId: null });
-    const [line] = text(exportChunks(source([open]).fetch, 'jsonl', 3)).split('\n');
+    const [line] = (await text(exportChunks(source([open]).fetch, 'jsonl', 3))).split('\n');
     const parsed = JSON.parse(line!) as Record<string, unknown>;
     const types = Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, v === null ? 'null' : typeof v]));
     expect(types).toEqual({
@@ -165,9 +171,9 @@ describe('export chunks', () => {
     expect(parsed).toMatchObject({ requested_seconds: 8, seconds: 0, unit_price_usd: '0.100000', amount_usd: '0.000000', created_at: '2026-11-01T00:00:09.000Z' });
   });
 
-  it('writes a valid JSON array for 0, 1, a page-multiple and any number of rows', () => {
+  it('writes a valid JSON array for 0, 1, a page-multiple and any number of rows', async () => {
     for (const n of [0, 1, 3, 7]) {
-      const json = JSON.parse(text(exportChunks(source(rows.slice(0, n)).fetch, 'json', 3))) as { job_id: string }[];
+      const json = JSON.parse(await text(exportChunks(source(rows.slice(0, n)).fetch, 'json', 3))) as { job_id: string }[];
       expect(json.map((r) => r.job_id)).toEqual(rows.slice(0, n).map((r) => r.id));
     }
   });
@@ -211,7 +217,7 @@ describe('export stream', () => {
 
   it('errors the stream (not a truncated 200 that looks complete) when a page cannot be read', async () => {
     let n = 0;
-    const failing: ExportPageSource = (after, limit) => {
+    const failing: ExportPageSource = async (after, limit) => {
       if (++n === 3) throw new Error('disk I/O error');
       return source(many).fetch(after, limit);
     };

@@ -16,21 +16,21 @@ const row = (i: number): RequestLogRow => ({
 });
 
 describe('request-log writer', () => {
-  it('writes a batch as soon as 1000 rows wait, without waiting for its timer', () => {
+  it('writes a batch as soon as 1000 rows wait, without waiting for its timer', async () => {
     const store = createStore(openMigratedDatabase(':memory:'));
     // The timer is never started here: only the queue's size can trigger these writes.
     const writer = new RequestLogWriter(store, silentLogger());
-    const stored = () => store.searchRequestLog({ videoId: 'video_1', limit: 5000 }).length;
+    const stored = async () => (await store.searchRequestLog({ videoId: 'video_1', limit: 5000 })).length;
 
     expect(REQUEST_LOG_BATCH_ROWS).toBe(1000);
     for (let i = 0; i < 999; i++) writer.push(row(i));
-    expect(stored()).toBe(0);
+    expect(await stored()).toBe(0);
     writer.push(row(999));
-    expect(stored()).toBe(1000);
+    expect(await stored()).toBe(1000);
 
     for (let i = 1000; i < 1999; i++) writer.push(row(i));
-    expect(stored()).toBe(1000);
-    writer.stop();
-    expect(stored()).toBe(1999);
+    expect(await stored()).toBe(1000);
+    await writer.stop();
+    expect(await stored()).toBe(1999);
   });
 });

@@ -22,11 +22,11 @@ function filters(c: UiContext): { ok: true; from?: number; to?: number; keyId?: 
 }
 
 /** Ledger entries oldest first, one page per chunk (same streaming as the usage export). */
-function* ledgerChunks(deps: Deps, f: { from?: number; to?: number; keyId?: string; jobId?: string }): Generator<ExportChunk, void, undefined> {
+async function* ledgerChunks(deps: Deps, f: { from?: number; to?: number; keyId?: string; jobId?: string }): AsyncGenerator<ExportChunk, void, undefined> {
   yield { text: csvLine(LEDGER_COLUMNS), rows: 0 };
   let afterSeq: number | undefined;
   for (;;) {
-    const page = deps.store.listAdminLedger({ ...f, afterSeq, order: 'asc', limit: EXPORT_PAGE_SIZE });
+    const page = await deps.store.listAdminLedger({ ...f, afterSeq, order: 'asc', limit: EXPORT_PAGE_SIZE });
     if (page.length === 0) return;
     let text = '';
     for (const e of page) {

@@ -90,13 +90,16 @@ export function registerKeyPages(app: Hono<UiEnv>, deps: Deps): void {
     }
     const w = who(c, deps);
     try {
-      await deps.store.appendCredit(id, amount, parsed.data.note ?? null, w);
+      await deps.store.appendCredit(id, amount, parsed.data.note ?? null, w, {
+        action: amount > 0 ? 'key.credit' : 'key.adjust',
+        targetId: id,
+        details: { amount_usd: formatUsd(amount), note: parsed.data.note ?? null },
+      });
     } catch (err) {
       if (!(err instanceof BalanceError)) throw err;
       flash(c, 'error', 'The adjustment would take the available balance below zero.');
       return seeOther(c, back);
     }
-    await deps.store.appendAudit({ ...w, action: amount > 0 ? 'key.credit' : 'key.adjust', targetId: id, details: { amount_usd: formatUsd(amount), note: parsed.data.note ?? null } });
     const after = (await deps.store.getKey(id))!;
     flash(c, 'ok', `${amount > 0 ? 'Added' : 'Deducted'} ${usd(Math.abs(amount))}. Balance is now ${usd(after.balanceMicros)}.`);
     return seeOther(c, back);
@@ -121,16 +124,19 @@ export function registerKeyPages(app: Hono<UiEnv>, deps: Deps): void {
       return seeOther(c, back);
     }
     const b = parsed.data;
-    await deps.store.updateKey(id, {
-      name: b.name,
-      disabled: b.disabled,
-      allowedModels: b.allowed_models ?? null,
-      rpmLimit: b.rpm_limit ?? null,
-      maxInflightJobs: b.max_inflight_jobs ?? null,
-      maxConcurrentDownloads: b.max_concurrent_downloads ?? null,
-      expiresAt: b.expires_at ?? null,
-    });
-    await deps.store.appendAudit({ ...who(c, deps), action: 'key.update', targetId: id, details: { ...b, expires_at: b.expires_at ? new Date(b.expires_at).toISOString() : null } });
+    await deps.store.updateKey(
+      id,
+      {
+        name: b.name,
+        disabled: b.disabled,
+        allowedModels: b.allowed_models ?? null,
+        rpmLimit: b.rpm_limit ?? null,
+        maxInflightJobs: b.max_inflight_jobs ?? null,
+        maxConcurrentDownloads: b.max_concurrent_downloads ?? null,
+        expiresAt: b.expires_at ?? null,
+      },
+      { who: who(c, deps), entry: { action: 'key.update', targetId: id, details: { ...b, expires_at: b.expires_at ? new Date(b.expires_at).toISOString() : null } } },
+    );
     flash(c, 'ok', 'Limits saved.');
     return seeOther(c, back);
   });
@@ -145,8 +151,7 @@ export function registerKeyPages(app: Hono<UiEnv>, deps: Deps): void {
       return seeOther(c, back);
     }
     const w = who(c, deps);
-    await deps.store.revokeKey(id, w.now);
-    await deps.store.appendAudit({ ...w, action: 'key.revoke', targetId: id, details: null });
+    await deps.store.revokeKey(id, w.now, { who: w, entry: { action: 'key.revoke', targetId: id, details: null } });
     flash(c, 'ok', `Key "${key.name}" revoked.`);
     return seeOther(c, back);
   });

@@ -64,7 +64,7 @@ export function registerLogin(app: Hono<UiEnv>, deps: Deps, sessions: SessionSto
     const session = sessions.create();
     setSessionCookie(c, session);
     clearLoginCookie(c);
-    deps.store.appendAudit({ actor: UI_ACTOR, action: 'ui.login', targetId: null, requestId: c.get('state').requestId, details: null, now: deps.now() });
+    await deps.store.appendAudit({ actor: UI_ACTOR, action: 'ui.login', targetId: null, requestId: c.get('state').requestId, details: null, now: deps.now() });
     return seeOther(c, BASE);
   });
 }

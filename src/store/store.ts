@@ -1,0 +1,138 @@
+import type { KeyRow, JobRow, LedgerRow, AuditRow, CharacterRow, StoredRequestLogRow, RequestLogRow } from './rows.js';
+import type { Actor, ClaimResult, HoldResult, NewJob, NewKey, KeyPatch, Outcome, SettleResult } from './types.js';
+import type { KeySearch } from '../db/keys-store.js';
+import type { AdminJobQuery, AdminLedgerQuery, JobCursor, LedgerWithVideo } from '../db/admin-store.js';
+import type { UsageFilter, UsageGroupBy, UsageGroupRow, UsageRow } from '../db/usage-store.js';
+import type { RequestLogQuery } from '../db/request-log-store.js';
+import type { DaySpend, KeySpend, ModelDayHealth, TimeRange } from '../db/dashboard-store.js';
+
+/**
+ * The storage seam: every query the application makes, as whole units of work, all async so that
+ * an engine on the network (PostgreSQL) fits behind it as well as the embedded one (SQLite).
+ * Routes and domain code only ever see this interface; only `src/db/` knows SQL.
+ */
+
+/** An admin change and the audit entry that records it, written in one transaction. */
+export interface AuditEntry {
+  action: string;
+  targetId: string | null;
+  details: unknown;
+}
+
+export interface KeysStore {
+  /**
+   * Creates a key, with its initial credit and its audit entry when given, as one transaction.
+   * Throws BalanceError when the credit is refused; then nothing is written.
+   */
+  createKey(key: NewKey, with_?: { who: Actor; credit?: { micros: number; note: string | null }; audit?: AuditEntry }): Promise<KeyRow>;
+  findKeyByHash(hash: string): Promise<KeyRow | undefined>;
+  /** The key for authentication; may be served from a short-lived cache (KEY_AUTH_CACHE_MS). */
+  findKeyForAuth(hash: string): Promise<KeyRow | undefined>;
+  getKey(id: string): Promise<KeyRow | undefined>;
+  listKeys(opts: { after?: string; limit: number }): Promise<KeyRow[]>;
+  /** Every key's id and name (the dashboard's key pickers). */
+  listKeyNames(): Promise<{ id: string; name: string; revokedAt: number | null }[]>;
+  /** The dashboard's keys list: search, sort, offset paging, with the total. */
+  searchKeys(s: KeySearch): Promise<{ rows: KeyRow[]; total: number }>;
+  /** A fresh read of what a key can still spend and how many jobs it has open (early refusal). */
+  keyHeadroom(keyId: string, countOpenJobs: boolean): Promise<{ availableMicros: number; openJobs: number }>;
+  /** Changes a key; with `audit`, its audit entry is written in the same transaction. */
+  updateKey(id: string, patch: KeyPatch, audit?: { who: Actor; entry: AuditEntry }): Promise<KeyRow | undefined>;
+  revokeKey(id: string, now: number, audit?: { who: Actor; entry: AuditEntry }): Promise<KeyRow | undefined>;
+  /** Last-use times, written in one batch. */
+  touchKeys(lastUsed: Map<string, number>): Promise<void>;
+}
+
+export interface BillingStore {
+  /** Reserves the price on the key and writes the pending job, or refuses (never overdraws). */
+  placeHold(job: NewJob, who: Actor, limits: { maxInflightJobs: number | null }): Promise<HoldResult>;
+  recordSubmitted(
+    jobId: string,
+    s: { videoId: string; status: 'queued' | 'in_progress'; progress: number | null; upstreamRequestId: string | null; nextPollAt: number },
+    now: number,
+  ): Promise<JobRow | 'duplicate' | undefined>;
+  /** The one settle function: compare-and-set on the status, ledger entries in the same transaction. */
+  settleJob(jobId: string, outcome: Outcome, who: Actor): Promise<SettleResult>;
+  recordLateCompletion(jobId: string, s: { billedSeconds: number; outputSeconds: number | null; finalObject: string; completedAt: number }, now: number): Promise<void>;
+  /** A top-up (positive) or adjustment (negative); with `audit`, its audit entry in the same transaction. */
+  appendCredit(keyId: string, amountMicros: number, note: string | null, who: Actor, audit?: AuditEntry): Promise<LedgerRow>;
+}
+
+export interface JobsStore {
+  getJob(id: string): Promise<JobRow | undefined>;
+  getJobByVideoId(videoId: string): Promise<JobRow | undefined>;
+  /** The job for a /v1 request on a video id; may be served from a short-lived cache. */
+  getJobForRequest(videoId: string): Promise<JobRow | undefined>;
+  listVideosForKeys(keyIds: string[], opts: { after?: JobRow; limit: number; order: 'asc' | 'desc' }): Promise<JobRow[]>;
+  recordProgress(jobId: string, s: { status: 'queued' | 'in_progress'; progress: number | null; nextPollAt: number }, now: number): Promise<void>;
+  /** Moves a job's next poll on; may be batched (flushPollSchedule writes the batch). */
+  deferPollSchedule(jobId: string, nextPollAt: number, now: number): Promise<void>;
+  flushPollSchedule(now: number): Promise<void>;
+  recordPollFailure(jobId: string, nextPollAt: number, now: number): Promise<void>;
+  /** Counts a 404 (only when spaced at least `spacingMs` from the last); returns the count. */
+  recordNotFound(jobId: string, now: number, spacingMs: number, nextPollAt: number): Promise<number>;
+  markDeleted(jobId: string, now: number): Promise<void>;
+  jobsDueForPoll(now: number, limit: number): Promise<JobRow[]>;
+  pendingJobsCreatedBefore(at: number, limit: number): Promise<JobRow[]>;
+  openJobsCreatedBefore(at: number, limit: number): Promise<JobRow[]>;
+  openHoldTotals(): Promise<{ jobs: number; heldMicros: number }>;
+  countOpenJobsDue(now: number): Promise<number>;
+}
+
+export interface IdempotencyStore {
+  claimIdempotencyKey(r: { keyId: string; idemKey: string; route: string; bodyHash: string; now: number; expiredBefore: number; abandonedBefore: number }): Promise<ClaimResult>;
+  completeIdempotencyKey(keyId: string, idemKey: string, res: { status: number; headers: Record<string, string>; body: string }): Promise<void>;
+  releaseIdempotencyKey(keyId: string, idemKey: string): Promise<void>;
+  /** Whether a live record holds (keyId, idemKey) since `since`. */
+  hasIdempotencyRecord(keyId: string, idemKey: string, since: number): Promise<boolean>;
+  purgeIdempotencyKeys(before: number): Promise<number>;
+}
+
+export interface RequestLogStore {
+  insertRequestLogBatch(rows: RequestLogRow[]): Promise<void>;
+  searchRequestLog(q: RequestLogQuery): Promise<StoredRequestLogRow[]>;
+  /** Deletes at most `limit` rows older than `before`; returns how many. */
+  deleteRequestLogBefore(before: number, limit: number): Promise<number>;
+}
+
+export interface AuditStore {
+  appendAudit(e: { actor: string; action: string; targetId: string | null; requestId: string | null; details: unknown; now: number }): Promise<void>;
+  listAudit(opts: { beforeSeq?: number; limit: number }): Promise<AuditRow[]>;
+  auditSeqOf(id: string): Promise<number | undefined>;
+  auditActions(): Promise<string[]>;
+  searchAudit(q: { targetId?: string; action?: string; from?: number; to?: number; beforeSeq?: number; limit: number }): Promise<AuditRow[]>;
+}
+
+export interface CharactersStore {
+  recordCharacter(c: CharacterRow): Promise<void>;
+  getCharacter(id: string): Promise<CharacterRow | undefined>;
+}
+
+export interface ReportsStore {
+  findJobByAnyId(id: string): Promise<JobRow | undefined>;
+  listAdminJobs(q: AdminJobQuery): Promise<JobRow[]>;
+  listAdminLedger(q: AdminLedgerQuery): Promise<LedgerWithVideo[]>;
+  ledgerSeqOf(id: string): Promise<number | undefined>;
+  /** A key's balance and available amount as of ledger entry `uptoSeq` (running balances). */
+  ledgerTotalsUpTo(keyId: string, uptoSeq: number): Promise<{ balanceMicros: number; availableMicros: number }>;
+  jobLedgerEntries(jobId: string): Promise<LedgerRow[]>;
+  requestLogForJob(job: { requestId: string; videoId: string | null }, limit: number): Promise<StoredRequestLogRow[]>;
+  findRequestsByAnyId(id: string, opts: { afterSeq?: number; limit: number }): Promise<StoredRequestLogRow[]>;
+  usageExportPage(f: UsageFilter, after: JobCursor | undefined, limit: number): Promise<UsageRow[]>;
+  usageSummary(f: UsageFilter, groupBy: UsageGroupBy): Promise<UsageGroupRow[]>;
+  spendPerDay(r: TimeRange): Promise<DaySpend[]>;
+  keySpendPerDay(keyId: string, r: TimeRange): Promise<DaySpend[]>;
+  jobsByStatus(r: TimeRange): Promise<{ status: string; n: number }[]>;
+  topKeysBySpend(r: TimeRange, limit: number): Promise<KeySpend[]>;
+  openHolds(limit: number): Promise<{ jobs: JobRow[]; count: number; heldMicros: number }>;
+  keyTotals(now: number): Promise<{ keys: number; active: number; balanceMicros: number; heldMicros: number }>;
+  modelHealth(r: TimeRange): Promise<ModelDayHealth[]>;
+  findJobByCreateRequestId(id: string): Promise<JobRow | undefined>;
+  heldMicrosTotal(): Promise<number>;
+  reconcilerLagMs(now: number): Promise<number>;
+}
+
+export interface Store extends KeysStore, BillingStore, JobsStore, IdempotencyStore, RequestLogStore, AuditStore, CharactersStore, ReportsStore {
+  /** Cheap liveness probe for /healthz: resolves true, or rejects when the database is unreachable. */
+  ping(): Promise<boolean>;
+}
