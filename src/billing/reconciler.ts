@@ -28,8 +28,6 @@ export interface ReconcilerOptions {
   concurrency?: number;
 }
 
-export { parseRetryAfter } from './lookup.js';
-
 export class Reconciler {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;

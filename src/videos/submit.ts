@@ -92,13 +92,15 @@ export async function submitBillable(c: Context<AppEnv>, deps: Deps, spec: Billa
  * reelay's own answer to a create that may have reached the upstream without an answer coming
  * back. The SDKs retry 5xx unless told not to, and a retry could start a second paid job.
  */
+class UnknownOutcomeError extends ApiError {}
+
 function unknownOutcomeError(failure: UpstreamFailure): ApiError {
   const base = failure.toApiError();
-  return new ApiError(base.code, base.message, base.param, { ...base.headers, 'x-should-retry': 'false' });
+  return new UnknownOutcomeError(base.code, base.message, base.param, { ...base.headers, 'x-should-retry': 'false' });
 }
 
 function isUnknownOutcome(err: unknown): err is ApiError {
-  return err instanceof ApiError && err.status >= 500 && err.headers['x-should-retry'] === 'false';
+  return err instanceof UnknownOutcomeError;
 }
 
 /** Upstream answers after which a job may exist upstream although the create was not accepted. */

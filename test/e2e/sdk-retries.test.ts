@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
 import { startFaultUpstream, type FaultUpstream } from '../helpers/fault-upstream.js';
-import { startServer, type Server } from '../reliability/support.js';
+import { startServer, waitFor, type Server } from '../reliability/support.js';
 
 /**
  * The official SDK retries 408/409/429/5xx by itself unless the answer says `x-should-retry:
@@ -86,6 +86,28 @@ describe('unknown outcomes are never retried', () => {
     expect(again.headers.get('idempotent-replayed')).toBe('true');
     expect(again.headers.get('x-should-retry')).toBe('false');
     expect(again.json()).toMatchObject({ error: { code: 'upstream_timeout' } });
+    expect(up.creates().length - before).toBe(1);
+  });
+
+  it('a request arriving while the first with its Idempotency-Key is in flight gets 409 idempotency_key_in_use with retry-after, then the replay', async () => {
+    up.script({ method: 'POST', path: '/v1/videos', times: 1, behaviour: { kind: 'delay', ms: 400 } });
+    const before = up.creates().length;
+    const body = JSON.stringify({ model: 'sora-2', prompt: 'idem in flight', seconds: '4' });
+    const send = () =>
+      s.call('/v1/videos', { method: 'POST', key: key.secret, headers: { 'content-type': 'application/json', 'idempotency-key': 'idem-inflight-1' }, body });
+    const first = send();
+    expect(await waitFor(() => up.creates().length > before)).toBe(true);
+    const second = await send();
+    expect(second.status).toBe(409);
+    expect(second.json()).toMatchObject({ error: { code: 'idempotency_key_in_use' } });
+    expect(Number(second.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(second.headers.get('x-should-retry')).toBeNull();
+    const firstRes = await first;
+    expect(firstRes.status).toBe(200);
+    const replay = await send();
+    expect(replay.status).toBe(200);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(replay.json().id).toBe(firstRes.json().id);
     expect(up.creates().length - before).toBe(1);
   });
 
