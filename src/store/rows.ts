@@ -67,6 +67,11 @@ export interface JobRow {
   pollFailures: number;
   notFoundCount: number;
   lastNotFoundAt: number | null;
+  /** The instance that made the create (a pending job is taken over only once it is dead). */
+  instanceId: string | null;
+  /** The reconciler's lease on the job's next poll. */
+  claimedBy: string | null;
+  claimUntil: number | null;
 }
 
 export interface LedgerRow {
@@ -111,6 +116,7 @@ export interface IdempotencyRow {
   responseHeaders: string | null;
   responseBody: string | null;
   createdAt: number;
+  instanceId: string | null;
 }
 
 export interface StoredRequestLogRow {
@@ -148,4 +154,25 @@ export interface RequestLogRow {
   bytesIn?: number;
   bytesOut?: number;
   createdAt: number;
+}
+
+/** A reelay process, as its instance row shows it. */
+export interface InstanceRow {
+  id: string;
+  host: string;
+  pid: number;
+  version: string;
+  startedAt: number;
+  heartbeatAt: number;
+  stoppedAt: number | null;
+}
+
+/** A dashboard session as stored (see src/db/schema/coordination.ts). */
+export interface AdminSessionRow {
+  id: string;
+  csrf: string;
+  createdAt: number;
+  expiresAt: number;
+  flash: string;
+  revealOnce: string | null;
 }

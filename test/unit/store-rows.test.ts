@@ -22,6 +22,8 @@ describe('store row types', () => {
       same<rows.IdempotencyRow, typeof sqlite.idempotencyKeys.$inferSelect>(true),
       same<rows.StoredRequestLogRow, typeof sqlite.requestLog.$inferSelect>(true),
       same<rows.RequestLogRow, typeof sqlite.requestLog.$inferInsert>(true),
+      same<rows.InstanceRow, typeof sqlite.instances.$inferSelect>(true),
+      same<rows.AdminSessionRow, typeof sqlite.adminSessions.$inferSelect>(true),
     ];
     expect(checks.every(Boolean)).toBe(true);
     // And at run time: the same column names (types are the compiler's part).

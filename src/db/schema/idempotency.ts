@@ -13,6 +13,8 @@ export const idempotencyKeys = sqliteTable(
     responseHeaders: text('response_headers'),
     responseBody: text('response_body'),
     createdAt: integer('created_at').notNull(),
+    /** The instance serving the request while `in_flight`: the claim is abandoned once it is dead. */
+    instanceId: text('instance_id'),
   },
   (t) => [primaryKey({ columns: [t.keyId, t.idemKey] })],
 );

@@ -5,3 +5,4 @@ export { idempotencyKeys } from './idempotency.js';
 export { requestLog } from './request-log.js';
 export { auditLog } from './audit.js';
 export { characters } from './characters.js';
+export { instances, adminSessions, authFailures, rateWindows } from './coordination.js';

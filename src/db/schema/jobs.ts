@@ -44,6 +44,11 @@ export const jobs = sqliteTable(
     pollFailures: integer('poll_failures').notNull().default(0),
     notFoundCount: integer('not_found_count').notNull().default(0),
     lastNotFoundAt: integer('last_not_found_at'),
+    /** The instance that made the create: a `pending` job is taken over only once it is dead. */
+    instanceId: text('instance_id'),
+    /** The reconciler's lease on the job's next poll: which instance polls it, and until when. */
+    claimedBy: text('claimed_by'),
+    claimUntil: integer('claim_until'),
   },
   (t) => [
     index('jobs_key_created_idx').on(t.keyId, t.createdAt),

@@ -13,6 +13,7 @@ export const idempotencyKeys = pgTable(
     responseHeaders: text('response_headers'),
     responseBody: text('response_body'),
     createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+    instanceId: text('instance_id'),
   },
   (t) => [primaryKey({ columns: [t.keyId, t.idemKey] })],
 );

@@ -35,6 +35,9 @@ export const jobs = pgTable(
     pollFailures: integer('poll_failures').notNull().default(0),
     notFoundCount: integer('not_found_count').notNull().default(0),
     lastNotFoundAt: bigint('last_not_found_at', { mode: 'number' }),
+    instanceId: text('instance_id'),
+    claimedBy: text('claimed_by'),
+    claimUntil: bigint('claim_until', { mode: 'number' }),
   },
   (t) => [
     index('jobs_key_created_idx').on(t.keyId, t.createdAt),
