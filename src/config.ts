@@ -48,6 +48,10 @@ const schema = z.object({
   MAX_JOB_AGE_HOURS: z.coerce.number({ error: 'MAX_JOB_AGE_HOURS must be a number' }).positive('MAX_JOB_AGE_HOURS must be positive').default(24),
   RECONCILER_INTERVAL_MS: positiveInt('RECONCILER_INTERVAL_MS').default(2000),
   RECONCILER_MIN_POLL_MS: positiveInt('RECONCILER_MIN_POLL_MS').default(2000),
+  RECONCILER_CONCURRENCY: positiveInt('RECONCILER_CONCURRENCY').default(64),
+  // Several instances on one database: how each names itself, and how long a silent one stays alive.
+  INSTANCE_ID: z.string().regex(/^[A-Za-z0-9._:-]{1,100}$/, 'INSTANCE_ID must be 1-100 letters, digits, dots, dashes, underscores or colons').optional(),
+  INSTANCE_TIMEOUT_MS: positiveInt('INSTANCE_TIMEOUT_MS').default(30_000),
   UPSTREAM_CONNECT_TIMEOUT_MS: positiveInt('UPSTREAM_CONNECT_TIMEOUT_MS').default(10_000),
   UPSTREAM_HEADERS_TIMEOUT_MS: positiveInt('UPSTREAM_HEADERS_TIMEOUT_MS').default(60_000),
   UPSTREAM_BODY_TIMEOUT_MS: positiveInt('UPSTREAM_BODY_TIMEOUT_MS').default(60_000),
@@ -113,6 +117,12 @@ export interface Config {
   readonly maxJobAgeMs: number;
   readonly reconcilerIntervalMs: number;
   readonly reconcilerMinPollMs: number;
+  /** Reconciler polls in flight at once per instance (RECONCILER_CONCURRENCY). */
+  readonly reconcilerConcurrency: number;
+  /** INSTANCE_ID, when set; otherwise each process makes up its own at start. */
+  readonly instanceId: string | undefined;
+  /** An instance without a heartbeat for this long is dead: its peers take over its work. */
+  readonly instanceTimeoutMs: number;
   readonly upstreamTimeouts: { connectMs: number; headersMs: number; bodyMs: number };
   /** Upstream connections for polls, creates and the reconciler / for content downloads. */
   readonly upstreamConnections: { api: number; downloads: number };
@@ -165,6 +175,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     maxJobAgeMs: Math.round(e.MAX_JOB_AGE_HOURS * 3600_000),
     reconcilerIntervalMs: e.RECONCILER_INTERVAL_MS,
     reconcilerMinPollMs: e.RECONCILER_MIN_POLL_MS,
+    reconcilerConcurrency: e.RECONCILER_CONCURRENCY,
+    instanceId: e.INSTANCE_ID,
+    instanceTimeoutMs: e.INSTANCE_TIMEOUT_MS,
     upstreamTimeouts: Object.freeze({
       connectMs: e.UPSTREAM_CONNECT_TIMEOUT_MS,
       headersMs: e.UPSTREAM_HEADERS_TIMEOUT_MS,

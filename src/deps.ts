@@ -10,6 +10,7 @@ import type { AuthThrottle } from './http/auth-throttle.js';
 import type { Settlement } from './billing/settlement.js';
 import type { Metrics } from './metrics/index.js';
 import type { UploadBudget } from './http/upload-budget.js';
+import type { InstanceIdentity } from './instance.js';
 
 /** Everything the HTTP app needs, built once by the composition root (or by a test). */
 export interface Deps {
@@ -29,6 +30,6 @@ export interface Deps {
   /** Request-body bytes buffered at once, across all requests. */
   uploadBudget: UploadBudget;
   now: () => number;
-  /** When this process started: work left in flight before it belongs to a process that died. */
-  bootTime: number;
+  /** This process as its peers on the database see it (see src/instance.ts). */
+  instance: InstanceIdentity;
 }

@@ -22,6 +22,10 @@ import type { Deps } from './deps.js';
 import { onClientError, refuseUnusableTarget } from './http/protocol-errors.js';
 import { UploadBudget } from './http/upload-budget.js';
 import { lingeringResponse } from './http/linger.js';
+import { instanceIdentity, InstanceHeartbeat } from './instance.js';
+
+/** The package's version, shown in the instances table (src/ and dist/ sit one level below the root). */
+const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** Reads PRICING_FILE (if any) over the built-in catalog; any problem stops start-up. */
 export function loadCatalog(path: string | undefined): Catalog {
@@ -86,7 +90,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps & { dat
     settlement,
     metrics,
     now,
-    bootTime: now(),
+    instance: instanceIdentity(config.instanceId, VERSION, now()),
     database,
   };
 }
@@ -96,6 +100,7 @@ export interface RunningReelay {
   port: number;
   deps: Deps & { database: Database_ };
   reconciler: Reconciler;
+  heartbeat: InstanceHeartbeat;
   /** Deletes request-log rows past REQUEST_LOG_RETENTION_DAYS in the background. */
   requestLogPruner: RequestLogPruner;
   /** Graceful stop: stop accepting, drain in-flight requests (bounded), stop the reconciler, flush, close. */
@@ -105,6 +110,9 @@ export interface RunningReelay {
 /** read config → open the database → migrate → build deps → serve → start the reconciler and the request-log pruner. */
 export async function startReelay(config: Config, opts: BuildOptions & { reconciler?: boolean } = {}): Promise<RunningReelay> {
   const deps = buildDeps(config, opts);
+  // Alive before serving: peers must not take over the creates this instance is about to make.
+  const heartbeat = new InstanceHeartbeat({ store: deps.store, identity: deps.instance, timeoutMs: config.instanceTimeoutMs, now: deps.now, logger: deps.logger });
+  await heartbeat.start();
   const app = createApp(deps);
   deps.requestLog.start();
   const t = config.httpTimeouts;
@@ -147,7 +155,9 @@ export async function startReelay(config: Config, opts: BuildOptions & { reconci
     now: deps.now,
     intervalMs: config.reconcilerIntervalMs,
     maxJobAgeMs: config.maxJobAgeMs,
-    bootTime: deps.bootTime,
+    instanceId: deps.instance.id,
+    instanceTimeoutMs: config.instanceTimeoutMs,
+    concurrency: config.reconcilerConcurrency,
   });
   if (opts.reconciler !== false) reconciler.start();
   const requestLogPruner = new RequestLogPruner({
@@ -181,9 +191,11 @@ export async function startReelay(config: Config, opts: BuildOptions & { reconci
         deps.logger.warn({ err: (err as Error).message }, 'could not write the last poll-schedule moves at shutdown');
       }
       await deps.requestLog.stop();
+      // Last: while requests were draining, this instance's pending creates were still its own.
+      await heartbeat.stop();
       await deps.upstream.close().catch(() => {});
       deps.database.close();
     })());
 
-  return { url: `http://${host}:${port}`, port, deps, reconciler, requestLogPruner, close };
+  return { url: `http://${host}:${port}`, port, deps, reconciler, heartbeat, requestLogPruner, close };
 }

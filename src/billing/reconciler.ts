@@ -8,10 +8,14 @@ import { IDEMPOTENCY_TTL_MS } from '../db/idempotency-store.js';
 
 /**
  * Settles every job even when its client never polls again. Each pass:
- *  1. creates left `pending` by an earlier process (it died mid-create): outcome unknown → released;
+ *  1. creates left `pending` by an instance that is dead (no heartbeat for the instance timeout, or
+ *     stopped): their outcome is unknown → released. A live instance's creates are its own business;
  *  2. open jobs older than the maximum job age → expired, released;
- *  3. open jobs whose next poll is due → polled, with backoff and respect for retry-after;
- *  4. about once an hour, idempotency records past their 24 h replay window are deleted.
+ *  3. open jobs whose next poll is due → leased to this instance (so several instances share the
+ *     polls and never double one) and polled, with backoff and respect for retry-after; while a
+ *     whole batch was due, the next batch follows at once;
+ *  4. about once an hour, idempotency records past their 24 h replay window and long-gone
+ *     instances are deleted.
  * All state lives in the database, so a restarted process simply carries on.
  */
 export interface ReconcilerOptions {
@@ -22,11 +26,27 @@ export interface ReconcilerOptions {
   now: () => number;
   intervalMs: number;
   maxJobAgeMs: number;
-  /** Creates older than this and still pending belong to a process that died. */
-  bootTime: number;
+  /** This process's instance id: its leases carry it, and its own pending creates are never taken over. */
+  instanceId: string;
+  /** An instance silent this long is dead (INSTANCE_TIMEOUT_MS). */
+  instanceTimeoutMs: number;
+  /** Jobs leased per batch (default: twice the concurrency). */
   batchSize?: number;
+  /** Polls in flight at once from this instance (RECONCILER_CONCURRENCY): the bound on what a backlog sends upstream. */
   concurrency?: number;
+  /**
+   * How long a lease lasts: a dead instance's leased jobs are picked up by another once it runs
+   * out. A poll still running when its lease is about to run out is abandoned, so no other
+   * instance polls the job while this one still does.
+   */
+  leaseMs?: number;
+  /** Most batches per pass, so a pass ends now and then (housekeeping, stop) even under a backlog. */
+  maxBatchesPerPass?: number;
 }
+
+export const DEFAULT_LEASE_MS = 45_000;
+/** Time kept between a poll's abandonment and its lease running out. */
+const LEASE_MARGIN_MS = 5_000;
 
 export class Reconciler {
   private timer: NodeJS.Timeout | null = null;
@@ -66,50 +86,75 @@ export class Reconciler {
   /** One pass. Returns how many jobs it looked at. */
   async tick(): Promise<number> {
     const { store, settlement, now } = this.o;
-    const batch = this.o.batchSize ?? 100;
+    const concurrency = this.o.concurrency ?? 64;
+    const batch = this.o.batchSize ?? concurrency * 2;
     let seen = 0;
 
-    for (const job of await store.pendingJobsCreatedBefore(this.o.bootTime, batch)) {
-      await settlement.settle(job, { kind: 'unknown', reason: 'process_restarted_during_create' }, 'reconciler', null);
-      this.o.logger.warn({ incident: 'create_outcome_unknown', job_id: job.id, key_id: job.keyId }, 'create was in flight when the process stopped; hold released');
+    const deadBefore = now() - this.o.instanceTimeoutMs;
+    for (const job of await store.pendingJobsOfDeadInstances(deadBefore, this.o.instanceId, batch)) {
+      await settlement.settle(job, { kind: 'unknown', reason: 'instance_died_during_create' }, 'reconciler', null);
+      this.o.logger.warn(
+        { incident: 'create_outcome_unknown', job_id: job.id, key_id: job.keyId, instance: job.instanceId },
+        'create was in flight on an instance that stopped; hold released',
+      );
       seen++;
     }
 
     for (const job of await store.openJobsCreatedBefore(now() - this.o.maxJobAgeMs, batch)) {
-      if (job.status === 'pending' && job.createdAt >= this.o.bootTime) continue;
+      // A pending create is its instance's until that instance dies (step 1 above).
+      if (job.status === 'pending') continue;
       await settlement.settle(job, { kind: 'expired', reason: 'max_job_age' }, 'reconciler', null);
       seen++;
     }
 
-    // Idempotency records are only replayed for 24 h; drop older ones about once an hour.
+    // Idempotency records are only replayed for 24 h; drop older ones about once an hour, and
+    // instances silent for a day with nothing left to take over.
     if (now() - this.lastPurgeAt >= 3600_000) {
       await store.purgeIdempotencyKeys(now() - IDEMPOTENCY_TTL_MS);
+      await store.purgeInstances(now() - 24 * 3600_000);
       this.lastPurgeAt = now();
     }
     // Jobs that clients' polls have just seen are not due: write where those polls moved them.
     await store.flushPollSchedule(now());
-    const due = await store.jobsDueForPoll(now(), batch);
-    const concurrency = this.o.concurrency ?? 8;
-    let next = 0;
-    const worker = async () => {
-      while (!this.stopped && next < due.length) {
-        const job = due[next++]!;
-        await this.poll(job);
-        seen++;
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, due.length) }, worker));
+    const leaseMs = this.o.leaseMs ?? DEFAULT_LEASE_MS;
+    const maxBatches = this.o.maxBatchesPerPass ?? 50;
+    for (let n = 0; n < maxBatches && !this.stopped; n++) {
+      const leasedAt = now();
+      const due = await store.claimDueJobs({
+        instanceId: this.o.instanceId,
+        now: leasedAt,
+        claimUntil: leasedAt + leaseMs,
+        deadBefore: leasedAt - this.o.instanceTimeoutMs,
+        limit: batch,
+      });
+      // Each poll gives up before its lease runs out, so the job is never polled by two at once.
+      const deadline = AbortSignal.timeout(Math.max(1000, leaseMs - LEASE_MARGIN_MS));
+      const signal = AbortSignal.any([this.aborter.signal, deadline]);
+      let next = 0;
+      const worker = async () => {
+        while (!this.stopped && next < due.length) {
+          const job = due[next++]!;
+          await this.poll(job, signal);
+          seen++;
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(concurrency, due.length) }, worker));
+      // Jobs polled without news have their schedule moves batched: write them (ending their
+      // leases) before leasing more, and stop when the backlog is cleared.
+      await store.flushPollSchedule(now());
+      if (due.length < batch) break;
+    }
     return seen;
   }
 
-  private async poll(job: JobRow): Promise<void> {
-    const obs = await this.observe(job);
-    // A poll cut short by stop() saw nothing: it is not a failure of the upstream.
-    if (this.stopped && obs.type === 'transient') return;
+  private async poll(job: JobRow, signal: AbortSignal): Promise<void> {
+    const obs = await this.observe(job, signal);
+    // A poll cut short (stop, or its lease running out) saw nothing: it is not a failure of the upstream.
+    if (signal.aborted && obs.type === 'transient') return;
     await this.o.settlement.observe(job, obs, 'reconciler', null);
   }
 
-  private async observe(job: JobRow): Promise<Observation> {
-    return (await lookUpJob(this.o.upstream, job, this.o.now(), this.aborter.signal)).observation;
+  private async observe(job: JobRow, signal: AbortSignal): Promise<Observation> {
+    return (await lookUpJob(this.o.upstream, job, this.o.now(), signal)).observation;
   }
 }

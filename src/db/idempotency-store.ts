@@ -1,6 +1,14 @@
 import { and, eq, lt } from 'drizzle-orm';
 import type { Database_ } from './client.js';
-import { idempotencyKeys } from './schema/index.js';
+import { idempotencyKeys, instances } from './schema/index.js';
+import type { Db } from './client.js';
+
+/** The instance has a heartbeat since `deadBefore` and has not stopped. */
+function instanceAlive(tx: Pick<Db, 'select'>, id: string | null, deadBefore: number): boolean {
+  if (id === null) return false;
+  const row = tx.select({ heartbeatAt: instances.heartbeatAt, stoppedAt: instances.stoppedAt }).from(instances).where(eq(instances.id, id)).get();
+  return row !== undefined && row.stoppedAt === null && row.heartbeatAt >= deadBefore;
+}
 
 /** How long an Idempotency-Key replays its first answer. */
 export const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
@@ -13,22 +21,21 @@ export function idempotencyStore({ db }: Database_) {
   return {
     /**
      * Claims (keyId, idemKey) for a new request, or returns the live record that already holds it.
-     * Records older than `expiredBefore` are replaced.
+     * A record older than `expiredBefore` is replaced, and so is an in-flight claim whose instance
+     * is dead (stopped, unknown, or silent since `deadBefore`): its request died with it, and the
+     * hold it placed is released by the reconciler's takeover of that instance's pending creates.
      */
-    /**
-     * `abandonedBefore`: an in-flight claim older than this belongs to a process that stopped
-     * mid-request (its hold was released on restart), so it no longer blocks the key.
-     */
-    claimIdempotencyKey(r: { keyId: string; idemKey: string; route: string; bodyHash: string; now: number; expiredBefore: number; abandonedBefore: number }): ClaimResult {
+    claimIdempotencyKey(r: { keyId: string; idemKey: string; route: string; bodyHash: string; now: number; expiredBefore: number; instanceId: string; deadBefore: number }): ClaimResult {
       return db.transaction(
         (tx) => {
           const where = and(eq(idempotencyKeys.keyId, r.keyId), eq(idempotencyKeys.idemKey, r.idemKey));
           const existing = tx.select().from(idempotencyKeys).where(where).get();
-          const live = existing && existing.createdAt >= r.expiredBefore && !(existing.state === 'in_flight' && existing.createdAt < r.abandonedBefore);
+          const abandoned = existing?.state === 'in_flight' && existing.instanceId !== r.instanceId && !instanceAlive(tx, existing.instanceId, r.deadBefore);
+          const live = existing && existing.createdAt >= r.expiredBefore && !abandoned;
           if (existing && live) return { claimed: false as const, existing };
           if (existing) tx.delete(idempotencyKeys).where(where).run();
           tx.insert(idempotencyKeys)
-            .values({ keyId: r.keyId, idemKey: r.idemKey, route: r.route, bodyHash: r.bodyHash, state: 'in_flight', createdAt: r.now })
+            .values({ keyId: r.keyId, idemKey: r.idemKey, route: r.route, bodyHash: r.bodyHash, state: 'in_flight', createdAt: r.now, instanceId: r.instanceId })
             .run();
           return { claimed: true as const };
         },

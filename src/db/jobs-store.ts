@@ -23,6 +23,8 @@ export function jobsStore({ db }: Database_, cache: JobRowCache) {
       pollFailures: 0,
       notFoundCount: 0,
       lastNotFoundAt: null,
+      claimedBy: null,
+      claimUntil: null,
       updatedAt: sql`${sql.placeholder('now')}`,
     })
     .where(
@@ -37,7 +39,7 @@ export function jobsStore({ db }: Database_, cache: JobRowCache) {
 
   const moveScheduleStmt = db
     .update(jobs)
-    .set({ nextPollAt: sql`${sql.placeholder('nextPollAt')}`, updatedAt: sql`${sql.placeholder('now')}` })
+    .set({ nextPollAt: sql`${sql.placeholder('nextPollAt')}`, claimedBy: null, claimUntil: null, updatedAt: sql`${sql.placeholder('now')}` })
     .where(
       and(
         eq(jobs.id, sql.placeholder('id')),
@@ -143,7 +145,7 @@ export function jobsStore({ db }: Database_, cache: JobRowCache) {
     recordPollFailure(jobId: string, nextPollAt: number, now: number): void {
       cache.forget(jobId);
       db.update(jobs)
-        .set({ pollFailures: sql`${jobs.pollFailures} + 1`, nextPollAt, updatedAt: now })
+        .set({ pollFailures: sql`${jobs.pollFailures} + 1`, nextPollAt, claimedBy: null, claimUntil: null, updatedAt: now })
         .where(and(eq(jobs.id, jobId), inArray(jobs.status, ['queued', 'in_progress'])))
         .run();
     },
@@ -161,7 +163,7 @@ export function jobsStore({ db }: Database_, cache: JobRowCache) {
           const counts = job.lastNotFoundAt === null || now - job.lastNotFoundAt >= spacingMs;
           const count = counts ? job.notFoundCount + 1 : job.notFoundCount;
           tx.update(jobs)
-            .set({ notFoundCount: count, lastNotFoundAt: counts ? now : job.lastNotFoundAt, nextPollAt, updatedAt: now })
+            .set({ notFoundCount: count, lastNotFoundAt: counts ? now : job.lastNotFoundAt, nextPollAt, claimedBy: null, claimUntil: null, updatedAt: now })
             .where(eq(jobs.id, jobId))
             .run();
           return count;
@@ -182,16 +184,6 @@ export function jobsStore({ db }: Database_, cache: JobRowCache) {
         .from(jobs)
         .where(and(inArray(jobs.status, ['queued', 'in_progress']), isNotNull(jobs.videoId), lte(jobs.nextPollAt, now)))
         .orderBy(asc(jobs.nextPollAt))
-        .limit(limit)
-        .all();
-    },
-
-    /** Creates that were in flight when an earlier process died: their outcome is unknown. */
-    pendingJobsCreatedBefore(at: number, limit: number): JobRow[] {
-      return db
-        .select()
-        .from(jobs)
-        .where(and(eq(jobs.status, 'pending'), lt(jobs.createdAt, at)))
         .limit(limit)
         .all();
     },

@@ -1,4 +1,4 @@
-import type { KeyRow, JobRow, LedgerRow, AuditRow, CharacterRow, StoredRequestLogRow, RequestLogRow } from './rows.js';
+import type { KeyRow, JobRow, LedgerRow, AuditRow, CharacterRow, StoredRequestLogRow, RequestLogRow, InstanceRow } from './rows.js';
 import type { Actor, ClaimResult, HoldResult, NewJob, NewKey, KeyPatch, Outcome, SettleResult } from './types.js';
 import type { KeySearch } from '../db/keys-store.js';
 import type { AdminJobQuery, AdminLedgerQuery, JobCursor, LedgerWithVideo } from '../db/admin-store.js';
@@ -73,14 +73,19 @@ export interface JobsStore {
   recordNotFound(jobId: string, now: number, spacingMs: number, nextPollAt: number): Promise<number>;
   markDeleted(jobId: string, now: number): Promise<void>;
   jobsDueForPoll(now: number, limit: number): Promise<JobRow[]>;
-  pendingJobsCreatedBefore(at: number, limit: number): Promise<JobRow[]>;
   openJobsCreatedBefore(at: number, limit: number): Promise<JobRow[]>;
   openHoldTotals(): Promise<{ jobs: number; heldMicros: number }>;
   countOpenJobsDue(now: number): Promise<number>;
 }
 
 export interface IdempotencyStore {
-  claimIdempotencyKey(r: { keyId: string; idemKey: string; route: string; bodyHash: string; now: number; expiredBefore: number; abandonedBefore: number }): Promise<ClaimResult>;
+  /**
+   * Claims (keyId, idemKey) for a request served by `instanceId`, or returns the live record that
+   * holds it. A record older than `expiredBefore` is replaced, and so is an in-flight claim whose
+   * instance is dead (stopped, unknown, or no heartbeat since `deadBefore`): its request died with it.
+   * A claim of `instanceId` itself is always alive (a process knows it is running).
+   */
+  claimIdempotencyKey(r: { keyId: string; idemKey: string; route: string; bodyHash: string; now: number; expiredBefore: number; instanceId: string; deadBefore: number }): Promise<ClaimResult>;
   completeIdempotencyKey(keyId: string, idemKey: string, res: { status: number; headers: Record<string, string>; body: string }): Promise<void>;
   releaseIdempotencyKey(keyId: string, idemKey: string): Promise<void>;
   /** Whether a live record holds (keyId, idemKey) since `since`. */
@@ -132,7 +137,36 @@ export interface ReportsStore {
   reconcilerLagMs(now: number): Promise<number>;
 }
 
-export interface Store extends KeysStore, BillingStore, JobsStore, IdempotencyStore, RequestLogStore, AuditStore, CharactersStore, ReportsStore {
+/**
+ * Several processes on one database: instance liveness and the reconciler's leases. The results of
+ * a poll (recordProgress, recordPollFailure, recordNotFound, and the deferred schedule moves that
+ * flushPollSchedule writes) end the job's lease.
+ */
+export interface CoordinationStore {
+  /** Registers the instance on its first call, then refreshes its heartbeat. */
+  heartbeat(instance: { id: string; host: string; pid: number; version: string; startedAt: number }, now: number): Promise<void>;
+  /** A clean shutdown: the instance counts as dead from now on. */
+  markInstanceStopped(id: string, now: number): Promise<void>;
+  /** Every instance row, most recent heartbeat first. */
+  listInstances(): Promise<InstanceRow[]>;
+  /** Forgets instances stopped or silent since before `before` and holding no pending create. */
+  purgeInstances(before: number): Promise<number>;
+  /**
+   * Pending creates whose instance is dead: stopped, silent since before `deadBefore`, unknown to
+   * the instances table, or not recorded (rows from before instances existed). The caller's own
+   * instance (`self`) is never dead to itself.
+   */
+  pendingJobsOfDeadInstances(deadBefore: number, self: string, limit: number): Promise<JobRow[]>;
+  /**
+   * Leases up to `limit` submitted open jobs whose poll is due (next_poll_at ≤ now) and that no
+   * live instance holds (no lease, its lease ran out, or its holder is dead: stopped or silent
+   * since `deadBefore`) to `instanceId` until `claimUntil`, most overdue first. Two live instances
+   * never get the same job while its lease runs.
+   */
+  claimDueJobs(r: { instanceId: string; now: number; claimUntil: number; deadBefore: number; limit: number }): Promise<JobRow[]>;
+}
+
+export interface Store extends CoordinationStore, KeysStore, BillingStore, JobsStore, IdempotencyStore, RequestLogStore, AuditStore, CharactersStore, ReportsStore {
   /** Cheap liveness probe for /healthz: resolves true, or rejects when the database is unreachable. */
   ping(): Promise<boolean>;
 }

@@ -29,6 +29,8 @@ export interface NewJob {
   flatPriceMicros: number | null;
   heldMicros: number;
   requestId: string;
+  /** The instance making the create (its pending job is taken over only once it is dead). */
+  instanceId?: string | null;
 }
 
 /** Who changes something, for which request, and when. */

@@ -46,7 +46,8 @@ export async function submitBillable(c: Context<AppEnv>, deps: Deps, spec: Billa
       bodyHash,
       now,
       expiredBefore: now - IDEMPOTENCY_TTL_MS,
-      abandonedBefore: deps.bootTime,
+      instanceId: deps.instance.id,
+      deadBefore: now - deps.config.instanceTimeoutMs,
     });
     if (!claim.claimed) {
       const prior = claim.existing;
@@ -134,6 +135,7 @@ async function holdAndForward(c: Context<AppEnv>, deps: Deps, spec: BillableSpec
       flatPriceMicros: q.flatMicros,
       heldMicros: q.priceMicros,
       requestId: state.requestId,
+      instanceId: deps.instance.id,
     },
     who,
     { maxInflightJobs: key.maxInflightJobs },

@@ -49,6 +49,8 @@ async function startReelayProcess(): Promise<void> {
       ADMIN_TOKEN: 'crash-admin-token-0123456789',
       LOG_LEVEL: 'warn',
       RECONCILER_INTERVAL_MS: '100',
+      // A killed instance's unfinished creates are released once it has been silent this long.
+      INSTANCE_TIMEOUT_MS: '1500',
       RECONCILER_MIN_POLL_MS: '100',
     },
     stdio: ['ignore', 'pipe', 'pipe'],

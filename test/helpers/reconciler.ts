@@ -3,10 +3,10 @@ import type { Deps } from '../../src/deps.js';
 
 /**
  * A reconciler over an app's own dependencies, for tests that run its passes by hand (`tick()`):
- * a day's maximum job age, and every pending create counted as this process's own (bootTime 0)
- * unless the test says otherwise.
+ * a day's maximum job age, and the app's own instance (so its pending creates are its own, never
+ * taken over) unless the test says otherwise, e.g. `instanceId: 'a-later-process'`.
  */
-export function testReconciler(deps: Pick<Deps, 'store' | 'upstream' | 'settlement' | 'logger' | 'now'>, opts: Partial<ReconcilerOptions> = {}): Reconciler {
+export function testReconciler(deps: Pick<Deps, 'store' | 'upstream' | 'settlement' | 'logger' | 'now' | 'instance'>, opts: Partial<ReconcilerOptions> = {}): Reconciler {
   return new Reconciler({
     store: deps.store,
     upstream: deps.upstream,
@@ -15,7 +15,8 @@ export function testReconciler(deps: Pick<Deps, 'store' | 'upstream' | 'settleme
     now: deps.now,
     intervalMs: 10,
     maxJobAgeMs: 24 * 3600_000,
-    bootTime: 0,
+    instanceId: deps.instance.id,
+    instanceTimeoutMs: 30_000,
     ...opts,
   });
 }

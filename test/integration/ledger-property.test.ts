@@ -119,7 +119,7 @@ describe('ledger invariants (property-based)', () => {
               }
               case 'expire': {
                 clock.advance(25 * 3600_000);
-                const r = new Reconciler({ store, upstream, settlement: s, logger: silentLogger(), now: clock.now, intervalMs: 1, maxJobAgeMs: 24 * 3600_000, bootTime: 0, batchSize: 1000 });
+                const r = new Reconciler({ store, upstream, settlement: s, logger: silentLogger(), now: clock.now, intervalMs: 1, maxJobAgeMs: 24 * 3600_000, instanceId: 'property-test', instanceTimeoutMs: 30_000, batchSize: 1000 });
                 await r.tick();
                 break;
               }

@@ -18,7 +18,9 @@ afterAll(async () => {
   await sim.close();
 });
 
-const reconciler = (harness: Harness, bootTime = 0) => testReconciler(harness.deps, { bootTime });
+// `instanceId`: the reconciler of another process (the app's own instance has no heartbeat row, so
+// to another process it is dead); by default the app's own.
+const reconciler = (harness: Harness, instanceId?: string) => testReconciler(harness.deps, instanceId ? { instanceId } : {});
 
 async function create(secret: string): Promise<string> {
   const res = await h.createJson(secret, { prompt: 'p' });
@@ -84,7 +86,7 @@ describe('jobs that vanish or never finish', () => {
     );
     expect(hold.ok).toBe(true);
     const before = sim.sim.requestCount;
-    await reconciler(h, clock.now()).tick();
+    await reconciler(h, 'a-later-process').tick();
     expect(await h.deps.store.getJob('job_orphan')).toMatchObject({ status: 'unknown', chargedMicros: 0 });
     expect(await h.deps.store.getKey(key.id)).toMatchObject({ balanceMicros: 1_000_000, heldMicros: 0 });
     expect(sim.sim.requestCount).toBe(before);

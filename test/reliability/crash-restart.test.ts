@@ -69,7 +69,7 @@ describe('SIGKILL at random points of job lifecycles', () => {
 
   it('settles every job exactly once across 6 kills that hit creates, downloads and reconciler batches', async () => {
     const { dbPath, secrets } = await setupDatabase(4);
-    reelay = new ReelayProcess(await freePort(), dbPath, up.url, { RECONCILER_INTERVAL_MS: '50', RECONCILER_MIN_POLL_MS: '50' });
+    reelay = new ReelayProcess(await freePort(), dbPath, up.url, { RECONCILER_INTERVAL_MS: '50', RECONCILER_MIN_POLL_MS: '50', INSTANCE_TIMEOUT_MS: '1500' });
     await reelay.start();
 
     const LIFECYCLES = 90;

@@ -1,0 +1,69 @@
+import { and, desc, eq, isNotNull, lt, or, sql } from 'drizzle-orm';
+import type { PgDatabase } from './client.js';
+import { instances, jobs } from './schema/index.js';
+import type { InstanceRow, JobRow } from '../../store/rows.js';
+
+/**
+ * Instance liveness and the reconciler's leases on PostgreSQL, where several instances really do
+ * run at once: leases are taken with FOR UPDATE SKIP LOCKED, so two instances leasing at the same
+ * moment each get different jobs and neither waits for the other.
+ */
+export function pgCoordinationStore({ db }: PgDatabase) {
+  /** The job's holder (`col`) is a live instance: a heartbeat since `deadBefore`, not stopped. */
+  const liveInstance = (col: typeof jobs.instanceId | typeof jobs.claimedBy, deadBefore: number) => sql`exists (
+      select 1 from ${instances} where ${instances.id} = ${col}
+        and ${instances.stoppedAt} is null and ${instances.heartbeatAt} >= ${deadBefore})`;
+
+  return {
+    async heartbeat(instance: { id: string; host: string; pid: number; version: string; startedAt: number }, now: number): Promise<void> {
+      await db
+        .insert(instances)
+        .values({ ...instance, heartbeatAt: now, stoppedAt: null })
+        .onConflictDoUpdate({ target: instances.id, set: { heartbeatAt: now } });
+    },
+
+    async markInstanceStopped(id: string, now: number): Promise<void> {
+      await db.update(instances).set({ stoppedAt: now, heartbeatAt: now }).where(eq(instances.id, id));
+    },
+
+    async listInstances(): Promise<InstanceRow[]> {
+      return db.select().from(instances).orderBy(desc(instances.heartbeatAt));
+    },
+
+    async purgeInstances(before: number): Promise<number> {
+      const quiet = or(lt(instances.heartbeatAt, before), and(isNotNull(instances.stoppedAt), lt(instances.stoppedAt, before)));
+      const holdsNothing = sql`not exists (select 1 from ${jobs} where ${jobs.instanceId} = ${instances.id} and ${jobs.status} = 'pending')`;
+      const gone = await db.delete(instances).where(and(quiet, holdsNothing)).returning({ id: instances.id });
+      return gone.length;
+    },
+
+    async pendingJobsOfDeadInstances(deadBefore: number, self: string, limit: number): Promise<JobRow[]> {
+      return db
+        .select()
+        .from(jobs)
+        .where(
+          and(
+            eq(jobs.status, 'pending'),
+            sql`${jobs.instanceId} is distinct from ${self}`,
+            sql`(${jobs.instanceId} is null or not ${liveInstance(jobs.instanceId, deadBefore)})`,
+          ),
+        )
+        .limit(limit);
+    },
+
+    async claimDueJobs(r: { instanceId: string; now: number; claimUntil: number; deadBefore: number; limit: number }): Promise<JobRow[]> {
+      // The inner select locks the rows it picks and skips rows another instance is leasing right
+      // now; the update then leases exactly those rows. READ COMMITTED re-checks the WHERE of the
+      // locked rows, so a job another instance leased a moment ago is not taken.
+      const claimable = sql`${jobs.id} in (
+        select ${jobs.id} from ${jobs}
+        where ${jobs.status} in ('queued', 'in_progress') and ${jobs.videoId} is not null and ${jobs.nextPollAt} <= ${r.now}
+          and (${jobs.claimedBy} is null or ${jobs.claimUntil} <= ${r.now} or not ${liveInstance(jobs.claimedBy, r.deadBefore)})
+        order by ${jobs.nextPollAt}
+        limit ${r.limit}
+        for update skip locked)`;
+      const rows = await db.update(jobs).set({ claimedBy: r.instanceId, claimUntil: r.claimUntil }).where(claimable).returning();
+      return rows.sort((a, b) => (a.nextPollAt ?? 0) - (b.nextPollAt ?? 0));
+    },
+  };
+}
