@@ -53,7 +53,9 @@ export interface BuildOptions {
 /** Opens the database (migrated) and builds every dependency of the app. */
 export function buildDeps(config: Config, opts: BuildOptions = {}): Deps & { database: Database_ } {
   const now = opts.now ?? Date.now;
-  const logger = opts.logger ?? createLogger(config.logLevel);
+  const instance = instanceIdentity(config.instanceId, VERSION, now());
+  // Every log line names the instance that wrote it.
+  const logger = (opts.logger ?? createLogger(config.logLevel)).child({ instance_id: instance.id });
   const catalog = loadCatalog(config.pricingFile);
   const database = opts.database ?? openMigratedDatabase(config.databasePath);
   const store = createStore(database);
@@ -69,7 +71,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps & { dat
     openHolds: () => store.openHoldTotals(),
     heldMicros: () => store.heldMicrosTotal(),
     reconcilerLagMs: () => store.reconcilerLagMs(now()),
-  });
+  }, { id: instance.id, version: VERSION });
   const pollTiming = { ...DEFAULT_POLL_TIMING, minPollMs: config.reconcilerMinPollMs, ...opts.pollTiming };
   const settlement = new Settlement(store, now, logger, pollTiming, {
     onSettled: (s) => metrics.jobSettled(s),
@@ -90,7 +92,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps & { dat
     settlement,
     metrics,
     now,
-    instance: instanceIdentity(config.instanceId, VERSION, now()),
+    instance,
     database,
   };
 }

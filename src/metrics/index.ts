@@ -9,7 +9,7 @@
  * The endpoint shows counts, timings and totals, never keys, ids or amounts per key. It is open
  * unless METRICS_TOKEN is set (see route.ts); set it wherever the port is reachable by others.
  */
-import { Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import { HttpMetrics, type RequestObservation } from './http.js';
 import { JobMetrics, type MetricsSources, type SettledJob } from './jobs.js';
 import { registerProcessMetrics } from './process.js';
@@ -32,6 +32,7 @@ export const METRIC_NAMES = [
   'reelay_usd_held',
   'reelay_upstream_inflight_jobs',
   'reelay_reconciler_lag_seconds',
+  'reelay_instance_info',
   'process_resident_memory_bytes',
   'process_heap_used_bytes',
   'process_cpu_seconds_total',
@@ -43,9 +44,16 @@ export class Metrics {
   private readonly http = new HttpMetrics(this.registry);
   private readonly jobs: JobMetrics;
 
-  constructor(sources: MetricsSources) {
+  constructor(sources: MetricsSources, instance: { id: string; version: string } = { id: 'unnamed', version: '0' }) {
     this.jobs = new JobMetrics(this.registry, sources);
     registerProcessMetrics(this.registry);
+    // Which instance this scrape came from (several instances may sit behind one load balancer).
+    new Gauge({
+      name: 'reelay_instance_info',
+      help: 'This reelay instance: its instance_id (INSTANCE_ID or made up at start) and version; always 1',
+      labelNames: ['instance_id', 'version'],
+      registers: [this.registry],
+    }).set({ instance_id: instance.id, version: instance.version }, 1);
   }
 
   observeRequest(o: RequestObservation): void {

@@ -63,6 +63,7 @@ const EXPECTED_TYPES: Record<(typeof METRIC_NAMES)[number], string> = {
   reelay_usd_held: 'gauge',
   reelay_upstream_inflight_jobs: 'gauge',
   reelay_reconciler_lag_seconds: 'gauge',
+  reelay_instance_info: 'gauge',
   process_resident_memory_bytes: 'gauge',
   process_heap_used_bytes: 'gauge',
   process_cpu_seconds_total: 'counter',
@@ -88,6 +89,12 @@ describe('GET /metrics', () => {
       expect(e.types.get(name), name).toBe(EXPECTED_TYPES[name]);
       expect(e.helps.get(name), name).toBeTruthy();
     }
+  });
+
+  it('names the instance that answered the scrape', async () => {
+    const text = await scrapeText();
+    expect(deps.instance.id).toMatch(/\S/);
+    expect(text).toContain(`reelay_instance_info{instance_id="${deps.instance.id}",version="`);
   });
 
   it('reports the process totals as the operating system counts them', async () => {
