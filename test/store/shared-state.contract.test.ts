@@ -6,6 +6,8 @@ import { engines, type OpenStore } from '../helpers/engines.js';
 import { openDatabase, openMigratedDatabase } from '../../src/db/client.js';
 import { createStore } from '../../src/db/store.js';
 import type { AdminSessionRow } from '../../src/store/rows.js';
+import { SharedStatePruner } from '../../src/store/shared-state-pruner.js';
+import { silentLogger } from '../../src/logging/logger.js';
 
 /** The shared-state units (dashboard sessions, the login throttle, rpm windows), the same on both engines. */
 
@@ -153,6 +155,30 @@ describe.each(engines)('shared state on $name', (engine) => {
       const left = await sql('select window_start from rate_windows');
       expect(left.length).toBe(before - gone);
       expect(left.every((r) => Number(r.window_start) >= T0 + 3 * MINUTE)).toBe(true);
+    });
+  });
+  describe('the background pruner', () => {
+    it('deletes expired sessions, failures past the throttle window and windows before the previous minute, and nothing else', async () => {
+      const { store, sql } = s;
+      await sql('delete from admin_sessions');
+      await sql('delete from auth_failures');
+      await sql('delete from rate_windows');
+      const now = T0 + 100 * MINUTE + 30_000;
+      await store.createAdminSession(session('expired', now - 10_000, 5_000), 100, now - 10_000);
+      await store.createAdminSession(session('live', now - 10_000), 100, now - 10_000);
+      await store.recordAuthFailure('192.0.2.1', now - 60_000);
+      await store.recordAuthFailure('192.0.2.1', now - 59_999);
+      await store.takeRateSlot('key_p', 10, now - 2 * MINUTE);
+      await store.takeRateSlot('key_p', 10, now - MINUTE);
+      await store.takeRateSlot('key_p', 10, now);
+      const pruner = new SharedStatePruner({ store, logger: silentLogger(), now: () => now, authFailureWindowMs: 60_000 });
+      expect(await pruner.prune()).toEqual({ sessions: 1, authFailures: 1, rateWindows: 1 });
+      expect((await sql('select id from admin_sessions')).map((r) => r.id)).toEqual(['live']);
+      expect(await store.recentAuthFailures('192.0.2.1', 0, 10)).toEqual([now - 59_999]);
+      expect((await sql('select window_start from rate_windows order by window_start')).map((r) => Number(r.window_start))).toEqual([
+        T0 + 99 * MINUTE,
+        T0 + 100 * MINUTE,
+      ]);
     });
   });
 });
