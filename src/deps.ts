@@ -20,10 +20,11 @@ export interface Deps {
   catalog: Catalog;
   logger: Logger;
   requestLog: RequestLogWriter;
+  /** Requests per minute per key, counted in the database across instances. */
   rateLimiter: RateLimiter;
   /** Content downloads in progress per key. */
   downloads: DownloadLimiter;
-  /** Wrong admin tokens per client address, on the admin API and the dashboard's login alike. */
+  /** Wrong admin tokens per client address, on the admin API and the dashboard's login alike (in the database, across instances). */
   authThrottle: AuthThrottle;
   settlement: Settlement;
   metrics: Metrics;

@@ -13,7 +13,8 @@ import { createLogger, type Logger } from './logging/logger.js';
 import { RequestLogWriter } from './logging/request-log-writer.js';
 import { RequestLogPruner } from './logging/request-log-pruner.js';
 import { RateLimiter } from './keys/rate-limiter.js';
-import { AuthThrottle } from './http/auth-throttle.js';
+import { AuthThrottle, AUTH_FAILURE_WINDOW_MS } from './http/auth-throttle.js';
+import { SharedStatePruner } from './store/shared-state-pruner.js';
 import { Settlement, DEFAULT_POLL_TIMING, type PollTiming } from './billing/settlement.js';
 import { Reconciler } from './billing/reconciler.js';
 import { Metrics } from './metrics/index.js';
@@ -85,9 +86,9 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps & { dat
     catalog,
     logger,
     requestLog,
-    rateLimiter: new RateLimiter(now),
+    rateLimiter: new RateLimiter(store, now),
     downloads: new DownloadLimiter(),
-    authThrottle: new AuthThrottle(now),
+    authThrottle: new AuthThrottle(store, now),
     uploadBudget: new UploadBudget(config.maxBufferedUploadBytes),
     settlement,
     metrics,
@@ -105,11 +106,13 @@ export interface RunningReelay {
   heartbeat: InstanceHeartbeat;
   /** Deletes request-log rows past REQUEST_LOG_RETENTION_DAYS in the background. */
   requestLogPruner: RequestLogPruner;
+  /** Deletes expired dashboard sessions, old wrong-token records and old rate windows in the background. */
+  sharedStatePruner: SharedStatePruner;
   /** Graceful stop: stop accepting, drain in-flight requests (bounded), stop the reconciler, flush, close. */
   close(drainMs?: number): Promise<void>;
 }
 
-/** read config → open the database → migrate → build deps → serve → start the reconciler and the request-log pruner. */
+/** read config → open the database → migrate → build deps → serve → start the reconciler and the background pruners. */
 export async function startReelay(config: Config, opts: BuildOptions & { reconciler?: boolean } = {}): Promise<RunningReelay> {
   const deps = buildDeps(config, opts);
   // Alive before serving: peers must not take over the creates this instance is about to make.
@@ -169,6 +172,8 @@ export async function startReelay(config: Config, opts: BuildOptions & { reconci
     retentionDays: config.requestLogRetentionDays,
   });
   requestLogPruner.start();
+  const sharedStatePruner = new SharedStatePruner({ store: deps.store, logger: deps.logger, now: deps.now, authFailureWindowMs: AUTH_FAILURE_WINDOW_MS });
+  sharedStatePruner.start();
   const port = (server.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
 
@@ -186,6 +191,7 @@ export async function startReelay(config: Config, opts: BuildOptions & { reconci
       clearTimeout(timer);
       await reconciler.stop();
       await requestLogPruner.stop();
+      await sharedStatePruner.stop();
       try {
         await deps.store.flushPollSchedule(deps.now());
       } catch (err) {
@@ -199,5 +205,5 @@ export async function startReelay(config: Config, opts: BuildOptions & { reconci
       deps.database.close();
     })());
 
-  return { url: `http://${host}:${port}`, port, deps, reconciler, heartbeat, requestLogPruner, close };
+  return { url: `http://${host}:${port}`, port, deps, reconciler, heartbeat, requestLogPruner, sharedStatePruner, close };
 }

@@ -14,6 +14,7 @@ import { usageStore } from './usage-store.js';
 import { dashboardStore } from './dashboard-store.js';
 import { metricsStore } from './metrics-store.js';
 import { coordinationStore } from './coordination-store.js';
+import { sharedStateStore } from './shared-state-store.js';
 import { JobRowCache } from './job-row-cache.js';
 
 /**
@@ -36,6 +37,7 @@ function createSyncStore(database: Database_) {
     ...dashboardStore(database),
     ...metricsStore(database),
     ...coordinationStore(database, jobRows),
+    ...sharedStateStore(database),
     /** Cheap liveness probe for /healthz. */
     ping(): boolean {
       return database.sqlite.prepare('select 1 as ok').get() !== undefined;

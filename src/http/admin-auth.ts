@@ -36,7 +36,7 @@ export function adminAuth(deps: Deps): MiddlewareHandler<AppEnv> {
       throw new ApiError('forbidden', 'The admin API is disabled: set ADMIN_TOKEN to enable it.');
     }
     const address = clientAddress(c);
-    const wait = deps.authThrottle.retryAfterSeconds(address);
+    const wait = await deps.authThrottle.retryAfterSeconds(address);
     if (wait > 0) {
       throw new ApiError('rate_limit_exceeded', 'Too many wrong admin tokens from this address; try again later.', null, { 'retry-after': String(wait) });
     }
@@ -46,7 +46,7 @@ export function adminAuth(deps: Deps): MiddlewareHandler<AppEnv> {
     }
     if (!isAdminToken(deps, token)) {
       // Only a presented token is a guess; a request without one (a probe, a typo'd script) is not.
-      if (token !== null) deps.authThrottle.fail(address);
+      if (token !== null) await deps.authThrottle.fail(address);
       throw new ApiError('unauthorized', 'Missing or invalid admin token.');
     }
     c.set('adminActor', 'admin');

@@ -1,31 +1,19 @@
+import type { Store } from '../store/store.js';
+
 /**
  * Requests-per-minute per key: a sliding window of two one-minute buckets (the previous bucket
- * weighted by how much of it still overlaps the window). In memory, per process.
+ * weighted by how much of it still overlaps the window; see src/store/rate-window.ts). The count
+ * lives in the database (rate_windows), so a key's limit counts its requests on every instance
+ * together; each check is one atomic statement, made only for keys that have a limit.
  */
 export class RateLimiter {
-  private readonly windows = new Map<string, { start: number; current: number; previous: number }>();
-  constructor(private readonly now: () => number) {}
+  constructor(
+    private readonly store: Pick<Store, 'takeRateSlot'>,
+    private readonly now: () => number,
+  ) {}
 
-  /** Counts one request; returns 0 when allowed, else the seconds to wait before retrying. */
-  take(keyId: string, limitPerMinute: number): number {
-    const now = this.now();
-    const minute = 60_000;
-    const bucketStart = now - (now % minute);
-    let w = this.windows.get(keyId);
-    if (!w) {
-      w = { start: bucketStart, current: 0, previous: 0 };
-      this.windows.set(keyId, w);
-    } else if (w.start !== bucketStart) {
-      w.previous = bucketStart - w.start === minute ? w.current : 0;
-      w.current = 0;
-      w.start = bucketStart;
-    }
-    const overlap = 1 - (now - bucketStart) / minute;
-    const estimate = w.previous * overlap + w.current;
-    if (estimate + 1 > limitPerMinute) {
-      return Math.max(1, Math.ceil((minute - (now - bucketStart)) / 1000));
-    }
-    w.current += 1;
-    return 0;
+  /** Counts one request; resolves 0 when allowed, else the seconds to wait before retrying. */
+  take(keyId: string, limitPerMinute: number): Promise<number> {
+    return this.store.takeRateSlot(keyId, limitPerMinute, this.now());
   }
 }

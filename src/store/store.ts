@@ -1,4 +1,4 @@
-import type { KeyRow, JobRow, LedgerRow, AuditRow, CharacterRow, StoredRequestLogRow, RequestLogRow, InstanceRow } from './rows.js';
+import type { KeyRow, JobRow, LedgerRow, AuditRow, CharacterRow, StoredRequestLogRow, RequestLogRow, InstanceRow, AdminSessionRow } from './rows.js';
 import type { Actor, ClaimResult, HoldResult, NewJob, NewKey, KeyPatch, Outcome, SettleResult } from './types.js';
 import type { KeySearch } from '../db/keys-store.js';
 import type { AdminJobQuery, AdminLedgerQuery, JobCursor, LedgerWithVideo } from '../db/admin-store.js';
@@ -166,7 +166,45 @@ export interface CoordinationStore {
   claimDueJobs(r: { instanceId: string; now: number; claimUntil: number; deadBefore: number; limit: number }): Promise<JobRow[]>;
 }
 
-export interface Store extends CoordinationStore, KeysStore, BillingStore, JobsStore, IdempotencyStore, RequestLogStore, AuditStore, CharactersStore, ReportsStore {
+/**
+ * State that every instance on the database shares (design.md, "No process may assume it is
+ * alone"): dashboard sessions, the admin login throttle and the per-key requests-per-minute
+ * windows. Each unit is one statement or one short transaction.
+ */
+export interface SharedStateStore {
+  /**
+   * Stores a new dashboard session (its id is the SHA-256 of the cookie's token). In the same
+   * transaction, drops the sessions expired at `now` and, when `maxSessions` would be exceeded,
+   * the oldest ones.
+   */
+  createAdminSession(row: AdminSessionRow, maxSessions: number, now: number): Promise<void>;
+  /** The session, unless it is unknown or expired at `now`. */
+  getAdminSession(id: string, now: number): Promise<AdminSessionRow | undefined>;
+  /** Replaces the session's flash messages (JSON text) and/or its reveal-once secret (sealed text). */
+  updateAdminSession(id: string, patch: { flash?: string; revealOnce?: string | null }): Promise<void>;
+  deleteAdminSession(id: string): Promise<void>;
+  /** Deletes the sessions expired at `now`; returns how many. */
+  purgeAdminSessions(now: number): Promise<number>;
+
+  /** Records one wrong admin token from `address` at `now`. */
+  recordAuthFailure(address: string, now: number): Promise<void>;
+  /** The times of `address`'s most recent failures after `since`, at most `limit` of them, newest first. */
+  recentAuthFailures(address: string, since: number, limit: number): Promise<number[]>;
+  /** Deletes failures at or before `before`; returns how many. */
+  purgeAuthFailures(before: number): Promise<number>;
+
+  /**
+   * Counts one request of `keyId` against `limitPerMinute`, atomically for every instance: a
+   * sliding window of two one-minute buckets (the previous bucket weighted by how much of it the
+   * window still covers). The request is counted only when allowed. Returns 0 when allowed, else
+   * the whole seconds until the current bucket ends.
+   */
+  takeRateSlot(keyId: string, limitPerMinute: number, now: number): Promise<number>;
+  /** Deletes windows that started before `before`; returns how many. */
+  purgeRateWindows(before: number): Promise<number>;
+}
+
+export interface Store extends CoordinationStore, SharedStateStore, KeysStore, BillingStore, JobsStore, IdempotencyStore, RequestLogStore, AuditStore, CharactersStore, ReportsStore {
   /** Cheap liveness probe for /healthz: resolves true, or rejects when the database is unreachable. */
   ping(): Promise<boolean>;
 }

@@ -3,6 +3,8 @@ import { createHash } from 'node:crypto';
 import { displayPrefix, generateKeySecret, hashKey, KEY_PREFIX } from '../../src/keys/secret.js';
 import { isAcceptableRequestId } from '../../src/ids.js';
 import { RateLimiter } from '../../src/keys/rate-limiter.js';
+import { openMigratedDatabase } from '../../src/db/client.js';
+import { createStore } from '../../src/db/store.js';
 
 describe('key secrets', () => {
   it('have the sk-reelay- prefix and 256 bits of randomness', () => {
@@ -33,14 +35,19 @@ describe('request ids', () => {
 });
 
 describe('rate limiter', () => {
-  it('allows the limit per minute, then asks to retry later, then recovers', () => {
+  it('allows the limit per minute, then asks to retry later, then recovers', async () => {
     let t = 0;
-    const rl = new RateLimiter(() => t);
-    for (let i = 0; i < 5; i++) expect(rl.take('k', 5)).toBe(0);
-    const wait = rl.take('k', 5);
-    expect(wait).toBeGreaterThan(0);
-    expect(rl.take('other', 5)).toBe(0);
-    t += 2 * 60_000;
-    expect(rl.take('k', 5)).toBe(0);
+    const database = openMigratedDatabase(':memory:');
+    try {
+      const rl = new RateLimiter(createStore(database), () => t);
+      for (let i = 0; i < 5; i++) expect(await rl.take('k', 5)).toBe(0);
+      const wait = await rl.take('k', 5);
+      expect(wait).toBeGreaterThan(0);
+      expect(await rl.take('other', 5)).toBe(0);
+      t += 2 * 60_000;
+      expect(await rl.take('k', 5)).toBe(0);
+    } finally {
+      database.close();
+    }
   });
 });

@@ -40,7 +40,7 @@ function refused(message: string) {
  */
 function requireSession(sessions: SessionStore): MiddlewareHandler<UiEnv> {
   return async (c, next) => {
-    const session = sessions.get(readSessionCookie(c));
+    const session = await sessions.get(readSessionCookie(c));
     const method = c.req.method;
     const safe = method === 'GET' || method === 'HEAD';
     if (!session) {
@@ -57,13 +57,15 @@ function requireSession(sessions: SessionStore): MiddlewareHandler<UiEnv> {
       c.set('form', form);
     }
     await next();
+    // Flash messages and the reveal-once secret this request changed, for the next request on any instance.
+    await sessions.save(session);
   };
 }
 
 /** /admin/ui: the admin dashboard, server-rendered, authenticated by its own session cookie. */
 export function dashboardRoutes(deps: Deps): Hono<UiEnv> {
   const app = new Hono<UiEnv>();
-  const sessions = new SessionStore(deps.now);
+  const sessions = new SessionStore(deps.store, deps.now);
 
   app.use('*', securityHeaders);
   app.onError((err, c) => {

@@ -1,30 +1,36 @@
-import { randomBytes, createHash, timingSafeEqual } from 'node:crypto';
+import { randomBytes, createHash, timingSafeEqual, hkdfSync, createCipheriv, createDecipheriv } from 'node:crypto';
 import type { Context } from 'hono';
 import { getCookie, setCookie, deleteCookie } from 'hono/cookie';
+import type { Store } from '../../store/store.js';
 
 /**
- * Dashboard sessions: a random 32-byte token kept in memory (never in the database), sent as an
- * HttpOnly, SameSite=Strict cookie scoped to /admin/ui. Each session has its own CSRF token that
- * every form carries. A restart logs everyone out, which is fine for an operator console.
+ * Dashboard sessions: a random 32-byte token sent as an HttpOnly, SameSite=Strict cookie scoped to
+ * /admin/ui. Each session has its own CSRF token that every form carries. Sessions live in the
+ * database (admin_sessions), so a session opened on one instance is valid on every instance and
+ * survives a restart; the database knows a session only by the SHA-256 of its token, and the one
+ * secret a session may carry (a new key's, shown once) is encrypted with a key derived from the
+ * token, so the database alone can neither use a session nor read that secret.
  */
 export const SESSION_COOKIE = 'reelay_admin_session';
 /** Double-submit cookie protecting the login form itself (there is no session yet). */
 export const LOGIN_COOKIE = 'reelay_admin_login';
 export const COOKIE_PATH = '/admin/ui';
 export const SESSION_TTL_MS = 12 * 3600_000;
-const MAX_SESSIONS = 1000;
+export const MAX_SESSIONS = 1000;
 
 export type Flash = { kind: 'ok' | 'error'; text: string };
+export type RevealOnce = { keyId: string; secret: string };
 
 export interface Session {
-  id: string;
+  /** The cookie's token. Never stored: the database row's id is its SHA-256 (sessionId). */
+  token: string;
   csrf: string;
   createdAt: number;
   expiresAt: number;
   /** Messages for the next page shown (post/redirect/get). */
   flash: Flash[];
   /** A key's plaintext secret, shown once on the next view of that key, then forgotten. */
-  revealOnce: { keyId: string; secret: string } | null;
+  revealOnce: RevealOnce | null;
 }
 
 export const randomToken = (): string => randomBytes(32).toString('base64url');
@@ -36,49 +42,120 @@ export function sameToken(a: string, b: string): boolean {
   return timingSafeEqual(da, db);
 }
 
+/** The database id of the session whose cookie token is `token`. */
+export function sessionId(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+const SEAL_VERSION = 'v1';
+
+/** The AES-256 key that seals a session's reveal-once secret: HKDF-SHA256 of the token. */
+function sealKey(token: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', token, '', 'reelay admin session reveal_once', 32));
+}
+
+/** AES-256-GCM under a key derived from the token, bound to the session's id: "v1.<iv|tag|ciphertext>". */
+export function sealRevealOnce(token: string, value: RevealOnce): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', sealKey(token), iv);
+  cipher.setAAD(Buffer.from(sessionId(token)));
+  const body = Buffer.concat([cipher.update(JSON.stringify(value), 'utf8'), cipher.final()]);
+  return `${SEAL_VERSION}.${Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url')}`;
+}
+
+/** The sealed value, or null when it is not one this token sealed (tampered, or another session's). */
+export function openRevealOnce(token: string, sealed: string): RevealOnce | null {
+  const [version, payload] = sealed.split('.', 2);
+  if (version !== SEAL_VERSION || !payload) return null;
+  try {
+    const raw = Buffer.from(payload, 'base64url');
+    const decipher = createDecipheriv('aes-256-gcm', sealKey(token), raw.subarray(0, 12));
+    decipher.setAAD(Buffer.from(sessionId(token)));
+    decipher.setAuthTag(raw.subarray(12, 28));
+    const text = Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+    const value = JSON.parse(text) as RevealOnce;
+    return typeof value?.keyId === 'string' && typeof value.secret === 'string' ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+function parseFlash(text: string): Flash[] {
+  try {
+    const value = JSON.parse(text) as unknown;
+    return Array.isArray(value) ? (value as Flash[]) : [];
+  } catch {
+    return [];
+  }
+}
+
+const revealKey = (r: RevealOnce | null) => (r ? JSON.stringify([r.keyId, r.secret]) : '');
+
+/**
+ * Sessions in the store. A request works on a Session object (pages push flash messages, set or
+ * consume the reveal-once secret); `save` then writes back whatever changed, before the response
+ * leaves, so the next request finds it on any instance.
+ */
 export class SessionStore {
-  private readonly sessions = new Map<string, Session>();
+  /** What each loaded session held when it was read, to write back only what changed. */
+  private readonly loaded = new WeakMap<Session, { flash: string; reveal: string }>();
 
   constructor(
+    private readonly store: Pick<Store, 'createAdminSession' | 'getAdminSession' | 'updateAdminSession' | 'deleteAdminSession'>,
     private readonly now: () => number,
     private readonly ttlMs = SESSION_TTL_MS,
+    private readonly maxSessions = MAX_SESSIONS,
   ) {}
 
-  create(): Session {
-    this.sweep();
-    if (this.sessions.size >= MAX_SESSIONS) {
-      // Evict the oldest (Map keeps insertion order).
-      const oldest = this.sessions.keys().next().value;
-      if (oldest !== undefined) this.sessions.delete(oldest);
-    }
+  /** Opens a session; expired ones, and the oldest beyond MAX_SESSIONS, are dropped meanwhile. */
+  async create(): Promise<Session> {
     const now = this.now();
-    const session: Session = { id: randomToken(), csrf: randomToken(), createdAt: now, expiresAt: now + this.ttlMs, flash: [], revealOnce: null };
-    this.sessions.set(session.id, session);
+    const session: Session = { token: randomToken(), csrf: randomToken(), createdAt: now, expiresAt: now + this.ttlMs, flash: [], revealOnce: null };
+    await this.store.createAdminSession(
+      { id: sessionId(session.token), csrf: session.csrf, createdAt: now, expiresAt: session.expiresAt, flash: '[]', revealOnce: null },
+      this.maxSessions,
+      now,
+    );
+    this.remember(session);
     return session;
   }
 
-  get(id: string | undefined): Session | null {
-    if (!id) return null;
-    const s = this.sessions.get(id);
-    if (!s) return null;
-    if (s.expiresAt <= this.now()) {
-      this.sessions.delete(id);
-      return null;
-    }
-    return s;
+  /** The live session of this cookie token, or null. */
+  async get(token: string | undefined): Promise<Session | null> {
+    if (!token) return null;
+    const row = await this.store.getAdminSession(sessionId(token), this.now());
+    if (!row) return null;
+    const session: Session = {
+      token,
+      csrf: row.csrf,
+      createdAt: row.createdAt,
+      expiresAt: row.expiresAt,
+      flash: parseFlash(row.flash),
+      revealOnce: row.revealOnce === null ? null : openRevealOnce(token, row.revealOnce),
+    };
+    this.remember(session);
+    return session;
   }
 
-  destroy(id: string): void {
-    this.sessions.delete(id);
+  /** Writes back the flash messages and the reveal-once secret if this request changed them. */
+  async save(session: Session): Promise<void> {
+    const before = this.loaded.get(session);
+    const flash = JSON.stringify(session.flash);
+    const reveal = revealKey(session.revealOnce);
+    const patch: { flash?: string; revealOnce?: string | null } = {};
+    if (!before || before.flash !== flash) patch.flash = flash;
+    if (!before || before.reveal !== reveal) patch.revealOnce = session.revealOnce ? sealRevealOnce(session.token, session.revealOnce) : null;
+    if (patch.flash === undefined && patch.revealOnce === undefined) return;
+    await this.store.updateAdminSession(sessionId(session.token), patch);
+    this.loaded.set(session, { flash, reveal });
   }
 
-  get size(): number {
-    return this.sessions.size;
+  async destroy(token: string): Promise<void> {
+    await this.store.deleteAdminSession(sessionId(token));
   }
 
-  private sweep(): void {
-    const now = this.now();
-    for (const [id, s] of this.sessions) if (s.expiresAt <= now) this.sessions.delete(id);
+  private remember(session: Session): void {
+    this.loaded.set(session, { flash: JSON.stringify(session.flash), reveal: revealKey(session.revealOnce) });
   }
 }
 
@@ -92,7 +169,7 @@ function cookieOptions(c: Context, maxAgeSeconds: number) {
 }
 
 export function setSessionCookie(c: Context, session: Session, ttlMs = SESSION_TTL_MS): void {
-  setCookie(c, SESSION_COOKIE, session.id, cookieOptions(c, Math.floor(ttlMs / 1000)));
+  setCookie(c, SESSION_COOKIE, session.token, cookieOptions(c, Math.floor(ttlMs / 1000)));
 }
 
 export function clearSessionCookie(c: Context): void {

@@ -12,6 +12,7 @@ import { pgUsageStore } from './usage-store.js';
 import { pgDashboardStore } from './dashboard-store.js';
 import { pgMetricsStore } from './metrics-store.js';
 import { pgCoordinationStore } from './coordination-store.js';
+import { pgSharedStateStore } from './shared-state-store.js';
 
 /**
  * The PostgreSQL engine behind the async Store interface. Each unit of work is one statement or
@@ -31,6 +32,7 @@ export function createPgStore(database: PgDatabase): Store {
     ...pgDashboardStore(database),
     ...pgMetricsStore(database),
     ...pgCoordinationStore(database),
+    ...pgSharedStateStore(database),
     async ping(): Promise<boolean> {
       await database.pool.query('select 1');
       return true;

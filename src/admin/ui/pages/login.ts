@@ -37,9 +37,9 @@ function loginPage(token: string | null, message: string | null, disabled: boole
 export function registerLogin(app: Hono<UiEnv>, deps: Deps, sessions: SessionStore): void {
   const disabled = () => !deps.config.adminToken;
 
-  app.get('/login', (c) => {
+  app.get('/login', async (c) => {
     if (disabled()) return c.html(loginPage(null, null, true), 403);
-    if (sessions.get(readSessionCookie(c))) return seeOther(c, BASE);
+    if (await sessions.get(readSessionCookie(c))) return seeOther(c, BASE);
     return c.html(loginPage(issueLoginToken(c), null, false));
   });
 
@@ -52,16 +52,16 @@ export function registerLogin(app: Hono<UiEnv>, deps: Deps, sessions: SessionSto
     }
     // The same per-address throttle as the admin API's: wrong tokens count on both.
     const who = clientAddress(c);
-    const wait = deps.authThrottle.retryAfterSeconds(who);
+    const wait = await deps.authThrottle.retryAfterSeconds(who);
     if (wait > 0) return c.html(loginPage(issueLoginToken(c), 'Too many failed attempts; wait a minute and try again.', false), 429, { 'retry-after': String(wait) });
     if (!isAdminToken(deps, form.get('token'))) {
-      deps.authThrottle.fail(who);
+      await deps.authThrottle.fail(who);
       deps.logger.warn({ request_id: c.get('state').requestId }, 'dashboard login with a wrong admin token');
       return c.html(loginPage(issueLoginToken(c), 'Invalid admin token.', false), 401);
     }
     const old = readSessionCookie(c);
-    if (old) sessions.destroy(old); // never keep a session id chosen before login
-    const session = sessions.create();
+    if (old) await sessions.destroy(old); // never keep a session id chosen before login
+    const session = await sessions.create();
     setSessionCookie(c, session);
     clearLoginCookie(c);
     await deps.store.appendAudit({ actor: UI_ACTOR, action: 'ui.login', targetId: null, requestId: c.get('state').requestId, details: null, now: deps.now() });
@@ -71,8 +71,8 @@ export function registerLogin(app: Hono<UiEnv>, deps: Deps, sessions: SessionSto
 
 /** Registered after the session middleware, which checks the CSRF token of this POST. */
 export function registerLogout(app: Hono<UiEnv>, sessions: SessionStore): void {
-  app.post('/logout', (c) => {
-    sessions.destroy(c.get('session').id);
+  app.post('/logout', async (c) => {
+    await sessions.destroy(c.get('session').token);
     clearSessionCookie(c);
     return seeOther(c, `${BASE}/login`);
   });
