@@ -44,10 +44,11 @@ export function pgAuditStore({ db }: PgDatabase): AuditStore {
         .limit(opts.limit);
     },
     async auditActions() {
-      // Byte order, as SQLite's BINARY collation sorts.
+      // Byte order, as SQLite's BINARY collation sorts (GROUP BY: DISTINCT would not allow the collated ORDER BY).
       const rows = await db
-        .selectDistinct({ action: auditLog.action })
+        .select({ action: auditLog.action })
         .from(auditLog)
+        .groupBy(auditLog.action)
         .orderBy(sql`${auditLog.action} collate "C"`);
       return rows.map((r) => r.action);
     },
