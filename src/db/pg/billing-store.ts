@@ -90,7 +90,7 @@ export async function creditIn(conn: Conn, keyId: string, amountMicros: number, 
   return entry;
 }
 
-export function pgBillingStore({ db }: PgDatabase): Pick<BillingStore, 'placeHold' | 'recordSubmitted' | 'settleJob' | 'recordLateCompletion' | 'appendCredit'> {
+export function pgBillingStore({ db }: PgDatabase): BillingStore {
   return {
     /**
      * Reserves the price on the key and writes the pending job, or refuses. The key row is locked
