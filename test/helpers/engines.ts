@@ -47,7 +47,7 @@ export const postgresEngine: Engine = {
   name: 'postgres',
   async open() {
     const testDb = await freshPgDatabase();
-    const database = openPgDatabase(testDb.url, { max: 4 });
+    const database = openPgDatabase(testDb.url, { max: 10 });
     return {
       store: createPgStore(database),
       async sql(query, params = []) {

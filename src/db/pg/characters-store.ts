@@ -1,6 +1,17 @@
+import { eq } from 'drizzle-orm';
 import type { PgDatabase } from './client.js';
+import { characters } from './schema/index.js';
+import type { CharactersStore } from '../../store/store.js';
 
-// Placeholder on the pg-base branch: the characters units are written on their own branch.
-export function pgCharactersStore(_database: PgDatabase) {
-  return {};
+/** Characters on PostgreSQL; the same units as src/db/characters-store.ts. */
+export function pgCharactersStore({ db }: PgDatabase): CharactersStore {
+  return {
+    async recordCharacter(c) {
+      await db.insert(characters).values(c).onConflictDoNothing();
+    },
+    async getCharacter(id) {
+      const [row] = await db.select().from(characters).where(eq(characters.id, id));
+      return row;
+    },
+  };
 }

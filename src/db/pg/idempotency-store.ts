@@ -1,6 +1,74 @@
+import { and, eq, lt, or } from 'drizzle-orm';
 import type { PgDatabase } from './client.js';
+import { idempotencyKeys } from './schema/index.js';
+import type { IdempotencyStore } from '../../store/store.js';
 
-// Placeholder on the pg-base branch: the idempotency units are written on their own branch.
-export function pgIdempotencyStore(_database: PgDatabase) {
-  return {};
+/**
+ * Idempotency-Key records on PostgreSQL; the same units as src/db/idempotency-store.ts. A claim is
+ * settled by single statements, never select→delete→insert: the INSERT … ON CONFLICT DO NOTHING
+ * takes a free key, and a conditional UPDATE (compare-and-set on the record's age and state)
+ * takes over one that has expired or was abandoned. Whichever of several concurrent claims gets
+ * the row lock first wins; the others re-check the condition on the row it wrote and fail it.
+ */
+export function pgIdempotencyStore({ db }: PgDatabase): IdempotencyStore {
+  const keyIs = (keyId: string, idemKey: string) => and(eq(idempotencyKeys.keyId, keyId), eq(idempotencyKeys.idemKey, idemKey));
+
+  return {
+    /**
+     * Claims (keyId, idemKey) for a new request, or returns the live record that already holds
+     * it. A record older than `expiredBefore`, or an in-flight one older than `abandonedBefore`
+     * (its process stopped mid-request), is replaced.
+     */
+    async claimIdempotencyKey(r) {
+      // A record can vanish between the statements (released, purged): then claim again. Each
+      // round ends as soon as one statement decides, so this loops only while others delete.
+      for (let attempt = 0; ; attempt++) {
+        const inserted = await db
+          .insert(idempotencyKeys)
+          .values({ keyId: r.keyId, idemKey: r.idemKey, route: r.route, bodyHash: r.bodyHash, state: 'in_flight', createdAt: r.now })
+          .onConflictDoNothing()
+          .returning({ keyId: idempotencyKeys.keyId });
+        if (inserted.length === 1) return { claimed: true as const };
+
+        const replaced = await db
+          .update(idempotencyKeys)
+          .set({ route: r.route, bodyHash: r.bodyHash, state: 'in_flight', responseStatus: null, responseHeaders: null, responseBody: null, createdAt: r.now })
+          .where(
+            and(
+              keyIs(r.keyId, r.idemKey),
+              or(
+                lt(idempotencyKeys.createdAt, r.expiredBefore),
+                and(eq(idempotencyKeys.state, 'in_flight'), lt(idempotencyKeys.createdAt, r.abandonedBefore)),
+              ),
+            ),
+          )
+          .returning({ keyId: idempotencyKeys.keyId });
+        if (replaced.length === 1) return { claimed: true as const };
+
+        const [existing] = await db.select().from(idempotencyKeys).where(keyIs(r.keyId, r.idemKey));
+        if (existing) return { claimed: false as const, existing };
+        if (attempt >= 100) throw new Error('idempotency key claim kept losing to concurrent deletes');
+      }
+    },
+    /** A record for (keyId, idemKey) created at or after `since` exists. */
+    async hasIdempotencyRecord(keyId, idemKey, since) {
+      const [row] = await db.select({ createdAt: idempotencyKeys.createdAt }).from(idempotencyKeys).where(keyIs(keyId, idemKey));
+      return row !== undefined && row.createdAt >= since;
+    },
+    async completeIdempotencyKey(keyId, idemKey, res) {
+      await db
+        .update(idempotencyKeys)
+        .set({ state: 'done', responseStatus: res.status, responseHeaders: JSON.stringify(res.headers), responseBody: res.body })
+        .where(keyIs(keyId, idemKey));
+    },
+    /** Frees the key when nothing was created (rejected before forwarding, or unknown outcome). */
+    async releaseIdempotencyKey(keyId, idemKey) {
+      await db.delete(idempotencyKeys).where(keyIs(keyId, idemKey));
+    },
+    async purgeIdempotencyKeys(before) {
+      const res = await db.delete(idempotencyKeys).where(lt(idempotencyKeys.createdAt, before));
+      return res.rowCount ?? 0;
+    },
+  };
 }
+

@@ -1,0 +1,92 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { engines, type OpenStore } from '../helpers/engines.js';
+import type { Store } from '../../src/store/store.js';
+import { T0, countRows } from './fixtures.js';
+
+const DAY = 24 * 3600_000;
+
+describe.each(engines)('idempotency store on $name', (engine) => {
+  let os: OpenStore;
+  let store: Store;
+  beforeEach(async () => {
+    os = await engine.open();
+    store = os.store;
+  });
+  afterEach(async () => {
+    await os.close();
+  });
+
+  /** A claim at `now` with a 24 h replay window and in-flight claims from before `abandonedBefore` abandoned. */
+  const claim = (now: number, over: { keyId?: string; idemKey?: string; bodyHash?: string; abandonedBefore?: number } = {}) =>
+    store.claimIdempotencyKey({
+      keyId: over.keyId ?? 'key_1',
+      idemKey: over.idemKey ?? 'idem-1',
+      route: 'POST /v1/videos',
+      bodyHash: over.bodyHash ?? 'h1',
+      now,
+      expiredBefore: now - DAY,
+      abandonedBefore: over.abandonedBefore ?? T0 - 1,
+    });
+
+  it('claims a free key once; a second claim sees the in-flight record', async () => {
+    expect(await claim(T0)).toEqual({ claimed: true });
+    expect(await claim(T0 + 5, { bodyHash: 'h2' })).toEqual({
+      claimed: false,
+      existing: { keyId: 'key_1', idemKey: 'idem-1', route: 'POST /v1/videos', bodyHash: 'h1', state: 'in_flight', responseStatus: null, responseHeaders: null, responseBody: null, createdAt: T0 },
+    });
+    // scoped per API key and per idempotency key
+    expect(await claim(T0 + 5, { keyId: 'key_2' })).toEqual({ claimed: true });
+    expect(await claim(T0 + 5, { idemKey: 'idem-2' })).toEqual({ claimed: true });
+  });
+
+  it('a completed record replays its response', async () => {
+    await claim(T0);
+    await store.completeIdempotencyKey('key_1', 'idem-1', { status: 200, headers: { 'content-type': 'application/json' }, body: '{"id":"video_1"}' });
+    const r = await claim(T0 + 1000);
+    expect(r).toEqual({
+      claimed: false,
+      existing: { keyId: 'key_1', idemKey: 'idem-1', route: 'POST /v1/videos', bodyHash: 'h1', state: 'done', responseStatus: 200, responseHeaders: '{"content-type":"application/json"}', responseBody: '{"id":"video_1"}', createdAt: T0 },
+    });
+  });
+
+  it('an expired record is replaced by a new claim', async () => {
+    await claim(T0);
+    await store.completeIdempotencyKey('key_1', 'idem-1', { status: 200, headers: {}, body: 'old' });
+    expect(await claim(T0 + DAY)).toMatchObject({ claimed: false }); // created_at == expiredBefore: still live
+    expect(await claim(T0 + DAY + 1, { bodyHash: 'h9' })).toEqual({ claimed: true });
+    expect(await claim(T0 + DAY + 2)).toEqual({
+      claimed: false,
+      existing: { keyId: 'key_1', idemKey: 'idem-1', route: 'POST /v1/videos', bodyHash: 'h9', state: 'in_flight', responseStatus: null, responseHeaders: null, responseBody: null, createdAt: T0 + DAY + 1 },
+    });
+    expect(await countRows(os, 'idempotency_keys')).toBe(1);
+  });
+
+  it('an abandoned in-flight record is taken over; a done one is not', async () => {
+    await claim(T0);
+    await claim(T0, { idemKey: 'idem-done' });
+    await store.completeIdempotencyKey('key_1', 'idem-done', { status: 201, headers: {}, body: 'b' });
+    expect(await claim(T0 + 10, { abandonedBefore: T0 })).toMatchObject({ claimed: false }); // not older than abandonedBefore
+    expect(await claim(T0 + 10, { abandonedBefore: T0 + 1 })).toEqual({ claimed: true });
+    expect(await claim(T0 + 10, { idemKey: 'idem-done', abandonedBefore: T0 + 1 })).toMatchObject({ claimed: false, existing: { state: 'done', responseStatus: 201 } });
+  });
+
+  it('release frees the key; hasIdempotencyRecord sees live records since a time', async () => {
+    await claim(T0);
+    expect(await store.hasIdempotencyRecord('key_1', 'idem-1', T0)).toBe(true);
+    expect(await store.hasIdempotencyRecord('key_1', 'idem-1', T0 + 1)).toBe(false);
+    expect(await store.hasIdempotencyRecord('key_1', 'idem-x', 0)).toBe(false);
+    await store.releaseIdempotencyKey('key_1', 'idem-1');
+    expect(await store.hasIdempotencyRecord('key_1', 'idem-1', 0)).toBe(false);
+    expect(await claim(T0 + 1)).toEqual({ claimed: true });
+    await store.releaseIdempotencyKey('key_1', 'nothing-here');
+  });
+
+  it('purge deletes records older than a time and says how many', async () => {
+    await claim(T0, { idemKey: 'a' });
+    await claim(T0 + 1, { idemKey: 'b' });
+    await claim(T0 + 2, { idemKey: 'c' });
+    expect(await store.purgeIdempotencyKeys(T0 + 2)).toBe(2);
+    expect(await store.purgeIdempotencyKeys(T0 + 2)).toBe(0);
+    expect(await store.hasIdempotencyRecord('key_1', 'c', 0)).toBe(true);
+  });
+});
