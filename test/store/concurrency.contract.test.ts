@@ -73,7 +73,7 @@ describe.each(engines)('concurrent units on $name', (engine) => {
 
   it('20 concurrent claims of one idempotency key: exactly one claimed, no error', async () => {
     const claim = (i: number) =>
-      store.claimIdempotencyKey({ keyId: 'key_1', idemKey: 'same', route: 'POST /v1/videos', bodyHash: `h${i}`, now: T0 + i, expiredBefore: T0 - 86_400_000, abandonedBefore: T0 - 1 });
+      store.claimIdempotencyKey({ keyId: 'key_1', idemKey: 'same', route: 'POST /v1/videos', bodyHash: `h${i}`, now: T0 + i, expiredBefore: T0 - 86_400_000, instanceId: 'instance-1', deadBefore: T0 - 1 });
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => claim(i)));
     expect(results.filter((r) => r.claimed)).toHaveLength(1);
     for (const r of results) if (!r.claimed) expect(r.existing.state).toBe('in_flight');
@@ -81,12 +81,12 @@ describe.each(engines)('concurrent units on $name', (engine) => {
   });
 
   it('20 concurrent claims taking over one expired record: exactly one claimed', async () => {
-    await store.claimIdempotencyKey({ keyId: 'key_1', idemKey: 'same', route: 'r', bodyHash: 'old', now: T0, expiredBefore: 0, abandonedBefore: 0 });
+    await store.claimIdempotencyKey({ keyId: 'key_1', idemKey: 'same', route: 'r', bodyHash: 'old', now: T0, expiredBefore: 0, instanceId: 'instance-1', deadBefore: 0 });
     await store.completeIdempotencyKey('key_1', 'same', { status: 200, headers: {}, body: 'old' });
     const later = T0 + 2 * 86_400_000;
     const results = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        store.claimIdempotencyKey({ keyId: 'key_1', idemKey: 'same', route: 'r', bodyHash: `h${i}`, now: later, expiredBefore: later - 86_400_000, abandonedBefore: later - 60_000 }),
+        store.claimIdempotencyKey({ keyId: 'key_1', idemKey: 'same', route: 'r', bodyHash: `h${i}`, now: later, expiredBefore: later - 86_400_000, instanceId: 'instance-1', deadBefore: later - 60_000 }),
       ),
     );
     expect(results.filter((r) => r.claimed)).toHaveLength(1);
@@ -94,7 +94,7 @@ describe.each(engines)('concurrent units on $name', (engine) => {
   });
 
   it('concurrent claims and releases of one key never throw', async () => {
-    const args = (i: number) => ({ keyId: 'key_1', idemKey: 'churn', route: 'r', bodyHash: `h${i}`, now: T0 + i, expiredBefore: 0, abandonedBefore: 0 });
+    const args = (i: number) => ({ keyId: 'key_1', idemKey: 'churn', route: 'r', bodyHash: `h${i}`, now: T0 + i, expiredBefore: 0, instanceId: 'instance-1', deadBefore: 0 });
     const work: Promise<unknown>[] = [];
     for (let i = 0; i < 20; i++) {
       work.push(store.claimIdempotencyKey(args(i)));

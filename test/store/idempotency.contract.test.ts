@@ -16,8 +16,8 @@ describe.each(engines)('idempotency store on $name', (engine) => {
     await os.close();
   });
 
-  /** A claim at `now` with a 24 h replay window and in-flight claims from before `abandonedBefore` abandoned. */
-  const claim = (now: number, over: { keyId?: string; idemKey?: string; bodyHash?: string; abandonedBefore?: number } = {}) =>
+  /** A claim by `instanceId` (default: one live instance) at `now` with a 24 h replay window. */
+  const claim = (now: number, over: { keyId?: string; idemKey?: string; bodyHash?: string; instanceId?: string } = {}) =>
     store.claimIdempotencyKey({
       keyId: over.keyId ?? 'key_1',
       idemKey: over.idemKey ?? 'idem-1',
@@ -25,8 +25,10 @@ describe.each(engines)('idempotency store on $name', (engine) => {
       bodyHash: over.bodyHash ?? 'h1',
       now,
       expiredBefore: now - DAY,
-      abandonedBefore: over.abandonedBefore ?? T0 - 1,
+      instanceId: over.instanceId ?? 'instance-a',
+      deadBefore: now - 30_000,
     });
+  const beat = (id: string, at: number) => store.heartbeat({ id, host: 'h', pid: 1, version: 'v', startedAt: T0 }, at);
 
   it('claims a free key once; a second claim sees the in-flight record', async () => {
     expect(await claim(T0)).toEqual({ claimed: true });
@@ -61,13 +63,30 @@ describe.each(engines)('idempotency store on $name', (engine) => {
     expect(await countRows(os, 'idempotency_keys')).toBe(1);
   });
 
-  it('an abandoned in-flight record is taken over; a done one is not', async () => {
+  it('an in-flight record of a dead instance is taken over; of a live one, or a done one, not', async () => {
+    await beat('instance-a', T0);
+    await beat('instance-b', T0);
     await claim(T0);
     await claim(T0, { idemKey: 'idem-done' });
     await store.completeIdempotencyKey('key_1', 'idem-done', { status: 201, headers: {}, body: 'b' });
-    expect(await claim(T0 + 10, { abandonedBefore: T0 })).toMatchObject({ claimed: false }); // not older than abandonedBefore
-    expect(await claim(T0 + 10, { abandonedBefore: T0 + 1 })).toEqual({ claimed: true });
-    expect(await claim(T0 + 10, { idemKey: 'idem-done', abandonedBefore: T0 + 1 })).toMatchObject({ claimed: false, existing: { state: 'done', responseStatus: 201 } });
+    // instance-a is alive (heartbeat within 30 s): neither b nor a itself can take the claim
+    expect(await claim(T0 + 10_000, { instanceId: 'instance-b' })).toMatchObject({ claimed: false, existing: { instanceId: 'instance-a' } });
+    expect(await claim(T0 + 10_000)).toMatchObject({ claimed: false });
+    // 31 s without a heartbeat from instance-a: dead, so b takes the claim over
+    await beat('instance-b', T0 + 31_000);
+    expect(await claim(T0 + 31_000, { instanceId: 'instance-b', bodyHash: 'h2' })).toEqual({ claimed: true });
+    expect(await claim(T0 + 31_001, { instanceId: 'instance-b' })).toMatchObject({ claimed: false, existing: { instanceId: 'instance-b', bodyHash: 'h2' } });
+    // a done record is replayed whoever asks
+    expect(await claim(T0 + 31_000, { idemKey: 'idem-done', instanceId: 'instance-b' })).toMatchObject({ claimed: false, existing: { state: 'done', responseStatus: 201 } });
+  });
+
+  it('an in-flight record of a stopped or unknown instance is taken over at once', async () => {
+    await beat('instance-a', T0);
+    await claim(T0);
+    await store.markInstanceStopped('instance-a', T0 + 1);
+    expect(await claim(T0 + 2, { instanceId: 'instance-b' })).toEqual({ claimed: true });
+    await claim(T0, { idemKey: 'idem-ghost', instanceId: 'never-registered' });
+    expect(await claim(T0 + 2, { idemKey: 'idem-ghost', instanceId: 'instance-b' })).toEqual({ claimed: true });
   });
 
   it('release frees the key; hasIdempotencyRecord sees live records since a time', async () => {

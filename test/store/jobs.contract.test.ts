@@ -161,16 +161,15 @@ describe.each(engines)('jobs store on $name', (engine) => {
     expect(ids(await store.jobsDueForPoll(T0 + 300, 1))).toEqual([early.id]);
   });
 
-  it('pendingJobsCreatedBefore and openJobsCreatedBefore', async () => {
+  it('openJobsCreatedBefore', async () => {
     const oldPending = await heldJob(store, keyId, {}, T0);
     const oldQueued = await submittedJob(store, keyId, {}, T0);
     const oldSettled = await submittedJob(store, keyId, {}, T0);
     await store.settleJob(oldSettled.id, { kind: 'expired', reason: 'x' }, who());
     await heldJob(store, keyId, {}, T0 + 100);
-    expect(ids(await store.pendingJobsCreatedBefore(T0 + 100, 10))).toEqual([oldPending.id]);
     expect(sorted(await store.openJobsCreatedBefore(T0 + 100, 10))).toEqual([oldPending.id, oldQueued.id].sort());
     expect(await store.openJobsCreatedBefore(T0 + 100, 1)).toHaveLength(1);
-    expect(await store.pendingJobsCreatedBefore(T0, 10)).toEqual([]);
+    expect(await store.openJobsCreatedBefore(T0, 10)).toEqual([]);
   });
 
   it('openHoldTotals and countOpenJobsDue are numbers', async () => {

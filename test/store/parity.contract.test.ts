@@ -38,9 +38,9 @@ describe('engine parity', () => {
     out.push(await store.updateKey('key_q', { disabled: true, allowedModels: [] }));
     out.push(await store.revokeKey('key_q', T0 + 14));
     await store.touchKeys(new Map([['key_p', T0 + 15]]));
-    out.push(await store.claimIdempotencyKey({ keyId: 'key_p', idemKey: 'i', route: 'r', bodyHash: 'b', now: T0, expiredBefore: 0, abandonedBefore: 0 }));
+    out.push(await store.claimIdempotencyKey({ keyId: 'key_p', idemKey: 'i', route: 'r', bodyHash: 'b', now: T0, expiredBefore: 0, instanceId: 'instance-1', deadBefore: 0 }));
     await store.completeIdempotencyKey('key_p', 'i', { status: 200, headers: { a: 'b' }, body: 'x' });
-    out.push(await store.claimIdempotencyKey({ keyId: 'key_p', idemKey: 'i', route: 'r', bodyHash: 'b', now: T0, expiredBefore: 0, abandonedBefore: 0 }));
+    out.push(await store.claimIdempotencyKey({ keyId: 'key_p', idemKey: 'i', route: 'r', bodyHash: 'b', now: T0, expiredBefore: 0, instanceId: 'instance-1', deadBefore: 0 }));
     await store.recordCharacter({ id: 'char_1', keyId: 'key_p', requestId: 'req_c', createdAt: T0 });
     out.push(await store.getCharacter('char_1'));
     out.push(await store.getKey('key_p'), await store.getKey('key_q'));
@@ -49,7 +49,7 @@ describe('engine parity', () => {
     out.push(await store.searchKeys({ sort: 'available', dir: 'desc', offset: 0, limit: 10 }));
     out.push(await store.listKeyNames(), await store.listKeys({ limit: 10 }));
     out.push(await store.keyHeadroom('key_p', true), await store.openHoldTotals(), await store.countOpenJobsDue(T0 + 1000));
-    out.push(await store.jobsDueForPoll(T0 + 1000, 10), await store.pendingJobsCreatedBefore(T0 + 1000, 10));
+    out.push(await store.jobsDueForPoll(T0 + 1000, 10), await store.pendingJobsOfDeadInstances(T0, 'instance-1', 10));
     out.push((await store.listAudit({ limit: 10 })).map(({ seq: _s, ...a }) => strip(a)), await store.auditActions());
     return out;
   }

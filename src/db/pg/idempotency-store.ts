@@ -1,6 +1,6 @@
-import { and, eq, lt, or } from 'drizzle-orm';
+import { and, eq, lt, or, sql } from 'drizzle-orm';
 import type { PgDatabase } from './client.js';
-import { idempotencyKeys } from './schema/index.js';
+import { idempotencyKeys, instances } from './schema/index.js';
 import type { IdempotencyStore } from '../../store/store.js';
 
 /**
@@ -16,8 +16,8 @@ export function pgIdempotencyStore({ db }: PgDatabase): IdempotencyStore {
   return {
     /**
      * Claims (keyId, idemKey) for a new request, or returns the live record that already holds
-     * it. A record older than `expiredBefore`, or an in-flight one older than `abandonedBefore`
-     * (its process stopped mid-request), is replaced.
+     * it. A record older than `expiredBefore`, or an in-flight one whose instance is dead (stopped,
+     * unknown, or silent since `deadBefore`: its request died with it), is replaced.
      */
     async claimIdempotencyKey(r) {
       // A record can vanish between the statements (released, purged): then claim again. Each
@@ -25,20 +25,25 @@ export function pgIdempotencyStore({ db }: PgDatabase): IdempotencyStore {
       for (let attempt = 0; ; attempt++) {
         const inserted = await db
           .insert(idempotencyKeys)
-          .values({ keyId: r.keyId, idemKey: r.idemKey, route: r.route, bodyHash: r.bodyHash, state: 'in_flight', createdAt: r.now })
+          .values({ keyId: r.keyId, idemKey: r.idemKey, route: r.route, bodyHash: r.bodyHash, state: 'in_flight', createdAt: r.now, instanceId: r.instanceId })
           .onConflictDoNothing()
           .returning({ keyId: idempotencyKeys.keyId });
         if (inserted.length === 1) return { claimed: true as const };
 
         const replaced = await db
           .update(idempotencyKeys)
-          .set({ route: r.route, bodyHash: r.bodyHash, state: 'in_flight', responseStatus: null, responseHeaders: null, responseBody: null, createdAt: r.now })
+          .set({ route: r.route, bodyHash: r.bodyHash, state: 'in_flight', responseStatus: null, responseHeaders: null, responseBody: null, createdAt: r.now, instanceId: r.instanceId })
           .where(
             and(
               keyIs(r.keyId, r.idemKey),
               or(
                 lt(idempotencyKeys.createdAt, r.expiredBefore),
-                and(eq(idempotencyKeys.state, 'in_flight'), lt(idempotencyKeys.createdAt, r.abandonedBefore)),
+                and(
+                  eq(idempotencyKeys.state, 'in_flight'),
+                  sql`${idempotencyKeys.instanceId} is distinct from ${r.instanceId}`,
+                  sql`not exists (select 1 from ${instances} where ${instances.id} = ${idempotencyKeys.instanceId}
+                    and ${instances.stoppedAt} is null and ${instances.heartbeatAt} >= ${r.deadBefore})`,
+                ),
               ),
             ),
           )

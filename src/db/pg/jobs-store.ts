@@ -40,7 +40,7 @@ export function pgJobsStore({ db }: PgDatabase): JobsStore {
     await db.transaction(async (tx) => {
       await tx.execute(sql`select 1 from ${jobs} where ${jobs.id} = any(${sql.param(ids)}::text[]) order by ${idC} for update`);
       await tx.execute(sql`
-        update ${jobs} set next_poll_at = v.next_poll_at, updated_at = ${now}
+        update ${jobs} set next_poll_at = v.next_poll_at, claimed_by = null, claim_until = null, updated_at = ${now}
         from unnest(${sql.param(ids)}::text[], ${sql.param(nexts)}::bigint[]) as v(id, next_poll_at)
         where ${jobs.id} = v.id and ${submittedAndOpen} and ${pollsClean}
           and (${jobs.nextPollAt} is null or ${jobs.nextPollAt} < v.next_poll_at)`);
@@ -84,7 +84,7 @@ export function pgJobsStore({ db }: PgDatabase): JobsStore {
     async recordProgress(jobId, s, now) {
       await db
         .update(jobs)
-        .set({ status: s.status, progress: s.progress, nextPollAt: s.nextPollAt, pollFailures: 0, notFoundCount: 0, lastNotFoundAt: null, updatedAt: now })
+        .set({ status: s.status, progress: s.progress, nextPollAt: s.nextPollAt, pollFailures: 0, notFoundCount: 0, lastNotFoundAt: null, claimedBy: null, claimUntil: null, updatedAt: now })
         .where(
           and(
             eq(jobs.id, jobId),
@@ -112,7 +112,7 @@ export function pgJobsStore({ db }: PgDatabase): JobsStore {
     async recordPollFailure(jobId, nextPollAt, now) {
       await db
         .update(jobs)
-        .set({ pollFailures: sql`${jobs.pollFailures} + 1`, nextPollAt, updatedAt: now })
+        .set({ pollFailures: sql`${jobs.pollFailures} + 1`, nextPollAt, claimedBy: null, claimUntil: null, updatedAt: now })
         .where(and(eq(jobs.id, jobId), submittedAndOpen));
     },
 
@@ -129,6 +129,8 @@ export function pgJobsStore({ db }: PgDatabase): JobsStore {
           notFoundCount: sql`case when ${counts} then ${jobs.notFoundCount} + 1 else ${jobs.notFoundCount} end`,
           lastNotFoundAt: sql`case when ${counts} then ${now}::bigint else ${jobs.lastNotFoundAt} end`,
           nextPollAt,
+          claimedBy: null,
+          claimUntil: null,
           updatedAt: now,
         })
         .where(eq(jobs.id, jobId))
@@ -147,15 +149,6 @@ export function pgJobsStore({ db }: PgDatabase): JobsStore {
         .from(jobs)
         .where(and(submittedAndOpen, isNotNull(jobs.videoId), lte(jobs.nextPollAt, now)))
         .orderBy(asc(jobs.nextPollAt))
-        .limit(limit);
-    },
-
-    /** Creates that were in flight when an earlier process died: their outcome is unknown. */
-    async pendingJobsCreatedBefore(at, limit) {
-      return db
-        .select()
-        .from(jobs)
-        .where(and(eq(jobs.status, 'pending'), lt(jobs.createdAt, at)))
         .limit(limit);
     },
 
