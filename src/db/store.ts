@@ -13,6 +13,7 @@ import { adminStore } from './admin-store.js';
 import { usageStore } from './usage-store.js';
 import { dashboardStore } from './dashboard-store.js';
 import { metricsStore } from './metrics-store.js';
+import { ledgerCheck } from './ledger-check.js';
 import { JobRowCache } from './job-row-cache.js';
 
 /**
@@ -34,6 +35,7 @@ function createSyncStore(database: Database_) {
     ...usageStore(database),
     ...dashboardStore(database),
     ...metricsStore(database),
+    ...ledgerCheck(database),
     /** Cheap liveness probe for /healthz. */
     ping(): boolean {
       return database.sqlite.prepare('select 1 as ok').get() !== undefined;

@@ -11,6 +11,7 @@ import { pgAdminStore } from './admin-store.js';
 import { pgUsageStore } from './usage-store.js';
 import { pgDashboardStore } from './dashboard-store.js';
 import { pgMetricsStore } from './metrics-store.js';
+import { pgLedgerCheck } from './ledger-check.js';
 
 /**
  * The PostgreSQL engine behind the async Store interface. Each unit of work is one statement or
@@ -29,6 +30,7 @@ export function createPgStore(database: PgDatabase): Store {
     ...pgUsageStore(database),
     ...pgDashboardStore(database),
     ...pgMetricsStore(database),
+    ...pgLedgerCheck(database),
     async ping(): Promise<boolean> {
       await database.pool.query('select 1');
       return true;
