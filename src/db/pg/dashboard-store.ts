@@ -62,9 +62,9 @@ left join crp on crp.model = c.model and crp.day = c.day
 order by c.model collate "C", c.day collate "C"`;
 
 const SPEND_SQL = (byKey: boolean) =>
-  `select ${DAY} as day, sum(amount_micros) as spent, count(*) as captures
+  `select ${DAY} collate "C" as day, sum(amount_micros) as spent, count(*) as captures
    from ledger where kind = 'capture'${byKey ? ' and key_id = $3' : ''} and created_at >= $1 and created_at < $2
-   group by day order by day collate "C"`;
+   group by day order by day`;
 
 export function pgDashboardStore({ db, pool }: PgDatabase) {
   const query = async (text: string, params: unknown[]) => (await pool.query(text, params)).rows as Record<string, unknown>[];

@@ -15,14 +15,16 @@ export function pgRequestLogStore({ db }: PgDatabase) {
   return {
     /**
      * Deletes up to `limit` request-log rows created before `before` (oldest first), in one short
-     * statement; returns how many went. Best effort like the inserts: the commit does not wait for
-     * the WAL flush (synchronous_commit off, this transaction only).
+     * statement; returns how many went. Ties on created_at go in seq order, as SQLite's walk of
+     * request_log_created_idx (ordered by created_at, then rowid = seq) takes them. Best effort
+     * like the inserts: the commit does not wait for the WAL flush (synchronous_commit off, this
+     * transaction only).
      */
     async deleteRequestLogBefore(before: number, limit: number): Promise<number> {
       return db.transaction(async (tx) => {
         await tx.execute(sql`set local synchronous_commit = off`);
         const r = await tx.execute(
-          sql`delete from request_log where seq in (select seq from request_log where created_at < ${before} order by created_at limit ${limit})`,
+          sql`delete from request_log where seq in (select seq from request_log where created_at < ${before} order by created_at, seq limit ${limit})`,
         );
         return r.rowCount ?? 0;
       });
