@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engines, type OpenStore } from '../helpers/engines.js';
+import { enginesWithLinguistic } from './linguistic-engine.js';
 import type { JobCursor, Order } from '../../src/store/queries.js';
 import { DAY0, DAY1, NOW, jobRow, ledgerRow, requestRow, seed } from './fixture.js';
 
@@ -8,7 +9,7 @@ import { DAY0, DAY1, NOW, jobRow, ledgerRow, requestRow, seed } from './fixture.
 /** Every job in (created_at, id byte order) ascending order. */
 const ALL_ASC = ['job_a1', 'job_Z2', 'job_a3', 'job_b1', 'job_b2', 'job_b3', 'job_b4', 'job_b5', 'job_a4', 'job_r1', 'job_x1', 'job_z1', 'job_z2'];
 
-describe.each(engines)('$name: report units', (engine) => {
+describe.each(enginesWithLinguistic(engines))('$label: report units', (engine) => {
   let o: OpenStore;
   beforeAll(async () => {
     o = await engine.open();
