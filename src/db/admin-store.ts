@@ -8,35 +8,8 @@ import type { StoredRequestLogRow } from './request-log-store.js';
  * The admin views' reads: jobs, ledger and request log, filtered and keyset-paginated so pages
  * never skip or repeat a row, whatever the ties in created_at.
  */
-export type Order = 'asc' | 'desc';
-
-export interface JobCursor {
-  createdAt: number;
-  id: string;
-}
-
-export interface AdminJobQuery {
-  keyId?: string;
-  statuses?: readonly string[];
-  model?: string;
-  from?: number;
-  to?: number;
-  after?: JobCursor;
-  order: Order;
-  limit: number;
-}
-
-export interface AdminLedgerQuery {
-  keyId?: string;
-  jobId?: string;
-  from?: number;
-  to?: number;
-  afterSeq?: number;
-  order: Order;
-  limit: number;
-}
-
-export type LedgerWithVideo = LedgerRow & { videoId: string | null };
+export type { Order, JobCursor, AdminJobQuery, AdminLedgerQuery, LedgerWithVideo } from '../store/queries.js';
+import type { Order, JobCursor, AdminJobQuery, AdminLedgerQuery, LedgerWithVideo } from '../store/queries.js';
 
 /**
  * Rows strictly after `c` in (created_at, id) order. Written as a range on created_at plus a

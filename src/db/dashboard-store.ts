@@ -7,44 +7,8 @@ import { OPEN_STATUSES, type JobRow } from './billing-store.js';
  * Read-only aggregates for the admin dashboard (/admin/ui). Times are ms since the epoch; days are
  * UTC dates (`YYYY-MM-DD`); ranges are `from` inclusive, `to` exclusive.
  */
-export interface TimeRange {
-  from: number;
-  to: number;
-}
-
-export interface DaySpend {
-  day: string;
-  spentMicros: number;
-  captures: number;
-}
-
-export interface KeySpend {
-  keyId: string;
-  name: string | null;
-  prefix: string | null;
-  spentMicros: number;
-  jobs: number;
-}
-
-export interface ModelDayHealth {
-  model: string;
-  day: string;
-  jobs: number;
-  completed: number;
-  failed: number;
-  expired: number;
-  rejected: number;
-  /** rejections that are the upstream's doing (5xx, 429, connection failures), not the client's 4xx */
-  rejectedUpstream: number;
-  unknown: number;
-  open: number;
-  /** submitted → completed (ms), nearest-rank percentiles over the completed jobs of the day */
-  genP50Ms: number | null;
-  genP95Ms: number | null;
-  /** the upstream's answer time to the create request (ms), from the request log */
-  createP50Ms: number | null;
-  createP95Ms: number | null;
-}
+export type { TimeRange, DaySpend, KeySpend, ModelDayHealth } from '../store/queries.js';
+import type { TimeRange, DaySpend, KeySpend, ModelDayHealth } from '../store/queries.js';
 
 const DAY = `strftime('%Y-%m-%d', created_at / 1000, 'unixepoch')`;
 

@@ -5,16 +5,8 @@ import { requestLog } from './schema/index.js';
 export type { RequestLogRow, StoredRequestLogRow } from '../store/rows.js';
 import type { RequestLogRow, StoredRequestLogRow } from '../store/rows.js';
 
-export interface RequestLogQuery {
-  requestId?: string;
-  videoId?: string;
-  keyId?: string;
-  from?: number;
-  to?: number;
-  /** cursor: the seq of the last row of the previous page */
-  beforeSeq?: number;
-  limit: number;
-}
+export type { RequestLogQuery } from '../store/queries.js';
+import type { RequestLogQuery } from '../store/queries.js';
 
 export function requestLogStore({ db, sqlite, withoutSync }: Database_) {
   // One statement prepared once and run per row with positional values: a flush runs it for every

@@ -15,6 +15,7 @@ import { dashboardStore } from './dashboard-store.js';
 import { metricsStore } from './metrics-store.js';
 import { coordinationStore } from './coordination-store.js';
 import { sharedStateStore } from './shared-state-store.js';
+import { ledgerCheck } from './ledger-check.js';
 import { JobRowCache } from './job-row-cache.js';
 
 /**
@@ -38,6 +39,7 @@ function createSyncStore(database: Database_) {
     ...metricsStore(database),
     ...coordinationStore(database, jobRows),
     ...sharedStateStore(database),
+    ...ledgerCheck(database),
     /** Cheap liveness probe for /healthz. */
     ping(): boolean {
       return database.sqlite.prepare('select 1 as ok').get() !== undefined;

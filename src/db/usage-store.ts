@@ -3,46 +3,10 @@ import type { Database_ } from './client.js';
 import { apiKeys, jobs } from './schema/index.js';
 import { jobsAfter, type JobCursor } from './admin-store.js';
 
+export type { UsageFilter, UsageGroupBy, UsageRow, UsageGroupRow } from '../store/queries.js';
+import type { UsageFilter, UsageGroupBy, UsageRow, UsageGroupRow } from '../store/queries.js';
+
 /** Billing reads: the usage export (keyset-paginated pages) and the SQL-aggregated summary. */
-export interface UsageFilter {
-  from?: number;
-  to?: number;
-  keyId?: string;
-}
-
-export type UsageGroupBy = 'key' | 'model' | 'day';
-
-/** One billable job as the export needs it (only the columns it shows). */
-export interface UsageRow {
-  id: string;
-  videoId: string | null;
-  keyId: string;
-  keyName: string | null;
-  kind: string;
-  model: string;
-  size: string;
-  requestedSeconds: number;
-  billedSeconds: number | null;
-  rateMicros: number;
-  flatPriceMicros: number | null;
-  chargedMicros: number;
-  status: string;
-  errorCode: string | null;
-  requestId: string;
-  upstreamRequestId: string | null;
-  createdAt: number;
-  completedAt: number | null;
-}
-
-export interface UsageGroupRow {
-  group: string;
-  keyName: string | null;
-  jobs: number;
-  chargedJobs: number;
-  billedSeconds: number;
-  amountMicros: number;
-}
-
 function usageWhere(f: UsageFilter): SQL | undefined {
   return and(
     f.keyId !== undefined ? eq(jobs.keyId, f.keyId) : undefined,

@@ -1,10 +1,10 @@
 import type { KeyRow, JobRow, LedgerRow, AuditRow, CharacterRow, StoredRequestLogRow, RequestLogRow, InstanceRow, AdminSessionRow } from './rows.js';
 import type { Actor, ClaimResult, HoldResult, NewJob, NewKey, KeyPatch, Outcome, SettleResult } from './types.js';
 import type { KeySearch } from '../db/keys-store.js';
-import type { AdminJobQuery, AdminLedgerQuery, JobCursor, LedgerWithVideo } from '../db/admin-store.js';
-import type { UsageFilter, UsageGroupBy, UsageGroupRow, UsageRow } from '../db/usage-store.js';
-import type { RequestLogQuery } from '../db/request-log-store.js';
-import type { DaySpend, KeySpend, ModelDayHealth, TimeRange } from '../db/dashboard-store.js';
+import type {
+  AdminJobQuery, AdminLedgerQuery, JobCursor, LedgerWithVideo, UsageFilter, UsageGroupBy, UsageGroupRow, UsageRow,
+  RequestLogQuery, DaySpend, KeySpend, ModelDayHealth, TimeRange,
+} from './queries.js';
 
 /**
  * The storage seam: every query the application makes, as whole units of work, all async so that
@@ -135,6 +135,19 @@ export interface ReportsStore {
   findJobByCreateRequestId(id: string): Promise<JobRow | undefined>;
   heldMicrosTotal(): Promise<number>;
   reconcilerLagMs(now: number): Promise<number>;
+  /**
+   * The ledger invariants that do not hold, as human-readable messages (empty when all hold), read
+   * straight from the tables in one consistent snapshot, independently of the code that writes
+   * them. Used by the tests after every money path and by `reelay db copy` to verify a copy.
+   * Per key (keys in id order): balance = credits − adjustments − captures; held = holds −
+   * captures − releases; available (balance − held) ≥ 0; balance ≥ 0. Per job (jobs in id
+   * order): its hold entries equal its held amount; at most one terminal entry; an open job
+   * (pending, queued, in_progress) has no capture or release; a settled job that held money has
+   * its hold fully resolved (captures + releases = held) and exactly one terminal entry; its
+   * captures equal its charged amount; only a completed job is charged.
+   * The messages are the same on every engine for the same data.
+   */
+  ledgerViolations(): Promise<string[]>;
 }
 
 /**

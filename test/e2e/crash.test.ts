@@ -9,7 +9,7 @@ import { startSimulator, type SimulatorHandle } from '../../src/simulator/index.
 import { openMigratedDatabase } from '../../src/db/client.js';
 import { createStore } from '../../src/db/store.js';
 import { createKey } from '../../src/keys/service.js';
-import { ledgerViolations } from '../helpers/ledger-invariants.js';
+import { ledgerViolations, sqliteLedgerChecker } from '../helpers/ledger-invariants.js';
 
 /**
  * A real reelay process is killed with SIGKILL at random moments (10 kills) while 200 job
@@ -191,7 +191,7 @@ describe('crash safety', () => {
       const captures = check.prepare("select job_id, count(*) as n from ledger where kind = 'capture' group by job_id having n > 1").all();
       expect(captures).toEqual([]);
       expect((check.prepare('select sum(held_micros) as h from api_keys').get() as { h: number }).h).toBe(0);
-      expect(ledgerViolations(check)).toEqual([]);
+      expect(await ledgerViolations(sqliteLedgerChecker(check))).toEqual([]);
       expect(check.pragma('integrity_check', { simple: true })).toBe('ok');
       // Failed jobs that reelay learnt of were all free.
       const failed = jobs.filter((j) => j.status === 'failed');

@@ -69,7 +69,7 @@ describe('unknown outcomes are never retried', () => {
       up.reset();
     }
     expect(await s.reelay.deps.store.getKey(key.id)).toMatchObject({ heldMicros: 0 });
-    expect(s.violations()).toEqual([]);
+    expect(await s.violations()).toEqual([]);
   });
 
   it('an Idempotency-Key stays claimed after an unknown outcome: the retry replays the answer, no second job', async () => {

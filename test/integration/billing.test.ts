@@ -122,7 +122,7 @@ describe('holds', () => {
     expect(sim.sim.jobs.size - before).toBe(10);
     const k = (await h.deps.store.getKey(key.id))!;
     expect(k.balanceMicros - k.heldMicros).toBe(0);
-    expect(ledgerViolations(h.database.sqlite)).toEqual([]);
+    expect(await ledgerViolations(h.deps.store)).toEqual([]);
   });
 
   it('prices remix and edits at the source, extensions at the requested seconds', async () => {
@@ -164,7 +164,7 @@ describe('the reconciler', () => {
     expect(jobs.map((j) => j.status)).toEqual(['failed', 'completed', 'completed', 'failed', 'completed', 'completed']);
     const k = (await h.deps.store.getKey(key.id))!;
     expect([k.balanceMicros, k.heldMicros]).toEqual([10_000_000 - 4 * 800_000, 0]);
-    expect(ledgerViolations(h.database.sqlite)).toEqual([]);
+    expect(await ledgerViolations(h.deps.store)).toEqual([]);
   });
 });
 

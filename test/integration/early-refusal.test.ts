@@ -18,7 +18,7 @@ beforeAll(async () => {
   h = buildHarness({ upstreamUrl: sim.url, env: { MAX_MULTIPART_BYTES: String(2 * 1024 * 1024), MAX_BUFFERED_UPLOAD_BYTES: String(2 * 1024 * 1024) } });
 });
 afterAll(async () => {
-  expect(ledgerViolations(h.database.sqlite)).toEqual([]);
+  expect(await ledgerViolations(h.deps.store)).toEqual([]);
   h.close();
   await sim.close();
 });

@@ -130,7 +130,7 @@ describe('ledger invariants (property-based)', () => {
                 s = settlement();
                 break;
             }
-            const violations = ledgerViolations(database.sqlite);
+            const violations = await ledgerViolations(store);
             if (violations.length) throw new Error(`after ${JSON.stringify(c)}: ${violations.join('; ')}`);
           }
           // Charges never exceed what was held, and failed/expired jobs are free.

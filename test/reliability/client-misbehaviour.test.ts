@@ -41,7 +41,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await s.reelay.deps.requestLog.flush();
-  expect(s.violations()).toEqual([]);
+  expect(await s.violations()).toEqual([]);
   expect(s.leaks()).toEqual([]);
   expect(s.capture.logs.filter((l) => /"level":(50|60)/.test(l))).toEqual([]);
   await s.close();

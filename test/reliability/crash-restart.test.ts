@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { connect } from 'node:net';
 import Database from 'better-sqlite3';
 import { startFaultUpstream, type FaultUpstream } from '../helpers/fault-upstream.js';
-import { ledgerViolations } from '../helpers/ledger-invariants.js';
+import { ledgerViolations, sqliteLedgerChecker } from '../helpers/ledger-invariants.js';
 import { openMigratedDatabase } from '../../src/db/client.js';
 import { createStore } from '../../src/db/store.js';
 import { createKey } from '../../src/keys/service.js';
@@ -205,7 +205,7 @@ describe('SIGKILL at random points of job lifecycles', () => {
       expect(new Set(videoIds).size).toBe(videoIds.length);
       expect(check.prepare("select job_id, count(*) as n from ledger where terminal = 1 group by job_id having n > 1").all()).toEqual([]);
       expect((check.prepare('select sum(held_micros) as h from api_keys').get() as { h: number }).h).toBe(0);
-      expect(ledgerViolations(check)).toEqual([]);
+      expect(await ledgerViolations(sqliteLedgerChecker(check))).toEqual([]);
       expect(check.pragma('integrity_check', { simple: true })).toBe('ok');
     } finally {
       check.close();
@@ -287,7 +287,7 @@ describe('graceful shutdown on SIGTERM', () => {
         // The create that was in flight is recorded (not left pending), with its hold.
         expect(check.prepare('select status from jobs where video_id = ?').get(createdId)).toEqual({ status: 'queued' });
         expect(check.prepare("select count(*) as n from jobs where status = 'pending'").get()).toEqual({ n: 0 });
-        expect(ledgerViolations(check)).toEqual([]);
+        expect(await ledgerViolations(sqliteLedgerChecker(check))).toEqual([]);
         expect(check.pragma('integrity_check', { simple: true })).toBe('ok');
       } finally {
         check.close();

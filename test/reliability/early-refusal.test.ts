@@ -34,7 +34,7 @@ afterAll(async () => {
   // Nothing was forwarded, held or charged.
   expect(up.requests.length).toBe(0);
   expect(s.reelay.deps.database.sqlite.prepare('select count(*) as n from jobs').get()).toEqual({ n: 0 });
-  expect(s.violations()).toEqual([]);
+  expect(await s.violations()).toEqual([]);
   await s.close();
   await up.close();
 });

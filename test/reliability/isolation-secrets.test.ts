@@ -42,7 +42,7 @@ afterAll(async () => {
     expect(sent).not.toContain('sk-reelay-');
     expect(sent).not.toContain(ADMIN_TOKEN);
   }
-  expect(h.violations()).toEqual([]);
+  expect(await h.violations()).toEqual([]);
   console.info(`isolation: ${probes} probes`);
   await h.close();
   await up.close();
@@ -261,7 +261,7 @@ describe('the admin surface', () => {
     }
     expect((await h.deps.store.searchAudit({ limit: 1000 })).length).toBe(before);
     expect(await h.deps.store.getKey(id)).toMatchObject({ balanceMicros: 6_500_000 });
-    expect(h.violations()).toEqual([]);
+    expect(await h.violations()).toEqual([]);
   });
 
   it('never shows a key secret again after creation, nor any other secret, in admin reads', async () => {

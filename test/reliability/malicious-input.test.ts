@@ -29,8 +29,8 @@ afterAll(async () => {
   expect(await h.deps.store.getKey(victim.id)).toMatchObject({ balanceMicros: 10_000_000, heldMicros: 0 });
   expect(h.database.sqlite.prepare('select kind, count(*) as n from ledger where key_id = ? group by kind').all(victim.id)).toEqual([{ kind: 'credit', n: 1 }]);
   expect(h.database.sqlite.prepare('select count(*) as n from jobs where key_id = ?').get(victim.id)).toEqual({ n: 0 });
-  expect(h.violations()).toEqual([]);
-  expect(s.violations()).toEqual([]);
+  expect(await h.violations()).toEqual([]);
+  expect(await s.violations()).toEqual([]);
   expect(h.capture.logs.filter((l) => /"level":(50|60)/.test(l))).toEqual([]);
   expect(s.capture.logs.filter((l) => /"level":(50|60)/.test(l))).toEqual([]);
   expect(h.leaks()).toEqual([]);
@@ -145,7 +145,7 @@ describe('generated JSON bodies (fast-check)', () => {
       }),
       { numRuns: 300, seed: 11 },
     );
-    expect(h.violations()).toEqual([]);
+    expect(await h.violations()).toEqual([]);
     expect(accepted).toBeGreaterThan(0);
   });
 
@@ -195,7 +195,7 @@ describe('generated JSON bodies (fast-check)', () => {
       }),
       { numRuns: 200, seed: 17 },
     );
-    expect(h.violations()).toEqual([]);
+    expect(await h.violations()).toEqual([]);
   });
 
   it('random paths, methods and ids under /v1 and /admin are 4xx and never reach the upstream', async () => {

@@ -61,7 +61,7 @@ describe('nothing leaves unbilled: download-then-delete', () => {
     await reconcileThroughVanishing();
     expect(await jobOf(id)).toMatchObject({ status: 'completed', chargedMicros: 800_000 });
     expect(await h.deps.store.getKey(key.id)).toMatchObject({ balanceMicros: 9_200_000, heldMicros: 0 });
-    expect(h.violations()).toEqual([]);
+    expect(await h.violations()).toEqual([]);
   });
 
   it('a finished video deleted without a download is charged: the delete looks the job up first', async () => {
@@ -73,7 +73,7 @@ describe('nothing leaves unbilled: download-then-delete', () => {
     expect(sent).toEqual([`GET /v1/videos/${id}`, `DELETE /v1/videos/${id}`]);
     await reconcileThroughVanishing();
     expect(await jobOf(id)).toMatchObject({ status: 'completed', chargedMicros: 800_000 });
-    expect(h.violations()).toEqual([]);
+    expect(await h.violations()).toEqual([]);
   });
 
   it('a delete is not forwarded while the upstream cannot say what became of the job', async () => {
@@ -97,7 +97,7 @@ describe('nothing leaves unbilled: download-then-delete', () => {
     const res = await h.call(`/v1/videos/${open.id}/content`, { key: open.key.secret });
     expect(res.status).toBe(200);
     expect(['queued', 'in_progress']).toContain((await jobOf(open.id)).status);
-    expect(h.violations()).toEqual([]);
+    expect(await h.violations()).toEqual([]);
   });
 });
 
@@ -130,7 +130,7 @@ describe('remix and edit pricing', () => {
     const edit = await create(key, { prompt: 'edit', video: { id: extId } }, '/v1/videos/edits');
     expect(edit.status).toBe(200);
     expect(edit.headers.get('x-reelay-hold-usd')).toBe('1.600000');
-    expect(h.violations()).toEqual([]);
+    expect(await h.violations()).toEqual([]);
   });
 
   it('a source that did not complete is refused with 400 on video, with no upstream call', async () => {
@@ -181,7 +181,7 @@ describe('what the upstream reports is checked', () => {
     expect(remix.status).toBe(200);
     expect(remix.headers.get('x-reelay-hold-usd')).toBe('0.800000');
     expect(h.capture.logs.some((l) => l.includes('upstream_seconds_out_of_range'))).toBe(true);
-    expect(h.violations()).toEqual([]);
+    expect(await h.violations()).toEqual([]);
   });
 
   it('an out-of-range completed_at is ignored: admin views and exports keep working', async () => {
@@ -216,6 +216,6 @@ describe('a create answered with a video id reelay already has', () => {
     expect(rows.map((r) => r.status)).toEqual(['unknown', 'unknown', 'unknown']);
     expect((await jobOf(first.id)).keyId).toBe(first.key.id);
     expect(h.capture.logs.filter((l) => l.includes('upstream_duplicate_video_id')).length).toBeGreaterThanOrEqual(3);
-    expect(h.violations()).toEqual([]);
+    expect(await h.violations()).toEqual([]);
   });
 });

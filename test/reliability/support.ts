@@ -122,7 +122,7 @@ export async function startServer(opts: ReelayOptions) {
     newKey,
     call,
     raw: (payload: string | Buffer, o: RawOptions = {}) => rawExchange(reelay.port, payload, o).then((r) => (capture.responses.push(r.text), r)),
-    violations: () => ledgerViolations(reelay.deps.database.sqlite),
+    violations: () => ledgerViolations(reelay.deps.store),
     /** Every leak in logs, responses, the database file and its WAL. */
     leaks: () => [...capture.leaks(), ...Capture.findSecrets(databaseBytes(dbPath), capture.secrets, 'database file')],
     async close() {
@@ -182,7 +182,7 @@ export function inProcess(opts: ReelayOptions) {
     newKey,
     call,
     createJson,
-    violations: () => ledgerViolations(database.sqlite),
+    violations: () => ledgerViolations(deps.store),
     leaks: () => [...capture.leaks(), ...Capture.findSecrets(databaseBytes(dbPath), capture.secrets, 'database file')],
     async close() {
       await deps.requestLog.stop();

@@ -120,7 +120,7 @@ describe('a create under each upstream fault', () => {
     }
     if (behaviour !== 'refuse' && behaviour.kind === 'status' && behaviour.retryAfter) expect(r.res.headers.get('retry-after')).toBe(behaviour.retryAfter);
     expect(r.res.headers.get('x-request-id')).toBeTruthy();
-    expect(h.violations()).toEqual([]);
+    expect(await h.violations()).toEqual([]);
   });
 
   it('a reset while a 3 MiB multipart body is still being sent → 502, unknown, released, sent once', async () => {
@@ -139,7 +139,7 @@ describe('a create under each upstream fault', () => {
     expect(createsFor(rid)).toBe(1);
     expect(up.creates().find((r) => r.headers['x-client-request-id'] === rid)!.bodyBytes).toBe(0);
     expect(await h.deps.store.getKey(key.id)).toMatchObject({ balanceMicros: 10_000_000, heldMicros: 0 });
-    expect(h.violations()).toEqual([]);
+    expect(await h.violations()).toEqual([]);
   });
 
   it('logs every unknown-outcome create for admin review, without the body or the credentials', () => {
@@ -156,7 +156,7 @@ describe('a create under each upstream fault', () => {
     expect(failed.jobs[0]).toMatchObject({ status: 'failed', charged: 0 });
     expect(failed.balance).toMatchObject({ balanceMicros: 10_000_000, heldMicros: 0 });
     up.reset();
-    expect(h.violations()).toEqual([]);
+    expect(await h.violations()).toEqual([]);
   });
 });
 
@@ -195,7 +195,7 @@ describe('status polls and the reconciler under upstream faults', () => {
     }
     expect(['queued', 'in_progress']).toContain((await jobOf(id)).status);
     expect(await h.deps.store.getKey(key.id)).toMatchObject({ balanceMicros: 10_000_000, heldMicros: 800_000 });
-    expect(h.violations()).toEqual([]);
+    expect(await h.violations()).toEqual([]);
   });
 
   const tickCases: [string, Behaviour | 'refuse', number][] = [
@@ -229,7 +229,7 @@ describe('status polls and the reconciler under upstream faults', () => {
       expect(job.nextPollAt).toBeGreaterThanOrEqual(Date.UTC(2026, 10, 21, 13, 0, 0));
     }
     expect(await h.deps.store.getKey(key.id)).toMatchObject({ balanceMicros: 10_000_000, heldMicros: 800_000 });
-    expect(h.violations()).toEqual([]);
+    expect(await h.violations()).toEqual([]);
   });
 
   it.each(['cancelled', 'archived'])('an unknown terminal status (%s) counts as failed: released at once by a poll or the reconciler', async (status) => {
@@ -246,7 +246,7 @@ describe('status polls and the reconciler under upstream faults', () => {
       expect(await jobOf(id)).toMatchObject({ status: 'failed', chargedMicros: 0, errorCode: 'upstream_status_unknown' });
       expect(await h.deps.store.getKey(key.id)).toMatchObject({ balanceMicros: 10_000_000, heldMicros: 0 });
     }
-    expect(h.violations()).toEqual([]);
+    expect(await h.violations()).toEqual([]);
   });
 
   it('the reconciler charges a completed job exactly once, however often it and the client look', async () => {
@@ -259,7 +259,7 @@ describe('status polls and the reconciler under upstream faults', () => {
     expect(await h.deps.store.getKey(key.id)).toMatchObject({ balanceMicros: 9_200_000, heldMicros: 0 });
     const captures = h.database.sqlite.prepare("select count(*) as n from ledger where kind = 'capture' and job_id = ?").get((await jobOf(id)).id) as { n: number };
     expect(captures.n).toBe(1);
-    expect(h.violations()).toEqual([]);
+    expect(await h.violations()).toEqual([]);
   });
 
   it('a job that vanishes is expired and released; its completion seen later is recorded, never charged', async () => {
@@ -280,7 +280,7 @@ describe('status polls and the reconciler under upstream faults', () => {
     expect((await jobOf(id)).lateCompletedAt).not.toBeNull();
     expect(await h.deps.store.getKey(key.id)).toMatchObject({ balanceMicros: 10_000_000, heldMicros: 0 });
     expect(h.capture.logs.some((l) => l.includes('completion seen after the job expired'))).toBe(true);
-    expect(h.violations()).toEqual([]);
+    expect(await h.violations()).toEqual([]);
   });
 
   it('a job that outlives the maximum age is expired; a completion after that is free', async () => {
@@ -293,7 +293,7 @@ describe('status polls and the reconciler under upstream faults', () => {
     await h.call(`/v1/videos/${id}`, { key: key.secret });
     expect(await jobOf(id)).toMatchObject({ status: 'expired', chargedMicros: 0 });
     expect(await h.deps.store.getKey(key.id)).toMatchObject({ balanceMicros: 10_000_000, heldMicros: 0 });
-    expect(h.violations()).toEqual([]);
+    expect(await h.violations()).toEqual([]);
   });
 });
 
@@ -345,7 +345,7 @@ describe('random mixes of faults', () => {
             up.reset();
           }
         }
-        expect(h.violations()).toEqual([]);
+        expect(await h.violations()).toEqual([]);
         const k = (await h.deps.store.getKey(key.id))!;
         expect(k.balanceMicros - k.heldMicros).toBeGreaterThanOrEqual(0);
       }),

@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { connect } from 'node:net';
 import Database from 'better-sqlite3';
 import { startFaultUpstream, type Behaviour, type FaultRequest } from '../helpers/fault-upstream.js';
-import { ledgerViolations } from '../helpers/ledger-invariants.js';
+import { ledgerViolations, sqliteLedgerChecker } from '../helpers/ledger-invariants.js';
 import { openMigratedDatabase } from '../../src/db/client.js';
 import { createStore } from '../../src/db/store.js';
 import { createKey } from '../../src/keys/service.js';
@@ -383,9 +383,11 @@ async function main(): Promise<number> {
 
   // Samples: memory, descriptors, and the ledger invariants checked in one read transaction.
   const check = new Database(dbPath, { readonly: true });
-  const checkLedger = () => {
+  // The checker reads in one transaction of its own: one consistent snapshot per check.
+  const checker = sqliteLedgerChecker(check);
+  const checkLedger = async () => {
     counts.invariantChecks++;
-    const v = check.transaction(() => ledgerViolations(check))();
+    const v = await ledgerViolations(checker);
     for (const p of v) if (!counts.invariantViolations.includes(p)) counts.invariantViolations.push(p);
   };
   const sampler = (async () => {
@@ -397,7 +399,7 @@ async function main(): Promise<number> {
       } catch {
         /* process gone */
       }
-      checkLedger();
+      await checkLedger();
       const elapsed = Math.round((Date.now() - started) / 1000);
       process.stderr.write(
         `soak: ${elapsed}s requests=${counts.requests} faults=${Object.values(counts.faults).reduce((a, b) => a + b, 0)} gateway5xx=${counts.gateway5xx.length} violations=${counts.invariantViolations.length} rss=${samples.at(-1)!.rssKb}kB fds=${samples.at(-1)!.fds}\n`,
@@ -420,7 +422,7 @@ async function main(): Promise<number> {
   const openDeleted = (check.prepare("select count(*) as n from jobs where status in ('pending','queued','in_progress') and deleted_at is not null").get() as { n: number }).n;
   const end = crashed ? samples.at(-1)! : sampleProcess(pid);
   samples.push(end);
-  checkLedger();
+  await checkLedger();
 
   // Final accounting straight from the database.
   const jobs = check.prepare('select status, count(*) as n, sum(charged_micros) as charged from jobs group by status').all() as { status: string; n: number; charged: number }[];

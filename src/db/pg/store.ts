@@ -13,13 +13,14 @@ import { pgDashboardStore } from './dashboard-store.js';
 import { pgMetricsStore } from './metrics-store.js';
 import { pgCoordinationStore } from './coordination-store.js';
 import { pgSharedStateStore } from './shared-state-store.js';
+import { pgLedgerCheck } from './ledger-check.js';
 
 /**
  * The PostgreSQL engine behind the async Store interface. Each unit of work is one statement or
  * one transaction written for READ COMMITTED (see design.md, "Storage has two engines").
  */
 export function createPgStore(database: PgDatabase): Store {
-  const store = {
+  return {
     ...pgKeysStore(database),
     ...pgBillingStore(database),
     ...pgJobsStore(database),
@@ -33,11 +34,10 @@ export function createPgStore(database: PgDatabase): Store {
     ...pgMetricsStore(database),
     ...pgCoordinationStore(database),
     ...pgSharedStateStore(database),
+    ...pgLedgerCheck(database),
     async ping(): Promise<boolean> {
       await database.pool.query('select 1');
       return true;
     },
   };
-  // TEMPORARY while the engine is being built on branches: the cast goes when every unit exists.
-  return store as unknown as Store;
 }
