@@ -44,6 +44,9 @@ describe.each(engines)('billing store on $name', (engine) => {
           pollFailures: 0,
           notFoundCount: 0,
           lastNotFoundAt: null,
+          instanceId: null,
+          claimedBy: null,
+          claimUntil: null,
         },
       });
       expect(await store.getJob(j.id)).toEqual(r.ok && r.job);

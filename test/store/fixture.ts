@@ -189,6 +189,9 @@ export function jobRow(id: string) {
     pollFailures: 0,
     notFoundCount: 0,
     lastNotFoundAt: null,
+    instanceId: null,
+    claimedBy: null,
+    claimUntil: null,
   };
 }
 

@@ -34,7 +34,7 @@ describe.each(engines)('idempotency store on $name', (engine) => {
     expect(await claim(T0)).toEqual({ claimed: true });
     expect(await claim(T0 + 5, { bodyHash: 'h2' })).toEqual({
       claimed: false,
-      existing: { keyId: 'key_1', idemKey: 'idem-1', route: 'POST /v1/videos', bodyHash: 'h1', state: 'in_flight', responseStatus: null, responseHeaders: null, responseBody: null, createdAt: T0 },
+      existing: { keyId: 'key_1', idemKey: 'idem-1', route: 'POST /v1/videos', bodyHash: 'h1', state: 'in_flight', responseStatus: null, responseHeaders: null, responseBody: null, createdAt: T0, instanceId: 'instance-a' },
     });
     // scoped per API key and per idempotency key
     expect(await claim(T0 + 5, { keyId: 'key_2' })).toEqual({ claimed: true });
@@ -47,7 +47,7 @@ describe.each(engines)('idempotency store on $name', (engine) => {
     const r = await claim(T0 + 1000);
     expect(r).toEqual({
       claimed: false,
-      existing: { keyId: 'key_1', idemKey: 'idem-1', route: 'POST /v1/videos', bodyHash: 'h1', state: 'done', responseStatus: 200, responseHeaders: '{"content-type":"application/json"}', responseBody: '{"id":"video_1"}', createdAt: T0 },
+      existing: { keyId: 'key_1', idemKey: 'idem-1', route: 'POST /v1/videos', bodyHash: 'h1', state: 'done', responseStatus: 200, responseHeaders: '{"content-type":"application/json"}', responseBody: '{"id":"video_1"}', createdAt: T0, instanceId: 'instance-a' },
     });
   });
 
@@ -58,7 +58,7 @@ describe.each(engines)('idempotency store on $name', (engine) => {
     expect(await claim(T0 + DAY + 1, { bodyHash: 'h9' })).toEqual({ claimed: true });
     expect(await claim(T0 + DAY + 2)).toEqual({
       claimed: false,
-      existing: { keyId: 'key_1', idemKey: 'idem-1', route: 'POST /v1/videos', bodyHash: 'h9', state: 'in_flight', responseStatus: null, responseHeaders: null, responseBody: null, createdAt: T0 + DAY + 1 },
+      existing: { keyId: 'key_1', idemKey: 'idem-1', route: 'POST /v1/videos', bodyHash: 'h9', state: 'in_flight', responseStatus: null, responseHeaders: null, responseBody: null, createdAt: T0 + DAY + 1, instanceId: 'instance-a' },
     });
     expect(await countRows(os, 'idempotency_keys')).toBe(1);
   });
