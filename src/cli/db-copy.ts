@@ -52,6 +52,7 @@ export interface CopyReport {
   tables: TableCount[];
   keys: { count: number; balanceMicros: string; heldMicros: string };
   ledger: LedgerKindTotal[];
+  /** Sums over every job row (settled or not) of held_micros and charged_micros, compared on both sides. */
   jobs: { heldMicros: string; chargedMicros: string };
   sequences: { table: string; column: string; next: string }[];
 }
@@ -415,7 +416,7 @@ export function formatReport(r: CopyReport): string {
     'Ledger totals per kind, identical on both sides:',
     ...(r.ledger.length === 0 ? ['  (no ledger entries)'] : r.ledger.map((l) => `  ${l.kind.padEnd(10)}  ${String(l.entries).padStart(8)} entries  ${usd(l.amountMicros).padStart(16)} USD`)),
     `Every key's balance and held amount is identical on both sides: ${r.keys.count} keys, balance ${usd(r.keys.balanceMicros)} USD, held ${usd(r.keys.heldMicros)} USD.`,
-    `Jobs: held ${usd(r.jobs.heldMicros)} USD, charged ${usd(r.jobs.chargedMicros)} USD on both sides.`,
+    `Jobs: ${r.tables.find((t) => t.table === 'jobs')?.rows ?? 0}, charged ${usd(r.jobs.chargedMicros)} USD in all, on both sides.`,
     'Verified. Point DATABASE_URL at the PostgreSQL database and start reelay.',
   ];
   return `${lines.join('\n')}\n`;
