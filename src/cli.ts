@@ -1,5 +1,6 @@
 import { HELP, GROUPS } from './cli/help.js';
-import { UsageError, exitCodeOf, openStore } from './cli/common.js';
+import { UsageError, exitCodeOf, openLocalStore } from './cli/common.js';
+import { describeDatabase, loadConfig } from './config.js';
 import { keysCommand } from './cli/keys.js';
 import { usageCommand } from './cli/usage.js';
 import { requestsCommand } from './cli/requests.js';
@@ -35,9 +36,16 @@ export async function runCli(argv: string[]): Promise<number> {
         await requestsCommand(sub, rest.slice(1));
         return 0;
       case 'migrate': {
-        const { close } = openStore({ create: true });
-        close();
-        process.stderr.write('Migrations applied.\n');
+        // SQLite: creates the file when needed. PostgreSQL: migratePg, under the advisory lock.
+        const config = loadConfig(process.env);
+        const opened = await openLocalStore({ create: true, config });
+        await opened.close();
+        process.stderr.write(`Migrations applied (${opened.engine === 'postgres' ? 'PostgreSQL' : 'SQLite'}: ${describeDatabase(config.database)}).\n`);
+        return 0;
+      }
+      case 'db': {
+        const { dbCommand } = await import('./cli/db-copy.js');
+        await dbCommand(sub, rest.slice(1));
         return 0;
       }
       case 'simulator': {

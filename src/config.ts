@@ -22,6 +22,13 @@ const schema = z.object({
     .default(8080),
   HOST: z.string().min(1, 'HOST must not be empty').default('127.0.0.1'),
   DATABASE_URL: z.string().min(1, 'DATABASE_URL must not be empty').default('./data/reelay.db'),
+  // PostgreSQL connections one instance may open (ignored on SQLite).
+  DATABASE_POOL_SIZE: z.coerce
+    .number({ error: 'DATABASE_POOL_SIZE must be a number' })
+    .int('DATABASE_POOL_SIZE must be a whole number')
+    .min(1, 'DATABASE_POOL_SIZE must be between 1 and 1000')
+    .max(1000, 'DATABASE_POOL_SIZE must be between 1 and 1000')
+    .default(10),
   UPSTREAM_BASE_URL: z
     .string()
     .default('https://api.openai.com/v1')
@@ -105,7 +112,8 @@ export const CONFIG_VARIABLES: readonly string[] = Object.freeze(Object.keys(sch
 export interface Config {
   readonly port: number;
   readonly host: string;
-  readonly databasePath: string;
+  /** Where the data lives: a SQLite file (or `:memory:`), or a PostgreSQL server (DATABASE_URL). */
+  readonly database: DatabaseConfig;
   readonly upstreamBaseUrl: string;
   readonly upstreamApiKey: string | undefined;
   readonly adminToken: string | undefined;
@@ -142,14 +150,72 @@ export interface Config {
 
 export class ConfigError extends Error {}
 
-/** `file:./x.db` and `file:///abs/x.db` become plain paths; `:memory:` stays. */
-export function databasePathFromUrl(url: string): string {
-  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
-    throw new ConfigError('DATABASE_URL: PostgreSQL is not supported yet; use a SQLite file path');
+/** DATABASE_URL, read: which engine, and where. `poolSize` is DATABASE_POOL_SIZE. */
+export type DatabaseConfig =
+  | { readonly engine: 'sqlite'; readonly path: string }
+  | { readonly engine: 'postgres'; readonly url: string; readonly poolSize: number };
+
+/**
+ * Reads DATABASE_URL: `postgres://…` / `postgresql://…` is PostgreSQL; `file:./x.db` and
+ * `file:///abs/x.db` become plain SQLite paths; anything else is a SQLite path (`:memory:` stays).
+ * A malformed value throws a ConfigError naming DATABASE_URL (never echoing a password).
+ */
+export function parseDatabaseUrl(value: string, poolSize = 10): DatabaseConfig {
+  const v = value.trim();
+  if (v === '') throw new ConfigError('DATABASE_URL: must not be empty');
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(v)?.[1]?.toLowerCase();
+  if (scheme === 'postgres' || scheme === 'postgresql') {
+    let u: URL;
+    try {
+      u = new URL(v);
+    } catch {
+      throw new ConfigError('DATABASE_URL: not a valid PostgreSQL URL; use postgres://user:password@host:5432/database');
+    }
+    if (!u.hostname && !u.searchParams.get('host')) {
+      throw new ConfigError(`DATABASE_URL: the PostgreSQL URL ${redactDatabaseUrl(v)} names no host; use postgres://user:password@host:5432/database`);
+    }
+    if (u.pathname === '' || u.pathname === '/') {
+      throw new ConfigError(`DATABASE_URL: the PostgreSQL URL ${redactDatabaseUrl(v)} names no database; use postgres://user:password@host:5432/database`);
+    }
+    return { engine: 'postgres', url: v, poolSize };
   }
-  if (url.startsWith('file://')) return new URL(url).pathname;
-  if (url.startsWith('file:')) return url.slice('file:'.length);
-  return url;
+  if (scheme === 'file') {
+    const path = v.startsWith('file://') ? safeFileUrlPath(v) : v.slice('file:'.length);
+    if (path === '') throw new ConfigError('DATABASE_URL: the file: URL names no file; use file:./data/reelay.db or a plain path');
+    return { engine: 'sqlite', path };
+  }
+  // A URL of another kind (mysql://, http://…) is a mistake, not a file name. One-letter schemes
+  // are Windows drive letters (C:\data\reelay.db).
+  if (scheme !== undefined && scheme.length > 1 && v.slice(scheme.length + 1).startsWith('//')) {
+    throw new ConfigError(`DATABASE_URL: unsupported scheme '${scheme}:'; use a SQLite file path, a file: URL, or postgres://…`);
+  }
+  return { engine: 'sqlite', path: v };
+}
+
+function safeFileUrlPath(v: string): string {
+  try {
+    return decodeURIComponent(new URL(v).pathname);
+  } catch {
+    throw new ConfigError('DATABASE_URL: not a valid file: URL; use file:./data/reelay.db or a plain path');
+  }
+}
+
+/** A database URL fit for logs and messages: the password (if any) replaced by ***. */
+export function redactDatabaseUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    if (u.searchParams.has('password')) u.searchParams.set('password', '***');
+    return u.toString();
+  } catch {
+    // Not parseable: hide whatever sits between '://' and the last '@'.
+    return url.replace(/\/\/[^/]*@/, '//***@');
+  }
+}
+
+/** How a database is shown in logs and messages: the SQLite path, or the URL without its password. */
+export function describeDatabase(d: DatabaseConfig): string {
+  return d.engine === 'sqlite' ? d.path : redactDatabaseUrl(d.url);
 }
 
 export function loadConfig(env: Record<string, string | undefined>): Config {
@@ -164,7 +230,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,
-    databasePath: databasePathFromUrl(e.DATABASE_URL),
+    database: Object.freeze(parseDatabaseUrl(e.DATABASE_URL, e.DATABASE_POOL_SIZE)),
     upstreamBaseUrl: e.UPSTREAM_BASE_URL.replace(/\/+$/, ''),
     upstreamApiKey: e.UPSTREAM_API_KEY,
     adminToken: e.ADMIN_TOKEN,

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { loadConfig, ConfigError } from './config.js';
+import { loadConfig, ConfigError, describeDatabase } from './config.js';
 import { startReelay, type RunningReelay } from './server.js';
 import { startSimulator } from './simulator/index.js';
 import { parseUsd, formatUsd } from './money.js';
@@ -100,7 +100,7 @@ async function main(): Promise<void> {
   process.stdout.write(
     demoBanner({
       url,
-      databasePath: config.databasePath,
+      databasePath: describeDatabase(config.database),
       secret: demo.secret,
       availableUsd: formatUsd(demo.key.balanceMicros - demo.key.heldMicros),
       toppedUpUsd: !demo.created && demo.creditedMicros > 0 ? formatUsd(demo.creditedMicros) : null,

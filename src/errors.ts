@@ -26,6 +26,7 @@ export const ERROR_CODES = {
   upstream_timeout: { status: 504, type: 'server_error' },
   shutting_down: { status: 503, type: 'server_error' },
   server_busy: { status: 503, type: 'server_error' },
+  database_unavailable: { status: 503, type: 'server_error' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -48,6 +49,12 @@ export class ApiError extends Error {
 export function errorBody(err: ApiError): string {
   return JSON.stringify({ error: { message: err.message, type: err.type, param: err.param, code: err.code } });
 }
+
+/** The database cannot be reached: nothing was forwarded or charged; try again shortly. */
+export const databaseUnavailable = (retryAfterS: number) =>
+  new ApiError('database_unavailable', 'The database cannot be reached; nothing was forwarded or charged. Try again shortly.', null, {
+    'retry-after': String(retryAfterS),
+  });
 
 export const invalid = (message: string, param: string | null = null) => new ApiError('invalid_request', message, param);
 export const notFound = (what = 'video') => new ApiError('not_found', `No ${what} found with that id.`, null);

@@ -1,4 +1,4 @@
-import { loadConfig, ConfigError } from './config.js';
+import { loadConfig, ConfigError, describeDatabase } from './config.js';
 import { startReelay } from './server.js';
 
 /** Composition root for `npm start`: the only place that reads process.env. */
@@ -20,7 +20,7 @@ async function main(): Promise<void> {
     process.stderr.write(`reelay: could not start: ${(err as Error).message}\n`);
     process.exit(err instanceof ConfigError ? 2 : 1);
   }
-  reelay.deps.logger.info({ url: reelay.url, upstream: config.upstreamBaseUrl, database: config.databasePath }, 'reelay listening');
+  reelay.deps.logger.info({ url: reelay.url, upstream: config.upstreamBaseUrl, database: describeDatabase(config.database), engine: config.database.engine }, 'reelay listening');
   if (!config.upstreamApiKey) reelay.deps.logger.warn('UPSTREAM_API_KEY is not set: upstream calls carry no credential');
   if (!config.adminToken) reelay.deps.logger.warn('ADMIN_TOKEN is not set: the admin API answers 403');
 

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from './config.js';
 import { ConfigError } from './config.js';
 import { openMigratedDatabase, type Database_ } from './db/client.js';
-import { createStore } from './db/store.js';
+import { openStore, sqliteOpened, type OpenedStore } from './db/open.js';
 import { Upstream } from './relay/upstream.js';
 import { DownloadLimiter } from './keys/download-limiter.js';
 import { buildCatalog, DEFAULT_CATALOG, maxSecondsOf, type Catalog } from './billing/catalog.js';
@@ -48,18 +48,32 @@ export interface BuildOptions {
   now?: () => number;
   logger?: Logger;
   pollTiming?: Partial<PollTiming>;
+  /** An open SQLite database to use instead of DATABASE_URL (tests). */
   database?: Database_;
+  /** An opened store (either engine) to use instead of DATABASE_URL. */
+  storage?: OpenedStore;
 }
 
-/** Opens the database (migrated) and builds every dependency of the app. */
-export function buildDeps(config: Config, opts: BuildOptions = {}): Deps & { database: Database_ } {
+/** What buildDeps adds to Deps: the opened storage, and the SQLite handle tests look under the store with. */
+export interface StorageDeps {
+  storage: OpenedStore;
+  /** The SQLite database (tests read it directly). Reading it on PostgreSQL throws. */
+  readonly database: Database_;
+}
+
+/**
+ * Builds every dependency of the app. The storage is `opts.storage`, else `opts.database`, else
+ * DATABASE_URL's SQLite file opened and migrated here; PostgreSQL must be opened first (it is
+ * asynchronous: startReelay does it with openStore).
+ */
+export function buildDeps(config: Config, opts: BuildOptions = {}): Deps & StorageDeps {
   const now = opts.now ?? Date.now;
   const instance = instanceIdentity(config.instanceId, VERSION, now());
   // Every log line names the instance that wrote it.
   const logger = (opts.logger ?? createLogger(config.logLevel)).child({ instance_id: instance.id });
   const catalog = loadCatalog(config.pricingFile);
-  const database = opts.database ?? openMigratedDatabase(config.databasePath);
-  const store = createStore(database);
+  const storage = opts.storage ?? sqliteOpened(opts.database ?? openSqliteFromConfig(config));
+  const store = storage.store;
   const upstream = new Upstream({
     baseUrl: config.upstreamBaseUrl,
     apiKey: config.upstreamApiKey,
@@ -94,14 +108,25 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps & { dat
     metrics,
     now,
     instance,
-    database,
+    storage,
+    get database(): Database_ {
+      if (storage.engine !== 'sqlite') throw new Error('deps.database is the SQLite handle; this reelay runs on PostgreSQL (use deps.storage)');
+      return storage.database;
+    },
   };
+}
+
+function openSqliteFromConfig(config: Config): Database_ {
+  if (config.database.engine !== 'sqlite') {
+    throw new Error('buildDeps: PostgreSQL is opened asynchronously; open it with openStore (src/db/open.ts) and pass it as `storage`');
+  }
+  return openMigratedDatabase(config.database.path);
 }
 
 export interface RunningReelay {
   url: string;
   port: number;
-  deps: Deps & { database: Database_ };
+  deps: Deps & StorageDeps;
   reconciler: Reconciler;
   heartbeat: InstanceHeartbeat;
   /** Deletes request-log rows past REQUEST_LOG_RETENTION_DAYS in the background. */
@@ -114,7 +139,22 @@ export interface RunningReelay {
 
 /** read config → open the database → migrate → build deps → serve → start the reconciler and the background pruners. */
 export async function startReelay(config: Config, opts: BuildOptions & { reconciler?: boolean } = {}): Promise<RunningReelay> {
-  const deps = buildDeps(config, opts);
+  const logger = opts.logger ?? createLogger(config.logLevel);
+  let storage = opts.storage;
+  if (!storage && !opts.database && config.database.engine === 'postgres') {
+    // Connects and migrates (under the advisory lock) before the port opens; an unreachable
+    // server stops start-up here, with pg's own reason.
+    storage = await openStore(config, {
+      onIdleError: (err) => logger.warn({ err: err.message }, 'an idle database connection failed; it is replaced on demand'),
+    });
+  }
+  let deps: Deps & StorageDeps;
+  try {
+    deps = buildDeps(config, { ...opts, logger, storage });
+  } catch (err) {
+    if (storage && !opts.storage) await storage.close().catch(() => {});
+    throw err;
+  }
   // Alive before serving: peers must not take over the creates this instance is about to make.
   const heartbeat = new InstanceHeartbeat({ store: deps.store, identity: deps.instance, timeoutMs: config.instanceTimeoutMs, now: deps.now, logger: deps.logger });
   await heartbeat.start();
@@ -202,7 +242,7 @@ export async function startReelay(config: Config, opts: BuildOptions & { reconci
       // Last: while requests were draining, this instance's pending creates were still its own.
       await heartbeat.stop();
       await deps.upstream.close().catch(() => {});
-      deps.database.close();
+      await deps.storage.close();
     })());
 
   return { url: `http://${host}:${port}`, port, deps, reconciler, heartbeat, requestLogPruner, sharedStatePruner, close };

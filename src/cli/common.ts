@@ -1,9 +1,8 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { z } from 'zod';
-import { ConfigError, loadConfig } from '../config.js';
-import { openMigratedDatabase } from '../db/client.js';
-import { createStore, type Store } from '../db/store.js';
+import { ConfigError, describeDatabase, loadConfig, type Config } from '../config.js';
+import { openStore, type OpenedStore } from '../db/open.js';
 import { firstIssue } from '../admin/input.js';
 
 /** Shared pieces of the CLI commands: errors and their exit codes, output, options, the database. */
@@ -27,20 +26,38 @@ export function out(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);
 }
 
+/** The database could not be reached or opened (PostgreSQL down, wrong credentials): exit status 1. */
+export class DatabaseUnreachable extends Error {}
+
 /**
- * The store on DATABASE_URL, migrated. Only `migrate` may create the file: for any other command
- * a missing file is a wrong path or directory (exit 2), not a wish for an empty database.
+ * The store on DATABASE_URL, migrated: a SQLite file or a PostgreSQL database. Only `migrate' may
+ * create a SQLite file: for any other command a missing file is a wrong path or directory (exit 2),
+ * not a wish for an empty database. A PostgreSQL server that cannot be reached is exit 1, with
+ * pg's reason and the URL without its password.
  */
-export function openStore(opts: { create?: boolean } = {}): { store: Store; close: () => void } {
-  const config = loadConfig(process.env);
-  const path = config.databasePath;
-  if (!opts.create && path !== ':memory:' && !existsSync(path)) {
+export async function openLocalStore(opts: { create?: boolean; config?: Config } = {}): Promise<OpenedStore> {
+  const config = opts.config ?? loadConfig(process.env);
+  const d = config.database;
+  if (d.engine === 'sqlite' && !opts.create && d.path !== ':memory:' && !existsSync(d.path)) {
     throw new ConfigError(
-      `DATABASE_URL: no database at ${resolve(path)}. Point DATABASE_URL at reelay's database, run 'reelay migrate' to create a new one, or set REELAY_URL and ADMIN_TOKEN to work through a running server.`,
+      `DATABASE_URL: no database at ${resolve(d.path)}. Point DATABASE_URL at reelay's database, run 'reelay migrate' to create a new one, or set REELAY_URL and ADMIN_TOKEN to work through a running server.`,
     );
   }
-  const database = openMigratedDatabase(path);
-  return { store: createStore(database), close: () => database.close() };
+  if (d.engine === 'sqlite') return openStore(config);
+  try {
+    // The CLI does one thing and exits: a couple of connections are plenty.
+    return await openStore({ database: { ...d, poolSize: Math.min(d.poolSize, 2) } });
+  } catch (err) {
+    throw new DatabaseUnreachable(`cannot open the PostgreSQL database ${describeDatabase(d)}: ${pgReason(err)}`);
+  }
+}
+
+/** pg's reason for a failure, without anything that could carry the password. */
+export function pgReason(err: unknown): string {
+  const e = err as { message?: string; code?: string; errors?: { message?: string }[] };
+  // A refused connection to a name with several addresses is an AggregateError with an empty message.
+  const message = e.message || e.errors?.map((x) => x.message).filter(Boolean).join('; ') || String(err);
+  return e.code && !message.includes(e.code) ? `${message} (${e.code})` : message;
 }
 
 /** A whole-number option: absent → undefined; anything but digits → exit 2 (ranges are the schema's). */

@@ -11,11 +11,12 @@ commands:
   usage export [--from D] [--to D] [--key ID] [--format csv|jsonl|json] [--out FILE]
   usage summary [--group-by key|model|day] [--from D] [--to D] [--key ID]
   requests show ID        request-log rows of a request id (reelay's, client's, upstream's) or video id
-  migrate                 apply database migrations
+  migrate                 apply database migrations (SQLite or PostgreSQL)
+  db copy --from FILE --to postgres://…   copy a stopped reelay's SQLite data into an empty PostgreSQL database
   simulator [--port N]    run the upstream simulator alone
 
-Commands work on the SQLite database named by DATABASE_URL (default ./data/reelay.db), which
-must exist (only migrate creates it). With REELAY_URL (a running server's root URL, e.g.
+Commands work on the database named by DATABASE_URL (default ./data/reelay.db): a SQLite file,
+which must exist (only migrate creates it), or postgres://user:password@host:5432/db. With REELAY_URL (a running server's root URL, e.g.
 http://127.0.0.1:8080) and ADMIN_TOKEN set, the keys, usage and requests commands go through that
 server's admin API instead. Add --help to any command.
 
@@ -44,10 +45,22 @@ of submission, as JSON on stdout.`,
 
 Prints the request-log rows (JSON lines, oldest first) whose reelay, client or upstream request
 id is ID, or that concern the video ID. Exits 1 when nothing matches.`,
-  migrate: 'usage: reelay migrate\nApplies pending migrations to DATABASE_URL.',
+  migrate:
+    'usage: reelay migrate\nApplies pending migrations to DATABASE_URL: a SQLite file (created when missing) or a PostgreSQL database\n(under a lock, so it is safe while other instances start). Exits 1 when PostgreSQL cannot be reached.',
+  db: 'usage: reelay db copy --from FILE --to postgres://…\nRun `reelay db copy --help` for details.',
+  'db copy': `usage: reelay db copy --from FILE --to postgres://user:password@host:5432/db [--json]
+
+Copies everything in a stopped reelay's SQLite file (keys, jobs, ledger, request log, audit,
+idempotency records, characters) into an empty PostgreSQL database, migrating it first when
+needed. The copy is one transaction, with ids and sequence numbers kept; before it commits, every
+key's balance and held amount, the ledger's totals per kind and each table's row count are
+checked on both sides, and any difference rolls it all back. Prints a report (JSON with --json).
+The SQLite file is only read. Refuses (exit 1, nothing changed) a target that already holds data;
+a --from file that does not exist is exit 2. Stop reelay before copying, then point DATABASE_URL
+at the PostgreSQL database.`,
   simulator:
     'usage: reelay simulator [--port 8090] [--host 127.0.0.1] [--duration-ms 3000] [--api-key KEY] [--content-bytes N]\nRuns the built-in upstream simulator alone.',
 };
 
 /** Commands that take a sub-command (the help key is then `<command> <sub>`). */
-export const GROUPS = new Set(['keys', 'usage', 'requests']);
+export const GROUPS = new Set(['keys', 'usage', 'requests', 'db']);

@@ -27,7 +27,7 @@ export async function keysCommand(sub: string | undefined, args: string[]): Prom
     return id;
   };
   // Everything is checked before the database is opened or the server called.
-  let run: (ops: ReturnType<typeof openOps>) => Promise<void>;
+  let run: (ops: Awaited<ReturnType<typeof openOps>>) => Promise<void>;
   switch (sub) {
     case 'create': {
       if (!values.name) throw new UsageError('--name is required');
@@ -76,7 +76,7 @@ export async function keysCommand(sub: string | undefined, args: string[]): Prom
     default:
       throw new UsageError(HELP.keys!);
   }
-  const ops = openOps();
+  const ops = await openOps();
   try {
     await run(ops);
   } finally {

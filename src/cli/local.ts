@@ -6,12 +6,12 @@ import { usageExportQuerySchema, usageSummary, usageSummaryQuerySchema } from '.
 import { BalanceError, type Actor } from '../db/billing-store.js';
 import { ApiError } from '../errors.js';
 import { formatUsd } from '../money.js';
-import { NothingFound, Refused, openStore } from './common.js';
+import { NothingFound, Refused, openLocalStore } from './common.js';
 import type { AdminOps } from './ops.js';
 
 /** The CLI's operations on the database named by DATABASE_URL, audited with the actor `cli`. */
-export function localOps(): AdminOps {
-  const { store, close } = openStore();
+export async function localOps(): Promise<AdminOps> {
+  const { store, close } = await openLocalStore();
   const who = (): Actor => ({ actor: 'cli', requestId: null, now: Date.now() });
   const existing = async (id: string) => {
     const key = await store.getKey(id);
@@ -84,7 +84,7 @@ export function localOps(): AdminOps {
       }
     },
     async close() {
-      close();
+      await close();
     },
   };
 }

@@ -35,7 +35,7 @@ export interface AdminOps {
  * REELAY_URL (the server's root URL) with ADMIN_TOKEN: through that server's admin API.
  * Otherwise the database on DATABASE_URL, which must exist.
  */
-export function openOps(env: NodeJS.ProcessEnv = process.env): AdminOps {
+export async function openOps(env: NodeJS.ProcessEnv = process.env): Promise<AdminOps> {
   const url = env.REELAY_URL?.trim();
   if (!url) return localOps();
   const token = env.ADMIN_TOKEN?.trim();

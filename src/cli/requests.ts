@@ -7,7 +7,7 @@ export async function requestsCommand(sub: string | undefined, args: string[]): 
   if (sub !== 'show') throw new UsageError(HELP.requests!);
   const id = args.find((a) => !a.startsWith('--'));
   if (!id) throw new UsageError(HELP['requests show']!);
-  const ops = openOps();
+  const ops = await openOps();
   try {
     const rows = await ops.findRequests(id);
     for (const row of rows) out(row);

@@ -24,7 +24,7 @@ export async function usageCommand(sub: string | undefined, args: string[]): Pro
     case 'export': {
       const query = defined({ from: values.from, to: values.to, key_id: values.key, format: values.format });
       parseOptions(usageExportQuerySchema, query);
-      const ops = openOps();
+      const ops = await openOps();
       try {
         await writeExport(ops.usageExport(query), values.out);
       } finally {
@@ -35,7 +35,7 @@ export async function usageCommand(sub: string | undefined, args: string[]): Pro
     case 'summary': {
       const query = defined({ from: values.from, to: values.to, key_id: values.key, group_by: values['group-by'] });
       parseOptions(usageSummaryQuerySchema, query);
-      const ops = openOps();
+      const ops = await openOps();
       try {
         process.stdout.write(`${JSON.stringify(await ops.usageSummary(query), null, 2)}\n`);
       } finally {

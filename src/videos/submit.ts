@@ -1,3 +1,4 @@
+import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { createHash } from 'node:crypto';
 import type { Context } from 'hono';
 import type { AppEnv } from '../http/context.js';
@@ -76,17 +77,43 @@ export async function submitBillable(c: Context<AppEnv>, deps: Deps, spec: Billa
     return respond(c, res.status, res.headers, res.body);
   } catch (err) {
     if (idemKey !== undefined) {
-      if (isUnknownOutcome(err)) {
-        // The upstream may have started a job: the key stays claimed and replays this answer, so
-        // a retry with the same key can never start a second one.
-        const headers: Record<string, string> = { 'content-type': 'application/json', ...err.headers };
-        await deps.store.completeIdempotencyKey(key.id, idemKey, { status: err.status, headers, body: errorBody(err) });
-      } else {
-        await deps.store.releaseIdempotencyKey(key.id, idemKey);
+      try {
+        if (isUnknownOutcome(err)) {
+          // The upstream may have started a job: the key stays claimed and replays this answer, so
+          // a retry with the same key can never start a second one.
+          const headers: Record<string, string> = { 'content-type': 'application/json', ...err.headers };
+          await deps.store.completeIdempotencyKey(key.id, idemKey, { status: err.status, headers, body: errorBody(err) });
+        } else {
+          await deps.store.releaseIdempotencyKey(key.id, idemKey);
+        }
+      } catch (bookkeeping) {
+        // The database is gone too: the client still gets the answer that describes what happened
+        // (the key stays claimed, in flight, and a retry with it gets 409 until it is abandoned).
+        if (!isDatabaseUnavailable(bookkeeping)) throw bookkeeping;
+        deps.logger.warn({ err: (bookkeeping as Error).message, request_id: c.get('state').requestId }, 'could not settle the Idempotency-Key record: database unavailable');
       }
     }
     throw err;
   }
+}
+
+/**
+ * The upstream accepted (or may have accepted) the create, and then the database could not be
+ * reached to record it: never answer database_unavailable ("nothing was forwarded"), which the
+ * SDKs retry into a second paid job. The job row stays `pending` with its hold, like a create
+ * interrupted by a crash.
+ */
+function recordingLost(deps: Deps, job: JobRow, requestId: string, err: unknown): ApiError {
+  deps.logger.error(
+    { incident: 'create_outcome_unrecorded', job_id: job.id, key_id: job.keyId, request_id: requestId, err: (err as Error)?.message },
+    'the upstream was called but the database could not be reached to record the outcome; the job stays pending',
+  );
+  return new UnknownOutcomeError(
+    'internal_error',
+    'The job may have been created upstream, but reelay could not record it (its database cannot be reached). Its outcome is unknown: do not retry automatically.',
+    null,
+    { 'x-should-retry': 'false' },
+  );
 }
 
 /**
@@ -176,10 +203,35 @@ async function holdAndForward(c: Context<AppEnv>, deps: Deps, spec: BillableSpec
   } catch (err) {
     state.upstreamMs = performance.now() - started;
     const failure = err instanceof UpstreamFailure ? err : new UpstreamFailure('reset', true, err);
-    await releaseUnknown(deps, job, failure, state.requestId);
+    try {
+      await releaseUnknown(deps, job, failure, state.requestId);
+    } catch (dbErr) {
+      // Certainly not sent: database_unavailable is the truth. Maybe sent: the outcome is unknown.
+      if (failure.maySent && isDatabaseUnavailable(dbErr)) throw recordingLost(deps, job, state.requestId, dbErr);
+      throw dbErr;
+    }
     throw failure.maySent ? unknownOutcomeError(failure) : failure.toApiError();
   }
   state.upstreamMs = performance.now() - started;
+  try {
+    return await recordForwarded(c, deps, spec, job, who, upstreamRes, body);
+  } catch (err) {
+    if (isDatabaseUnavailable(err)) throw recordingLost(deps, job, state.requestId, err);
+    throw err;
+  }
+}
+
+/** Everything after the upstream answered a create: record the job (or release its hold) and build the answer. */
+async function recordForwarded(
+  c: Context<AppEnv>,
+  deps: Deps,
+  spec: BillableSpec,
+  job: JobRow,
+  who: { actor: string; requestId: string; now: number },
+  upstreamRes: { status: number; headers: Record<string, string | string[] | undefined> },
+  body: Buffer,
+): Promise<Forwarded> {
+  const state = c.get('state');
 
   const headers = downstreamResponseHeaders(upstreamRes.headers);
   const bodyText = body.toString('utf8');

@@ -1,3 +1,4 @@
+import { DATABASE_RETRY_AFTER_S, isDatabaseUnavailable } from '../../db/unavailable.js';
 import { Hono, type MiddlewareHandler } from 'hono';
 import { html } from 'hono/html';
 import type { Deps } from '../../deps.js';
@@ -69,6 +70,13 @@ export function dashboardRoutes(deps: Deps): Hono<UiEnv> {
 
   app.use('*', securityHeaders);
   app.onError((err, c) => {
+    if (isDatabaseUnavailable(err)) {
+      deps.logger.warn({ err: err.message, request_id: c.get('state')?.requestId }, 'dashboard: database unavailable');
+      const state = c.get('state');
+      if (state) state.errorCode = 'database_unavailable';
+      c.header('retry-after', String(DATABASE_RETRY_AFTER_S));
+      return c.html(barePage('Database unavailable', html`<div class="login"><div class="panel"><h1>Database unavailable</h1><div class="flash error" role="alert">The database cannot be reached right now; nothing was changed. Try again shortly.</div><p><a href="${BASE}">Back to the dashboard</a></p></div></div>`), 503);
+    }
     const status = err instanceof ApiError ? err.status : 500;
     if (status >= 500) deps.logger.error({ err: err.message, request_id: c.get('state')?.requestId }, 'dashboard error');
     const message = err instanceof ApiError && status < 500 ? err.message : `Something went wrong (request ${c.get('state')?.requestId ?? 'unknown'}).`;

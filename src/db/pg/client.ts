@@ -19,6 +19,11 @@ export interface PgOptions {
   applicationName?: string;
   /** Called when an idle pooled connection fails, e.g. the server restarted. */
   onIdleError?: (err: Error) => void;
+  /**
+   * How long getting a connection may take (opening one, or waiting for a free one in a full
+   * pool) before the query fails; pg's default is to wait forever.
+   */
+  connectionTimeoutMillis?: number;
 }
 
 /** PostgreSQL's migrations sit at the package root, three levels above this file (src/db/pg or dist/db/pg). */
@@ -32,7 +37,14 @@ export const MIGRATION_LOCK_KEY = 0x7265656c6179;
 
 /** Opens a connection pool to `url` (postgres://…). Connects lazily; does not migrate. */
 export function openPgDatabase(url: string, opts: PgOptions = {}): PgDatabase {
-  const pool = new pg.Pool({ connectionString: url, max: opts.max, application_name: opts.applicationName });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: opts.max,
+    application_name: opts.applicationName,
+    connectionTimeoutMillis: opts.connectionTimeoutMillis,
+    // TCP keep-alive, so a connection to a server that vanished is noticed rather than kept.
+    keepAlive: true,
+  });
   // Without a listener, an idle client's error (server restart, network cut) is an unhandled
   // 'error' event and kills the process; the pool drops that client and reconnects on demand.
   pool.on('error', (err) => opts.onIdleError?.(err));
