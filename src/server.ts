@@ -202,6 +202,7 @@ export async function startReelay(config: Config, opts: BuildOptions & { reconci
     maxJobAgeMs: config.maxJobAgeMs,
     instanceId: deps.instance.id,
     instanceTimeoutMs: config.instanceTimeoutMs,
+    maxCreateMs: config.upstreamTimeouts.connectMs + config.upstreamTimeouts.headersMs + config.upstreamTimeouts.bodyMs + 60_000,
     concurrency: config.reconcilerConcurrency,
   });
   if (opts.reconciler !== false) reconciler.start();

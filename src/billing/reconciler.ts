@@ -30,6 +30,11 @@ export interface ReconcilerOptions {
   instanceId: string;
   /** An instance silent this long is dead (INSTANCE_TIMEOUT_MS). */
   instanceTimeoutMs: number;
+  /**
+   * Longer than any create can take (the upstream's timeouts and a margin): this instance's own
+   * pending create older than this lost its request without settling, and is released.
+   */
+  maxCreateMs?: number;
   /** Jobs leased per batch (default: twice the concurrency). */
   batchSize?: number;
   /** Polls in flight at once from this instance (RECONCILER_CONCURRENCY): the bound on what a backlog sends upstream. */
@@ -45,6 +50,8 @@ export interface ReconcilerOptions {
 }
 
 export const DEFAULT_LEASE_MS = 45_000;
+/** The upstream timeouts' defaults (10 + 60 + 60 s) and a minute to spare. */
+export const DEFAULT_MAX_CREATE_MS = 190_000;
 /** Time kept between a poll's abandonment and its lease running out. */
 const LEASE_MARGIN_MS = 5_000;
 
@@ -91,11 +98,13 @@ export class Reconciler {
     let seen = 0;
 
     const deadBefore = now() - this.o.instanceTimeoutMs;
-    for (const job of await store.pendingJobsOfDeadInstances(deadBefore, this.o.instanceId, batch)) {
-      await settlement.settle(job, { kind: 'unknown', reason: 'instance_died_during_create' }, 'reconciler', null);
+    const selfStaleBefore = now() - (this.o.maxCreateMs ?? DEFAULT_MAX_CREATE_MS);
+    for (const job of await store.pendingJobsOfDeadInstances({ deadBefore, self: this.o.instanceId, selfStaleBefore, limit: batch })) {
+      const own = job.instanceId === this.o.instanceId;
+      await settlement.settle(job, { kind: 'unknown', reason: own ? 'create_never_recorded' : 'instance_died_during_create' }, 'reconciler', null);
       this.o.logger.warn(
         { incident: 'create_outcome_unknown', job_id: job.id, key_id: job.keyId, instance: job.instanceId },
-        'create was in flight on an instance that stopped; hold released',
+        own ? 'create ended without being settled; hold released' : 'create was in flight on an instance that stopped; hold released',
       );
       seen++;
     }

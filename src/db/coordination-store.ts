@@ -50,12 +50,15 @@ export function coordinationStore({ db, sqlite }: Database_, cache: JobRowCache)
       return db.delete(instances).where(and(quiet, holdsNothing)).run().changes;
     },
 
-    pendingJobsOfDeadInstances(deadBefore: number, self: string, limit: number): JobRow[] {
+    pendingJobsOfDeadInstances(r: { deadBefore: number; self: string; selfStaleBefore: number; limit: number }): JobRow[] {
+      const ownAndStale = sql`(${jobs.instanceId} = ${r.self} and ${jobs.createdAt} < ${r.selfStaleBefore})`;
+      const othersAndDead = sql`(${jobs.instanceId} is not ${r.self} and ${deadInstance(r.deadBefore)})`;
       return db
         .select()
         .from(jobs)
-        .where(and(eq(jobs.status, 'pending'), sql`${jobs.instanceId} is not ${self}`, deadInstance(deadBefore)))
-        .limit(limit)
+        .where(and(eq(jobs.status, 'pending'), sql`(${ownAndStale} or ${othersAndDead})`))
+        .orderBy(jobs.createdAt)
+        .limit(r.limit)
         .all();
     },
 

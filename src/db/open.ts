@@ -19,6 +19,13 @@ export const PG_APPLICATION_NAME = 'reelay';
  */
 export const PG_CONNECT_TIMEOUT_MS = 5_000;
 
+/**
+ * One query gives up after this long without an answer (the network to the database dropping
+ * packets): the request fails with 503 database_unavailable instead of hanging. Generous, so that
+ * the slowest legitimate report query (a usage summary over a large ledger) still finishes.
+ */
+export const PG_QUERY_TIMEOUT_MS = 15_000;
+
 export interface OpenStoreOptions {
   /** An idle pooled PostgreSQL connection failed (the server restarted, the network cut). */
   onIdleError?: (err: Error) => void;
@@ -37,6 +44,7 @@ export async function openStore(config: { database: DatabaseConfig }, opts: Open
     max: d.poolSize,
     applicationName: PG_APPLICATION_NAME,
     connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS,
+    queryTimeoutMillis: PG_QUERY_TIMEOUT_MS,
     onIdleError: opts.onIdleError,
   });
   return { engine: 'postgres', store: createPgStore(database), database, close: () => database.close() };

@@ -37,6 +37,7 @@ const PG_MESSAGES = [
   'timeout exceeded when trying to connect', // pool: connectionTimeoutMillis passed
   'connection terminated unexpectedly',
   'connection terminated due to connection timeout',
+  'query read timeout', // query_timeout: no answer from the server in time
   'connection terminated',
   'client has encountered a connection error and is not queryable',
   'the server does not support ssl connections',

@@ -167,9 +167,11 @@ export interface CoordinationStore {
   /**
    * Pending creates whose instance is dead: stopped, silent since before `deadBefore`, unknown to
    * the instances table, or not recorded (rows from before instances existed). The caller's own
-   * instance (`self`) is never dead to itself.
+   * instance (`self`) is never dead to itself, but its own pending creates made before
+   * `selfStaleBefore` are returned too: older than any create can take, so their request ended
+   * without settling them (e.g. the database failed after the upstream answered).
    */
-  pendingJobsOfDeadInstances(deadBefore: number, self: string, limit: number): Promise<JobRow[]>;
+  pendingJobsOfDeadInstances(r: { deadBefore: number; self: string; selfStaleBefore: number; limit: number }): Promise<JobRow[]>;
   /**
    * Leases up to `limit` submitted open jobs whose poll is due (next_poll_at ≤ now) and that no
    * live instance holds (no lease, its lease ran out, or its holder is dead: stopped or silent

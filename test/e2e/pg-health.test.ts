@@ -1,18 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { loadConfig, type Config } from '../../src/config.js';
+import { loadConfig } from '../../src/config.js';
 import { startReelay, type RunningReelay } from '../../src/server.js';
-import { openStore, PG_CONNECT_TIMEOUT_MS, type OpenedStore } from '../../src/db/open.js';
-import { openPgDatabase } from '../../src/db/pg/client.js';
-import { createPgStore } from '../../src/db/pg/store.js';
-import type { Store } from '../../src/store/store.js';
+import { openStore, PG_CONNECT_TIMEOUT_MS, PG_QUERY_TIMEOUT_MS } from '../../src/db/open.js';
 import { silentLogger } from '../../src/logging/logger.js';
 import { generateKeySecret } from '../../src/keys/secret.js';
 import { startEmbeddedPg, type EmbeddedPgServer } from '../helpers/pg-server.js';
 import { adminQuery, databaseUrl } from '../helpers/pg-admin.js';
-import { emptyPgDatabase, type TestPgDatabase } from '../helpers/pg.js';
+import { emptyPgDatabase, freshPgDatabase, type TestPgDatabase } from '../helpers/pg.js';
 import { startRecordingUpstream } from '../helpers/recording-upstream.js';
 
 /**
@@ -27,23 +24,41 @@ vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 const ADMIN_TOKEN = 'pg-health-admin-token-0123456789';
 
 /**
- * The PostgreSQL key lookup, while the PostgreSQL store's units are still being written on other
- * branches: a real query on the real pool, so the failures under test are pg's own. Once the real
- * findKeyForAuth exists it is used instead.
+ * A TCP proxy in front of a real PostgreSQL server that can turn into a black hole: connections
+ * stay open but nothing passes either way any more, like a network that silently drops packets.
  */
-function withKeyLookup(opened: OpenedStore): Store {
-  if (opened.engine !== 'postgres') throw new Error('postgres only');
-  const store = opened.store as Partial<Store>;
-  if (typeof store.findKeyForAuth === 'function') return opened.store;
-  const pool = opened.database.pool;
+async function startSwitchableProxy(target: { host: string; port: number }) {
+  let hole = false;
+  const pairs: [Socket, Socket][] = [];
+  const server = createServer((client) => {
+    if (hole) return void pairs.push([client, client]);
+    const upstream = connect(target.port, target.host);
+    client.pipe(upstream).pipe(client);
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+    pairs.push([client, upstream]);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
-    ...opened.store,
-    async findKeyForAuth(hash: string) {
-      const r = await pool.query('select id from api_keys where hash = $1', [hash]);
-      if (r.rows.length > 0) throw new Error('test stand-in: no key is expected to exist');
-      return undefined;
+    port: (server.address() as AddressInfo).port,
+    /** From now on nothing passes, on old connections and new ones alike. */
+    blackHole() {
+      hole = true;
+      for (const [a, b] of pairs) {
+        a.unpipe();
+        b.unpipe();
+        a.pause();
+        b.pause();
+      }
     },
-  } as Store;
+    async close() {
+      for (const [a, b] of pairs) {
+        a.destroy();
+        b.destroy();
+      }
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
 }
 
 async function get(reelay: RunningReelay, path: string, headers: Record<string, string> = {}) {
@@ -90,7 +105,7 @@ describe('a PostgreSQL server that stops and starts again', () => {
     upstream = await startRecordingUpstream();
     const config = loadConfig({ DATABASE_URL: databaseUrl(server.url, 'reelay'), PORT: '0', UPSTREAM_BASE_URL: upstream.url, ADMIN_TOKEN, LOG_LEVEL: 'silent' });
     const opened = await openStore(config);
-    reelay = await startReelay(config, { storage: { ...opened, store: withKeyLookup(opened) } as OpenedStore, reconciler: false, logger: silentLogger() });
+    reelay = await startReelay(config, { storage: opened, reconciler: false, logger: silentLogger() });
   });
 
   afterAll(async () => {
@@ -133,25 +148,28 @@ describe('a PostgreSQL server that stops and starts again', () => {
 });
 
 describe('a PostgreSQL server that accepts connections and never answers', () => {
-  let hole: Server;
-  const sockets: Socket[] = [];
+  let d: TestPgDatabase;
+  let proxy: Awaited<ReturnType<typeof startSwitchableProxy>>;
   let reelay: RunningReelay;
 
   beforeAll(async () => {
-    hole = createServer((s) => void sockets.push(s));
-    await new Promise<void>((r) => hole.listen(0, '127.0.0.1', r));
-    const url = `postgres://reelay:secret@127.0.0.1:${(hole.address() as AddressInfo).port}/reelay`;
-    const config = loadConfig({ DATABASE_URL: url, PORT: '0', UPSTREAM_BASE_URL: 'http://127.0.0.1:9/v1', LOG_LEVEL: 'silent' });
-    // It cannot be migrated, so it is opened by hand, as openStore does for a reachable one.
-    const database = openPgDatabase(url, { max: 2, connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS });
-    const opened: OpenedStore = { engine: 'postgres', store: createPgStore(database), database, close: () => database.close() };
-    reelay = await startReelay(config, { storage: { ...opened, store: withKeyLookup(opened) } as OpenedStore, reconciler: false, logger: silentLogger() });
+    d = await freshPgDatabase();
+    const real = new URL(d.url);
+    proxy = await startSwitchableProxy({ host: real.hostname, port: Number(real.port) });
+    const via = new URL(d.url);
+    via.hostname = '127.0.0.1';
+    via.port = String(proxy.port);
+    const config = loadConfig({ DATABASE_URL: via.toString(), PORT: '0', UPSTREAM_BASE_URL: 'http://127.0.0.1:9/v1', LOG_LEVEL: 'silent' });
+    reelay = await startReelay(config, { reconciler: false, logger: silentLogger() });
+    expect((await get(reelay, '/healthz')).status).toBe(200);
+    // Now the network to the database drops everything.
+    proxy.blackHole();
   });
 
   afterAll(async () => {
-    for (const s of sockets) s.destroy();
+    await proxy?.close();
     await reelay?.close(1000);
-    await new Promise<void>((r) => hole.close(() => r()));
+    await d?.drop();
   });
 
   it('/healthz gives up after 2 s: 503 database_unavailable', async () => {
@@ -161,11 +179,11 @@ describe('a PostgreSQL server that accepts connections and never answers', () =>
     expect(health.ms).toBeLessThan(4_000);
   });
 
-  it('a request waits at most the pool connect timeout, then 503 database_unavailable', async () => {
+  it('a request waits at most the query timeout, then 503 database_unavailable', async () => {
     const started = Date.now();
     const create = await createVideo(reelay);
     expectDatabaseUnavailable(create);
-    expect(Date.now() - started).toBeLessThan(PG_CONNECT_TIMEOUT_MS + 3_000);
+    expect(Date.now() - started).toBeLessThan(PG_QUERY_TIMEOUT_MS + 3_000);
   });
 });
 

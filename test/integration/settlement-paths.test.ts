@@ -77,6 +77,22 @@ describe('jobs that vanish or never finish', () => {
     expect(after.nextPollAt! - clock.now()).toBeGreaterThanOrEqual(120_000);
   });
 
+  it('releases this instance’s own pending create only once it is older than any create can take', async () => {
+    const key = await h.newKey('1.00');
+    const place = (id: string, at: number) =>
+      h.deps.store.placeHold(
+        { id, keyId: key.id, kind: 'create', model: 'sora-2', size: '720x1280', requestedSeconds: 4, sourceVideoId: null, rateMicros: 100_000, flatPriceMicros: null, heldMicros: 400_000, requestId: `req_${id}`, instanceId: h.deps.instance.id },
+        { actor: 'test', requestId: null, now: at },
+        { maxInflightJobs: null },
+      );
+    await place('job_own_recent', clock.now() - 5_000);
+    await place('job_own_stale', clock.now() - 200_000);
+    await testReconciler(h.deps, { maxCreateMs: 190_000 }).tick();
+    expect(await h.deps.store.getJob('job_own_recent')).toMatchObject({ status: 'pending' });
+    expect(await h.deps.store.getJob('job_own_stale')).toMatchObject({ status: 'unknown', chargedMicros: 0 });
+    expect(await h.deps.store.getKey(key.id)).toMatchObject({ heldMicros: 400_000 });
+  });
+
   it('settles a create left pending by a process that died: released, never retried', async () => {
     const key = await h.newKey('1.00');
     const hold = await h.deps.store.placeHold(

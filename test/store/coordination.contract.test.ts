@@ -64,12 +64,14 @@ describe.each(engines)('coordination on $name', (engine) => {
     await insertJob(s, { id: 'j_legacy', status: 'pending', instanceId: null });
     await insertJob(s, { id: 'j_mine', status: 'pending', instanceId: 'me' });
     await insertJob(s, { id: 'j_queued', status: 'queued', instanceId: 'silent', nextPollAt: T });
-    const dead = await s.store.pendingJobsOfDeadInstances(T + 60_000 - TIMEOUT, 'me', 100);
-    expect(dead.map((j) => j.id).sort()).toEqual(['j_legacy', 'j_silent', 'j_stopped', 'j_unknown']);
-    // Once 'alive' falls silent too, its create is handed over as well; the caller's never.
-    const later = (await s.store.pendingJobsOfDeadInstances(T + 90_000 - TIMEOUT, 'me', 100)).map((j) => j.id);
+    const at = (now: number, selfStaleBefore = T) => s.store.pendingJobsOfDeadInstances({ deadBefore: now - TIMEOUT, self: 'me', selfStaleBefore, limit: 100 });
+    expect((await at(T + 60_000)).map((j) => j.id).sort()).toEqual(['j_legacy', 'j_silent', 'j_stopped', 'j_unknown']);
+    // Once 'alive' falls silent too, its create is handed over as well; the caller's own is not…
+    const later = (await at(T + 90_000)).map((j) => j.id);
     expect(later).toContain('j_alive');
     expect(later).not.toContain('j_mine');
+    // …until it is older than any create can take (its request ended without settling it).
+    expect((await at(T + 90_000, T + 1)).map((j) => j.id)).toContain('j_mine');
   });
 
   it('leases due jobs to one instance at a time, most overdue first, and takes over a dead holder’s leases', async () => {

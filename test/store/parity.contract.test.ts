@@ -49,7 +49,7 @@ describe('engine parity', () => {
     out.push(await store.searchKeys({ sort: 'available', dir: 'desc', offset: 0, limit: 10 }));
     out.push(await store.listKeyNames(), await store.listKeys({ limit: 10 }));
     out.push(await store.keyHeadroom('key_p', true), await store.openHoldTotals(), await store.countOpenJobsDue(T0 + 1000));
-    out.push(await store.jobsDueForPoll(T0 + 1000, 10), await store.pendingJobsOfDeadInstances(T0, 'instance-1', 10));
+    out.push(await store.jobsDueForPoll(T0 + 1000, 10), await store.pendingJobsOfDeadInstances({ deadBefore: T0, self: 'instance-1', selfStaleBefore: T0, limit: 10 }));
     out.push((await store.listAudit({ limit: 10 })).map(({ seq: _s, ...a }) => strip(a)), await store.auditActions());
     return out;
   }

@@ -24,6 +24,11 @@ export interface PgOptions {
    * pool) before the query fails; pg's default is to wait forever.
    */
   connectionTimeoutMillis?: number;
+  /**
+   * How long one query may wait for its answer before it fails ("Query read timeout"); pg's
+   * default is to wait forever, which a network that silently drops packets turns into a hang.
+   */
+  queryTimeoutMillis?: number;
 }
 
 /** PostgreSQL's migrations sit at the package root, three levels above this file (src/db/pg or dist/db/pg). */
@@ -35,6 +40,19 @@ export const PG_MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations/pg',
  */
 export const MIGRATION_LOCK_KEY = 0x7265656c6179;
 
+function endConnectionOnQueryTimeout(client: pg.PoolClient): void {
+  const query = client.query as (...args: unknown[]) => unknown;
+  (client as { query: unknown }).query = function (this: pg.PoolClient, ...args: unknown[]) {
+    const result = query.apply(this, args);
+    if (result instanceof Promise) {
+      result.catch((err: Error) => {
+        if (err?.message === 'Query read timeout') (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+      });
+    }
+    return result;
+  };
+}
+
 /** Opens a connection pool to `url` (postgres://…). Connects lazily; does not migrate. */
 export function openPgDatabase(url: string, opts: PgOptions = {}): PgDatabase {
   const pool = new pg.Pool({
@@ -42,12 +60,17 @@ export function openPgDatabase(url: string, opts: PgOptions = {}): PgDatabase {
     max: opts.max,
     application_name: opts.applicationName,
     connectionTimeoutMillis: opts.connectionTimeoutMillis,
+    query_timeout: opts.queryTimeoutMillis,
     // TCP keep-alive, so a connection to a server that vanished is noticed rather than kept.
     keepAlive: true,
   });
   // Without a listener, an idle client's error (server restart, network cut) is an unhandled
   // 'error' event and kills the process; the pool drops that client and reconnects on demand.
   pool.on('error', (err) => opts.onIdleError?.(err));
+  // A query that timed out leaves its connection busy with an answer that may never come, and a
+  // transaction (drizzle) returns its connection to the pool without saying anything went wrong:
+  // end such a connection at once, so the pool replaces it instead of handing it out again.
+  if (opts.queryTimeoutMillis) pool.on('connect', (client) => endConnectionOnQueryTimeout(client));
   const db = drizzle(pool, { schema });
   return { pool, db, close: () => pool.end() };
 }

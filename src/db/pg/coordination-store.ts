@@ -37,18 +37,16 @@ export function pgCoordinationStore({ db }: PgDatabase) {
       return gone.length;
     },
 
-    async pendingJobsOfDeadInstances(deadBefore: number, self: string, limit: number): Promise<JobRow[]> {
+    async pendingJobsOfDeadInstances(r: { deadBefore: number; self: string; selfStaleBefore: number; limit: number }): Promise<JobRow[]> {
+      const ownAndStale = sql`(${jobs.instanceId} = ${r.self} and ${jobs.createdAt} < ${r.selfStaleBefore})`;
+      const othersAndDead = sql`(${jobs.instanceId} is distinct from ${r.self}
+        and (${jobs.instanceId} is null or not ${liveInstance(jobs.instanceId, r.deadBefore)}))`;
       return db
         .select()
         .from(jobs)
-        .where(
-          and(
-            eq(jobs.status, 'pending'),
-            sql`${jobs.instanceId} is distinct from ${self}`,
-            sql`(${jobs.instanceId} is null or not ${liveInstance(jobs.instanceId, deadBefore)})`,
-          ),
-        )
-        .limit(limit);
+        .where(and(eq(jobs.status, 'pending'), sql`(${ownAndStale} or ${othersAndDead})`))
+        .orderBy(jobs.createdAt)
+        .limit(r.limit);
     },
 
     async claimDueJobs(r: { instanceId: string; now: number; claimUntil: number; deadBefore: number; limit: number }): Promise<JobRow[]> {
