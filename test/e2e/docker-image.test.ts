@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { CONFIG_VARIABLES } from '../../src/config.js';
 
 /**
  * What can be checked of the Docker image without Docker: its HEALTHCHECK script against a real
@@ -79,5 +80,19 @@ describe('Dockerfile and docker-compose.yml', () => {
     expect(compose).toMatch(/^volumes:\n\s+reelay-data:/m);
     for (const name of ['ADMIN_TOKEN', 'METRICS_TOKEN', 'UPSTREAM_API_KEY']) expect(compose).toMatch(new RegExp(`^\\s+${name}: \\$\\{${name}:\\?`, 'm'));
     expect(compose).not.toMatch(/postgres/i);
+  });
+
+  it('composes two instances on one PostgreSQL behind a load balancer, with only variables reelay knows', () => {
+    const compose = read('docker-compose.postgres.yml');
+    // Every UPPER_CASE key but the postgres image's own is one of reelay's settings (a typo would be ignored silently).
+    const names = [...compose.matchAll(/^ +([A-Z][A-Z0-9_]+):/gm)].map((m) => m[1]!).filter((n) => !n.startsWith('POSTGRES_'));
+    expect(names).toEqual(expect.arrayContaining(['DATABASE_URL', 'ADMIN_TOKEN', 'INSTANCE_ID']));
+    for (const name of names) expect(CONFIG_VARIABLES, name).toContain(name);
+    expect(compose).toMatch(/DATABASE_URL: postgres:\/\/reelay:\$\{POSTGRES_PASSWORD:\?[^}]*\}@postgres:5432\/reelay/);
+    expect([...compose.matchAll(/INSTANCE_ID: (\S+)/g)].map((m) => m[1])).toEqual(['reelay-a', 'reelay-b']);
+    const nginx = read('deploy/nginx.conf');
+    expect([...nginx.matchAll(/^\s+server (reelay-[ab]):8080/gm)].map((m) => m[1])).toEqual(['reelay-a', 'reelay-b']);
+    // A create is never retried on the other instance by the balancer.
+    expect(nginx).toMatch(/proxy_next_upstream_tries 1;/);
   });
 });
