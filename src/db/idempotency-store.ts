@@ -3,6 +3,10 @@ import type { Database_ } from './client.js';
 import { idempotencyKeys, instances } from './schema/index.js';
 import type { Db } from './client.js';
 
+/** The claim is still `holder`'s and in flight (no condition without a holder). */
+const heldBy = (holder: string | undefined) =>
+  holder === undefined ? undefined : and(eq(idempotencyKeys.instanceId, holder), eq(idempotencyKeys.state, 'in_flight'));
+
 /** The instance has a heartbeat since `deadBefore` and has not stopped. */
 function instanceAlive(tx: Pick<Db, 'select'>, id: string | null, deadBefore: number): boolean {
   if (id === null) return false;
@@ -51,15 +55,15 @@ export function idempotencyStore({ db }: Database_) {
         .get();
       return row !== undefined && row.createdAt >= since;
     },
-    completeIdempotencyKey(keyId: string, idemKey: string, res: { status: number; headers: Record<string, string>; body: string }): void {
+    completeIdempotencyKey(keyId: string, idemKey: string, res: { status: number; headers: Record<string, string>; body: string }, holder?: string): void {
       db.update(idempotencyKeys)
         .set({ state: 'done', responseStatus: res.status, responseHeaders: JSON.stringify(res.headers), responseBody: res.body })
-        .where(and(eq(idempotencyKeys.keyId, keyId), eq(idempotencyKeys.idemKey, idemKey)))
+        .where(and(eq(idempotencyKeys.keyId, keyId), eq(idempotencyKeys.idemKey, idemKey), heldBy(holder)))
         .run();
     },
     /** Frees the key when nothing was created (rejected before forwarding, or unknown outcome). */
-    releaseIdempotencyKey(keyId: string, idemKey: string): void {
-      db.delete(idempotencyKeys).where(and(eq(idempotencyKeys.keyId, keyId), eq(idempotencyKeys.idemKey, idemKey))).run();
+    releaseIdempotencyKey(keyId: string, idemKey: string, holder?: string): void {
+      db.delete(idempotencyKeys).where(and(eq(idempotencyKeys.keyId, keyId), eq(idempotencyKeys.idemKey, idemKey), heldBy(holder))).run();
     },
     purgeIdempotencyKeys(before: number): number {
       return db.delete(idempotencyKeys).where(lt(idempotencyKeys.createdAt, before)).run().changes;

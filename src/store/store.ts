@@ -86,8 +86,14 @@ export interface IdempotencyStore {
    * A claim of `instanceId` itself is always alive (a process knows it is running).
    */
   claimIdempotencyKey(r: { keyId: string; idemKey: string; route: string; bodyHash: string; now: number; expiredBefore: number; instanceId: string; deadBefore: number }): Promise<ClaimResult>;
-  completeIdempotencyKey(keyId: string, idemKey: string, res: { status: number; headers: Record<string, string>; body: string }): Promise<void>;
-  releaseIdempotencyKey(keyId: string, idemKey: string): Promise<void>;
+  /**
+   * Records the answer to replay. With `holder`, only while the claim is still that instance's and
+   * in flight: a claim taken over meanwhile (its instance was thought dead) belongs to the request
+   * that took it, and a late answer must not overwrite or free it.
+   */
+  completeIdempotencyKey(keyId: string, idemKey: string, res: { status: number; headers: Record<string, string>; body: string }, holder?: string): Promise<void>;
+  /** Frees the key when nothing was created; with `holder`, only the in-flight claim of that instance. */
+  releaseIdempotencyKey(keyId: string, idemKey: string, holder?: string): Promise<void>;
   /** Whether a live record holds (keyId, idemKey) since `since`. */
   hasIdempotencyRecord(keyId: string, idemKey: string, since: number): Promise<boolean>;
   purgeIdempotencyKeys(before: number): Promise<number>;

@@ -71,8 +71,8 @@ export async function submitBillable(c: Context<AppEnv>, deps: Deps, spec: Billa
   try {
     const res = await holdAndForward(c, deps, spec);
     if (idemKey !== undefined) {
-      if (res.remember) await deps.store.completeIdempotencyKey(key.id, idemKey, { status: res.status, headers: res.headers, body: res.bodyText });
-      else await deps.store.releaseIdempotencyKey(key.id, idemKey);
+      if (res.remember) await deps.store.completeIdempotencyKey(key.id, idemKey, { status: res.status, headers: res.headers, body: res.bodyText }, deps.instance.id);
+      else await deps.store.releaseIdempotencyKey(key.id, idemKey, deps.instance.id);
     }
     return respond(c, res.status, res.headers, res.body);
   } catch (err) {
@@ -82,9 +82,9 @@ export async function submitBillable(c: Context<AppEnv>, deps: Deps, spec: Billa
           // The upstream may have started a job: the key stays claimed and replays this answer, so
           // a retry with the same key can never start a second one.
           const headers: Record<string, string> = { 'content-type': 'application/json', ...err.headers };
-          await deps.store.completeIdempotencyKey(key.id, idemKey, { status: err.status, headers, body: errorBody(err) });
+          await deps.store.completeIdempotencyKey(key.id, idemKey, { status: err.status, headers, body: errorBody(err) }, deps.instance.id);
         } else {
-          await deps.store.releaseIdempotencyKey(key.id, idemKey);
+          await deps.store.releaseIdempotencyKey(key.id, idemKey, deps.instance.id);
         }
       } catch (bookkeeping) {
         // The database is gone too: the client still gets the answer that describes what happened

@@ -80,6 +80,21 @@ describe.each(engines)('idempotency store on $name', (engine) => {
     expect(await claim(T0 + 31_000, { idemKey: 'idem-done', instanceId: 'instance-b' })).toMatchObject({ claimed: false, existing: { state: 'done', responseStatus: 201 } });
   });
 
+  it('a late answer from the instance whose claim was taken over neither overwrites nor frees it', async () => {
+    await beat('instance-a', T0);
+    await claim(T0);
+    await beat('instance-b', T0 + 31_000);
+    expect(await claim(T0 + 31_000, { instanceId: 'instance-b', bodyHash: 'h2' })).toEqual({ claimed: true });
+    // instance-a was only slow, not dead: its answer arrives now
+    await store.completeIdempotencyKey('key_1', 'idem-1', { status: 200, headers: {}, body: 'late' }, 'instance-a');
+    await store.releaseIdempotencyKey('key_1', 'idem-1', 'instance-a');
+    expect(await claim(T0 + 31_001, { instanceId: 'instance-b' })).toMatchObject({ claimed: false, existing: { state: 'in_flight', bodyHash: 'h2', instanceId: 'instance-b' } });
+    // the holder's own answer is recorded, and then replayed whoever asks
+    await store.completeIdempotencyKey('key_1', 'idem-1', { status: 200, headers: {}, body: 'mine' }, 'instance-b');
+    await store.releaseIdempotencyKey('key_1', 'idem-1', 'instance-b'); // a done record is no claim to free
+    expect(await claim(T0 + 31_002, { instanceId: 'instance-a' })).toMatchObject({ claimed: false, existing: { state: 'done', responseBody: 'mine' } });
+  });
+
   it('an in-flight record of a stopped or unknown instance is taken over at once', async () => {
     await beat('instance-a', T0);
     await claim(T0);

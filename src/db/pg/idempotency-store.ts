@@ -10,6 +10,10 @@ import type { IdempotencyStore } from '../../store/store.js';
  * takes over one that has expired or was abandoned. Whichever of several concurrent claims gets
  * the row lock first wins; the others re-check the condition on the row it wrote and fail it.
  */
+/** The claim is still `holder`'s and in flight (no condition without a holder). */
+const heldBy = (holder: string | undefined) =>
+  holder === undefined ? undefined : and(eq(idempotencyKeys.instanceId, holder), eq(idempotencyKeys.state, 'in_flight'));
+
 export function pgIdempotencyStore({ db }: PgDatabase): IdempotencyStore {
   const keyIs = (keyId: string, idemKey: string) => and(eq(idempotencyKeys.keyId, keyId), eq(idempotencyKeys.idemKey, idemKey));
 
@@ -60,15 +64,15 @@ export function pgIdempotencyStore({ db }: PgDatabase): IdempotencyStore {
       const [row] = await db.select({ createdAt: idempotencyKeys.createdAt }).from(idempotencyKeys).where(keyIs(keyId, idemKey));
       return row !== undefined && row.createdAt >= since;
     },
-    async completeIdempotencyKey(keyId, idemKey, res) {
+    async completeIdempotencyKey(keyId, idemKey, res, holder) {
       await db
         .update(idempotencyKeys)
         .set({ state: 'done', responseStatus: res.status, responseHeaders: JSON.stringify(res.headers), responseBody: res.body })
-        .where(keyIs(keyId, idemKey));
+        .where(and(keyIs(keyId, idemKey), heldBy(holder)));
     },
     /** Frees the key when nothing was created (rejected before forwarding, or unknown outcome). */
-    async releaseIdempotencyKey(keyId, idemKey) {
-      await db.delete(idempotencyKeys).where(keyIs(keyId, idemKey));
+    async releaseIdempotencyKey(keyId, idemKey, holder) {
+      await db.delete(idempotencyKeys).where(and(keyIs(keyId, idemKey), heldBy(holder)));
     },
     async purgeIdempotencyKeys(before) {
       const res = await db.delete(idempotencyKeys).where(lt(idempotencyKeys.createdAt, before));
