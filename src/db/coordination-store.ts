@@ -32,7 +32,9 @@ export function coordinationStore({ db, sqlite }: Database_, cache: JobRowCache)
     heartbeat(instance: { id: string; host: string; pid: number; version: string; startedAt: number }, now: number): void {
       db.insert(instances)
         .values({ ...instance, heartbeatAt: now, stoppedAt: null })
-        .onConflictDoUpdate({ target: instances.id, set: { heartbeatAt: now } })
+        // A process restarted under the same INSTANCE_ID (after a clean stop or a crash) is alive
+        // again: clear its stop mark, or its peers would take over its work while it runs.
+        .onConflictDoUpdate({ target: instances.id, set: { heartbeatAt: now, stoppedAt: null, host: instance.host, pid: instance.pid, version: instance.version, startedAt: instance.startedAt } })
         .run();
     },
 

@@ -19,7 +19,9 @@ export function pgCoordinationStore({ db }: PgDatabase) {
       await db
         .insert(instances)
         .values({ ...instance, heartbeatAt: now, stoppedAt: null })
-        .onConflictDoUpdate({ target: instances.id, set: { heartbeatAt: now } });
+        // A process restarted under the same INSTANCE_ID (after a clean stop or a crash) is alive
+        // again: clear its stop mark, or its peers would take over its work while it runs.
+        .onConflictDoUpdate({ target: instances.id, set: { heartbeatAt: now, stoppedAt: null, host: instance.host, pid: instance.pid, version: instance.version, startedAt: instance.startedAt } });
     },
 
     async markInstanceStopped(id: string, now: number): Promise<void> {
