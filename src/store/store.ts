@@ -82,7 +82,8 @@ export interface IdempotencyStore {
   /**
    * Claims (keyId, idemKey) for a request served by `instanceId`, or returns the live record that
    * holds it. A record older than `expiredBefore` is replaced, and so is an in-flight claim whose
-   * instance is dead (stopped, unknown, or no heartbeat since `deadBefore`): its request died with it.
+   * instance is dead (stopped, unknown, or no heartbeat since `deadBefore`): its request died with it,
+   * perhaps after forwarding, so that claim comes back with `abandoned: true`.
    * A claim of `instanceId` itself is always alive (a process knows it is running).
    */
   claimIdempotencyKey(r: { keyId: string; idemKey: string; route: string; bodyHash: string; now: number; expiredBefore: number; instanceId: string; deadBefore: number }): Promise<ClaimResult>;

@@ -109,4 +109,40 @@ describe('a create in flight on a live instance', () => {
     await a!.start();
     await slowCreateWhileStarting(a!, null, 'in flight after a restart', [a!, c!]);
   }, 60_000);
+
+  it('is released, and its Idempotency-Key freed, when its process crashed and came back under the same INSTANCE_ID within the instance timeout', async () => {
+    // Alone on the database, with a long instance timeout: the restarted process is the only one
+    // that could take the crashed one's work over, and it looks alive throughout.
+    await Promise.all(procs.map((p) => p.stop('SIGTERM')));
+    const b = new ReelayProcess(await freePort(), pgdb.url, upstream.url, { LOG_LEVEL: 'warn', INSTANCE_ID: 'takeover-b', INSTANCE_TIMEOUT_MS: '30000', RECONCILER_INTERVAL_MS: '100' });
+    procs.push(b);
+    await b.start();
+    const key = await makeKey(t.store, { name: 'crash restart' }, 10_000_000);
+    const body = { model: 'sora-2', prompt: 'in flight when b crashed', seconds: '4' };
+    upstream.state.createDelayMs = 60_000;
+    try {
+      const lost = createVideo(b.base, key.secret, body, 'crash-restart-1').catch(() => null);
+      expect(await waitFor(async () => (await query(t.database, "select 1 from jobs where key_id = $1 and status = 'pending'", [key.id])).length === 1, 5000)).toBe(true);
+      await b.stop('SIGKILL');
+      expect(await lost).toBeNull();
+      upstream.state.createDelayMs = 0;
+      await b.start();
+      // The crashed process's create is released as an unknown outcome (well within 90 s of the crash) …
+      const released = await waitFor(async () => (await query(t.database, "select 1 from jobs where key_id = $1 and status = 'pending'", [key.id])).length === 0, 20_000);
+      expect(released).toBe(true);
+      const [k] = await query<{ held_micros: string; balance_micros: string }>(t.database, 'select held_micros, balance_micros from api_keys where id = $1', [key.id]);
+      expect([Number(k!.held_micros), Number(k!.balance_micros)]).toEqual([0, 10_000_000]);
+      // … and a retry with its Idempotency-Key is answered (not 409 for a day) as the unknown outcome
+      // it is, every time, without a second upstream job.
+      const retry = await createVideo(b.base, key.secret, body, 'crash-restart-1');
+      expect(retry.status).toBe(502);
+      expect(retry.headers.get('x-should-retry')).toBe('false');
+      const again = await createVideo(b.base, key.secret, body, 'crash-restart-1');
+      expect([again.status, again.headers.get('idempotent-replayed'), again.body]).toEqual([502, 'true', retry.body]);
+      expect(upstream.creates.filter((c) => c.prompt === body.prompt)).toHaveLength(1);
+      expect(await ledgerViolations(t.store)).toEqual([]);
+    } finally {
+      upstream.state.createDelayMs = 0;
+    }
+  }, 60_000);
 });
