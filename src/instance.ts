@@ -37,6 +37,15 @@ export class InstanceHeartbeat {
 
   /** Writes the first heartbeat (so the instance is alive before it serves), then beats on a timer. */
   async start(): Promise<void> {
+    // A process that had this id before (a stable INSTANCE_ID) is gone: its unfinished work goes
+    // to the dead-instance takeover, never to this process, which knows nothing of it.
+    const disowned = await this.o.store.disownEarlierWork(this.o.identity.id, this.o.identity.startedAt);
+    if (disowned.jobs + disowned.claims + disowned.leases > 0) {
+      this.o.logger.warn(
+        { pending_creates: disowned.jobs, idempotency_claims: disowned.claims, leases: disowned.leases },
+        'an earlier process with this INSTANCE_ID left work unfinished; handed over as a dead instance\'s',
+      );
+    }
     await this.beat();
     const loop = () => {
       this.beating = this.beat()

@@ -1,6 +1,6 @@
 import { and, desc, eq, inArray, isNotNull, lt, or, sql } from 'drizzle-orm';
 import type { Database_ } from './client.js';
-import { instances, jobs } from './schema/index.js';
+import { idempotencyKeys, instances, jobs } from './schema/index.js';
 import type { InstanceRow, JobRow } from '../store/rows.js';
 import type { JobRowCache } from './job-row-cache.js';
 
@@ -32,12 +32,34 @@ export function coordinationStore({ db, sqlite }: Database_, cache: JobRowCache)
     heartbeat(instance: { id: string; host: string; pid: number; version: string; startedAt: number }, now: number): void {
       db.insert(instances)
         .values({ ...instance, heartbeatAt: now, stoppedAt: null })
-        .onConflictDoUpdate({ target: instances.id, set: { heartbeatAt: now } })
+        // A process restarted under the same INSTANCE_ID (after a clean stop or a crash) is alive
+        // again: clear its stop mark, or its peers would take over its work while it runs.
+        .onConflictDoUpdate({ target: instances.id, set: { heartbeatAt: now, stoppedAt: null, host: instance.host, pid: instance.pid, version: instance.version, startedAt: instance.startedAt } })
         .run();
     },
 
     markInstanceStopped(id: string, now: number): void {
       db.update(instances).set({ stoppedAt: now, heartbeatAt: now }).where(eq(instances.id, id)).run();
+    },
+
+    disownEarlierWork(id: string, startedAt: number): { jobs: number; claims: number; leases: number } {
+      return sqlite.transaction(() => {
+        const pending = db
+          .update(jobs)
+          .set({ instanceId: null })
+          .where(and(eq(jobs.instanceId, id), eq(jobs.status, 'pending'), lt(jobs.createdAt, startedAt)))
+          .returning({ id: jobs.id })
+          .all();
+        const claims = db
+          .update(idempotencyKeys)
+          .set({ instanceId: null })
+          .where(and(eq(idempotencyKeys.instanceId, id), eq(idempotencyKeys.state, 'in_flight'), lt(idempotencyKeys.createdAt, startedAt)))
+          .returning({ keyId: idempotencyKeys.keyId })
+          .all();
+        const leases = db.update(jobs).set({ claimedBy: null, claimUntil: null }).where(eq(jobs.claimedBy, id)).returning({ id: jobs.id }).all();
+        for (const row of [...pending, ...leases]) cache.forget(row.id);
+        return { jobs: pending.length, claims: claims.length, leases: leases.length };
+      }).immediate();
     },
 
     listInstances(): InstanceRow[] {

@@ -41,7 +41,9 @@ export function idempotencyStore({ db }: Database_) {
           tx.insert(idempotencyKeys)
             .values({ keyId: r.keyId, idemKey: r.idemKey, route: r.route, bodyHash: r.bodyHash, state: 'in_flight', createdAt: r.now, instanceId: r.instanceId })
             .run();
-          return { claimed: true as const };
+          // An expired record is simply replaced; a live one abandoned by a dead instance may have
+          // been forwarded before that instance died.
+          return existing && existing.createdAt >= r.expiredBefore ? { claimed: true as const, abandoned: true as const } : { claimed: true as const };
         },
         { behavior: 'immediate' },
       );

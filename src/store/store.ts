@@ -82,7 +82,8 @@ export interface IdempotencyStore {
   /**
    * Claims (keyId, idemKey) for a request served by `instanceId`, or returns the live record that
    * holds it. A record older than `expiredBefore` is replaced, and so is an in-flight claim whose
-   * instance is dead (stopped, unknown, or no heartbeat since `deadBefore`): its request died with it.
+   * instance is dead (stopped, unknown, or no heartbeat since `deadBefore`): its request died with it,
+   * perhaps after forwarding, so that claim comes back with `abandoned: true`.
    * A claim of `instanceId` itself is always alive (a process knows it is running).
    */
   claimIdempotencyKey(r: { keyId: string; idemKey: string; route: string; bodyHash: string; now: number; expiredBefore: number; instanceId: string; deadBefore: number }): Promise<ClaimResult>;
@@ -166,6 +167,14 @@ export interface CoordinationStore {
   heartbeat(instance: { id: string; host: string; pid: number; version: string; startedAt: number }, now: number): Promise<void>;
   /** A clean shutdown: the instance counts as dead from now on. */
   markInstanceStopped(id: string, now: number): Promise<void>;
+  /**
+   * A process starting under `id` (a stable INSTANCE_ID) takes over nothing from the process that
+   * had the id before it: that one is gone, whether it stopped or crashed. Its pending creates,
+   * in-flight Idempotency-Key claims (both made before `startedAt`) and reconciler leases are
+   * disowned (their instance set to none), so every instance treats them as a dead instance's work
+   * at once, exactly as if the new process had another name.
+   */
+  disownEarlierWork(id: string, startedAt: number): Promise<{ jobs: number; claims: number; leases: number }>;
   /** Every instance row, most recent heartbeat first. */
   listInstances(): Promise<InstanceRow[]>;
   /** Forgets instances stopped or silent since before `before` and holding no pending create. */

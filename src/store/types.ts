@@ -52,7 +52,12 @@ export type Outcome =
 
 export type SettleResult = { settled: true; job: JobRow; chargedMicros: number } | { settled: false; job: JobRow | undefined };
 
-export type ClaimResult = { claimed: true } | { claimed: false; existing: IdempotencyRow };
+/**
+ * `abandoned`: the key was taken over from a request whose instance died while it was in flight.
+ * That request may have reached the upstream, so its outcome is unknown: the new claimant answers
+ * the unknown outcome (and keeps it as the key's answer) rather than forwarding a second create.
+ */
+export type ClaimResult = { claimed: true; abandoned?: true } | { claimed: false; existing: IdempotencyRow };
 
 /** A credit or adjustment the balance cannot take (overdraft, or beyond what a balance may hold). */
 export class BalanceError extends Error {}

@@ -66,6 +66,23 @@ export async function submitBillable(c: Context<AppEnv>, deps: Deps, spec: Billa
       const headers = JSON.parse(prior.responseHeaders ?? '{}') as Record<string, string>;
       return respond(c, prior.responseStatus ?? 200, { ...headers, 'idempotent-replayed': 'true' }, prior.responseBody ?? '');
     }
+    if (claim.abandoned) {
+      // The first request with this key was in flight on an instance that died: it may have
+      // started an upstream job (its hold is released as an unknown outcome). Forwarding again
+      // could start a second one, so this is an unknown outcome too, and the key keeps the answer.
+      const err = new UnknownOutcomeError(
+        'upstream_error',
+        'An earlier request with this Idempotency-Key was interrupted; its outcome is unknown. Do not retry it automatically.',
+        'Idempotency-Key',
+        { 'x-should-retry': 'false' },
+      );
+      deps.logger.warn(
+        { incident: 'create_outcome_unknown', key_id: key.id, request_id: state.requestId, reason: 'idempotency_key_abandoned' },
+        'an Idempotency-Key was in flight on an instance that died; answered as an unknown outcome, not forwarded again',
+      );
+      await deps.store.completeIdempotencyKey(key.id, idemKey, { status: err.status, headers: { 'content-type': 'application/json', ...err.headers }, body: errorBody(err) });
+      throw err;
+    }
   }
 
   try {

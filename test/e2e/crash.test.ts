@@ -128,6 +128,8 @@ describe('crash safety', () => {
             body,
           });
           if (res.status === 200) id = ((await res.json()) as { id: string }).id;
+          // An unknown outcome (the create was interrupted by a kill): a client must not retry it.
+          else if (res.headers.get('x-should-retry') === 'false') return;
           else if (res.status >= 500 || res.status === 409) await new Promise((r) => setTimeout(r, 100));
           else throw new Error(`create ${i}: ${res.status} ${await res.text()}`);
         } catch (err) {

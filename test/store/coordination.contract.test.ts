@@ -52,6 +52,17 @@ describe.each(engines)('coordination on $name', (engine) => {
     expect((await s.store.listInstances()).find((r) => r.id === 'a')).toMatchObject({ stoppedAt: T + 11_000 });
   });
 
+  it('takes a process restarted under a stopped instance’s id for alive again (its heartbeat clears the stop)', async () => {
+    await s.store.heartbeat(identity('a'), T);
+    await s.store.markInstanceStopped('a', T + 1_000);
+    const restarted = { ...identity('a'), pid: 5678, startedAt: T + 2_000 };
+    await s.store.heartbeat(restarted, T + 2_000);
+    expect(await s.store.listInstances()).toEqual([{ ...restarted, heartbeatAt: T + 2_000, stoppedAt: null }]);
+    // Its pending create is its own again: a peer does not take it over.
+    await insertJob(s, { id: 'j_a', status: 'pending', instanceId: 'a' });
+    expect(await s.store.pendingJobsOfDeadInstances({ deadBefore: T + 2_000 - TIMEOUT, self: 'b', selfStaleBefore: T, limit: 10 })).toEqual([]);
+  });
+
   it('hands over pending creates only from dead instances, never the caller’s own', async () => {
     await s.store.heartbeat(identity('alive'), T + 50_000);
     await s.store.heartbeat(identity('silent'), T + 10_000);

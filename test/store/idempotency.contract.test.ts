@@ -72,9 +72,10 @@ describe.each(engines)('idempotency store on $name', (engine) => {
     // instance-a is alive (heartbeat within 30 s): neither b nor a itself can take the claim
     expect(await claim(T0 + 10_000, { instanceId: 'instance-b' })).toMatchObject({ claimed: false, existing: { instanceId: 'instance-a' } });
     expect(await claim(T0 + 10_000)).toMatchObject({ claimed: false });
-    // 31 s without a heartbeat from instance-a: dead, so b takes the claim over
+    // 31 s without a heartbeat from instance-a: dead, so b takes the claim over, told that it was
+    // abandoned in flight (that request may have reached the upstream)
     await beat('instance-b', T0 + 31_000);
-    expect(await claim(T0 + 31_000, { instanceId: 'instance-b', bodyHash: 'h2' })).toEqual({ claimed: true });
+    expect(await claim(T0 + 31_000, { instanceId: 'instance-b', bodyHash: 'h2' })).toEqual({ claimed: true, abandoned: true });
     expect(await claim(T0 + 31_001, { instanceId: 'instance-b' })).toMatchObject({ claimed: false, existing: { instanceId: 'instance-b', bodyHash: 'h2' } });
     // a done record is replayed whoever asks
     expect(await claim(T0 + 31_000, { idemKey: 'idem-done', instanceId: 'instance-b' })).toMatchObject({ claimed: false, existing: { state: 'done', responseStatus: 201 } });
@@ -99,9 +100,9 @@ describe.each(engines)('idempotency store on $name', (engine) => {
     await beat('instance-a', T0);
     await claim(T0);
     await store.markInstanceStopped('instance-a', T0 + 1);
-    expect(await claim(T0 + 2, { instanceId: 'instance-b' })).toEqual({ claimed: true });
+    expect(await claim(T0 + 2, { instanceId: 'instance-b' })).toEqual({ claimed: true, abandoned: true });
     await claim(T0, { idemKey: 'idem-ghost', instanceId: 'never-registered' });
-    expect(await claim(T0 + 2, { idemKey: 'idem-ghost', instanceId: 'instance-b' })).toEqual({ claimed: true });
+    expect(await claim(T0 + 2, { idemKey: 'idem-ghost', instanceId: 'instance-b' })).toEqual({ claimed: true, abandoned: true });
   });
 
   it('release frees the key; hasIdempotencyRecord sees live records since a time', async () => {

@@ -1,6 +1,6 @@
 import { and, desc, eq, isNotNull, lt, or, sql } from 'drizzle-orm';
 import type { PgDatabase } from './client.js';
-import { instances, jobs } from './schema/index.js';
+import { idempotencyKeys, instances, jobs } from './schema/index.js';
 import type { InstanceRow, JobRow } from '../../store/rows.js';
 
 /**
@@ -19,11 +19,30 @@ export function pgCoordinationStore({ db }: PgDatabase) {
       await db
         .insert(instances)
         .values({ ...instance, heartbeatAt: now, stoppedAt: null })
-        .onConflictDoUpdate({ target: instances.id, set: { heartbeatAt: now } });
+        // A process restarted under the same INSTANCE_ID (after a clean stop or a crash) is alive
+        // again: clear its stop mark, or its peers would take over its work while it runs.
+        .onConflictDoUpdate({ target: instances.id, set: { heartbeatAt: now, stoppedAt: null, host: instance.host, pid: instance.pid, version: instance.version, startedAt: instance.startedAt } });
     },
 
     async markInstanceStopped(id: string, now: number): Promise<void> {
       await db.update(instances).set({ stoppedAt: now, heartbeatAt: now }).where(eq(instances.id, id));
+    },
+
+    async disownEarlierWork(id: string, startedAt: number): Promise<{ jobs: number; claims: number; leases: number }> {
+      return db.transaction(async (tx) => {
+        const pending = await tx
+          .update(jobs)
+          .set({ instanceId: null })
+          .where(and(eq(jobs.instanceId, id), eq(jobs.status, 'pending'), lt(jobs.createdAt, startedAt)))
+          .returning({ id: jobs.id });
+        const claims = await tx
+          .update(idempotencyKeys)
+          .set({ instanceId: null })
+          .where(and(eq(idempotencyKeys.instanceId, id), eq(idempotencyKeys.state, 'in_flight'), lt(idempotencyKeys.createdAt, startedAt)))
+          .returning({ keyId: idempotencyKeys.keyId });
+        const leases = await tx.update(jobs).set({ claimedBy: null, claimUntil: null }).where(eq(jobs.claimedBy, id)).returning({ id: jobs.id });
+        return { jobs: pending.length, claims: claims.length, leases: leases.length };
+      });
     },
 
     async listInstances(): Promise<InstanceRow[]> {

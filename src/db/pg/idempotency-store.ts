@@ -34,25 +34,28 @@ export function pgIdempotencyStore({ db }: PgDatabase): IdempotencyStore {
           .returning({ keyId: idempotencyKeys.keyId });
         if (inserted.length === 1) return { claimed: true as const };
 
-        const replaced = await db
+        const fresh = { route: r.route, bodyHash: r.bodyHash, state: 'in_flight' as const, responseStatus: null, responseHeaders: null, responseBody: null, createdAt: r.now, instanceId: r.instanceId };
+        const expired = await db
           .update(idempotencyKeys)
-          .set({ route: r.route, bodyHash: r.bodyHash, state: 'in_flight', responseStatus: null, responseHeaders: null, responseBody: null, createdAt: r.now, instanceId: r.instanceId })
+          .set(fresh)
+          .where(and(keyIs(r.keyId, r.idemKey), lt(idempotencyKeys.createdAt, r.expiredBefore)))
+          .returning({ keyId: idempotencyKeys.keyId });
+        if (expired.length === 1) return { claimed: true as const };
+        // In flight on a dead instance: its request may have been forwarded before it died.
+        const abandoned = await db
+          .update(idempotencyKeys)
+          .set(fresh)
           .where(
             and(
               keyIs(r.keyId, r.idemKey),
-              or(
-                lt(idempotencyKeys.createdAt, r.expiredBefore),
-                and(
-                  eq(idempotencyKeys.state, 'in_flight'),
-                  sql`${idempotencyKeys.instanceId} is distinct from ${r.instanceId}`,
-                  sql`not exists (select 1 from ${instances} where ${instances.id} = ${idempotencyKeys.instanceId}
-                    and ${instances.stoppedAt} is null and ${instances.heartbeatAt} >= ${r.deadBefore})`,
-                ),
-              ),
+              eq(idempotencyKeys.state, 'in_flight'),
+              sql`${idempotencyKeys.instanceId} is distinct from ${r.instanceId}`,
+              sql`not exists (select 1 from ${instances} where ${instances.id} = ${idempotencyKeys.instanceId}
+                and ${instances.stoppedAt} is null and ${instances.heartbeatAt} >= ${r.deadBefore})`,
             ),
           )
           .returning({ keyId: idempotencyKeys.keyId });
-        if (replaced.length === 1) return { claimed: true as const };
+        if (abandoned.length === 1) return { claimed: true as const, abandoned: true as const };
 
         const [existing] = await db.select().from(idempotencyKeys).where(keyIs(r.keyId, r.idemKey));
         if (existing) return { claimed: false as const, existing };
