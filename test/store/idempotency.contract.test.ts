@@ -85,7 +85,7 @@ describe.each(engines)('idempotency store on $name', (engine) => {
     await beat('instance-a', T0);
     await claim(T0);
     await beat('instance-b', T0 + 31_000);
-    expect(await claim(T0 + 31_000, { instanceId: 'instance-b', bodyHash: 'h2' })).toEqual({ claimed: true });
+    expect(await claim(T0 + 31_000, { instanceId: 'instance-b', bodyHash: 'h2' })).toEqual({ claimed: true, abandoned: true });
     // instance-a was only slow, not dead: its answer arrives now
     await store.completeIdempotencyKey('key_1', 'idem-1', { status: 200, headers: {}, body: 'late' }, 'instance-a');
     await store.releaseIdempotencyKey('key_1', 'idem-1', 'instance-a');
