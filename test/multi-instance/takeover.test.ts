@@ -123,6 +123,9 @@ describe('a create in flight on a live instance', () => {
     try {
       const lost = createVideo(b.base, key.secret, body, 'crash-restart-1').catch(() => null);
       expect(await waitFor(async () => (await query(t.database, "select 1 from jobs where key_id = $1 and status = 'pending'", [key.id])).length === 1, 5000)).toBe(true);
+      // Killed once the create has reached the upstream (on a loaded machine the hold is written
+      // well before the request arrives there).
+      expect(await waitFor(async () => upstream.creates.some((c) => c.prompt === body.prompt), 10_000)).toBe(true);
       await b.stop('SIGKILL');
       expect(await lost).toBeNull();
       upstream.state.createDelayMs = 0;
