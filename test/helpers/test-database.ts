@@ -27,7 +27,10 @@ export interface TestDatabase {
   readonly engine: EngineName;
   /** DATABASE_URL for a reelay process: a SQLite file path, or postgres://…/<its own database>. */
   readonly url: string;
-  /** A store on the database (migrated), e.g. to create keys before reelay starts. */
+  /**
+   * A store on the database, opened and migrated as a starting server does (closing it and opening
+   * another is a restart), e.g. to create keys before reelay starts.
+   */
   openStore(): Promise<{ store: Store; close(): Promise<void> }>;
   /** A read-only view for end-of-test checks; close it when done. */
   openReader(): Promise<DatabaseReader>;
@@ -126,7 +129,7 @@ export async function pgTestDatabase(serverUrl: string, template?: string): Prom
     engine: 'postgres',
     url,
     async openStore() {
-      const database = openPgDatabase(url, { max: 4 });
+      const database = await openMigratedPgDatabase(url, { max: 4 });
       return { store: createPgStore(database), close: () => database.close() };
     },
     async openReader() {
