@@ -1,43 +1,39 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { connect } from 'node:net';
-import Database from 'better-sqlite3';
 import { startFaultUpstream, type FaultUpstream } from '../helpers/fault-upstream.js';
-import { ledgerViolations, sqliteLedgerChecker } from '../helpers/ledger-invariants.js';
-import { openMigratedDatabase } from '../../src/db/client.js';
-import { createStore } from '../../src/db/store.js';
+import { ENGINE_NAMES, newTestDatabase, type EngineName, type TestDatabase } from '../helpers/engine-databases.js';
 import { createKey } from '../../src/keys/service.js';
-import { Capture, databaseBytes, sleep, waitFor } from './support.js';
+import { Capture, sleep, waitFor } from './support.js';
 import { freePort, ReelayProcess } from './child.js';
 
 /**
  * Crashes and restarts of a real reelay process. SIGKILL lands while creates are in flight (the
  * upstream answers creates slowly), while downloads stream, and while the reconciler is in the
  * middle of a batch of polls; after the restarts every job settles exactly once. SIGTERM drains
- * in-flight requests, stops the reconciler even when its polls hang, and exits 0.
+ * in-flight requests, stops the reconciler even when its polls hang, and exits 0. Each on a SQLite
+ * file and on a PostgreSQL database of its own.
  */
-const dirs: string[] = [];
+const databases: TestDatabase[] = [];
 
-async function setupDatabase(keys: number): Promise<{ dbPath: string; secrets: string[] }> {
-  const dir = mkdtempSync(join(tmpdir(), 'reelay-crash-'));
-  dirs.push(dir);
-  const dbPath = join(dir, 'reelay.db');
-  const setup = openMigratedDatabase(dbPath);
-  const store = createStore(setup);
+async function setupDatabase(engine: EngineName, keys: number): Promise<{ db: TestDatabase; secrets: string[] }> {
+  const db = await newTestDatabase(engine, 'reelay-crash-');
+  databases.push(db);
+  const setup = await db.openStore();
   const secrets: string[] = [];
-  for (let i = 0; i < keys; i++) {
-    const { key, secret } = await createKey(store, { name: `crash ${i}` }, Date.now());
-    await store.appendCredit(key.id, 500_000_000, 'crash test', { actor: 'test', requestId: null, now: Date.now() });
-    secrets.push(secret);
+  try {
+    for (let i = 0; i < keys; i++) {
+      const { key, secret } = await createKey(setup.store, { name: `crash ${i}` }, Date.now());
+      await setup.store.appendCredit(key.id, 500_000_000, 'crash test', { actor: 'test', requestId: null, now: Date.now() });
+      secrets.push(secret);
+    }
+  } finally {
+    await setup.close();
   }
-  setup.close();
-  return { dbPath, secrets };
+  return { db, secrets };
 }
 
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+afterAll(async () => {
+  for (const db of databases) await db.remove();
 });
 
 /** Upstream exchanges of a kind that were open at time `at` (request received, response not closed). */
@@ -49,7 +45,7 @@ const isCreate = (r: FaultUpstream['requests'][number]) => r.method === 'POST' &
 const isPoll = (r: FaultUpstream['requests'][number]) => r.method === 'GET' && /^\/v1\/videos\/video_[^/]+$/.test(r.path) && r.headers['user-agent'] === undefined;
 const isDownload = (r: FaultUpstream['requests'][number]) => r.method === 'GET' && r.path.endsWith('/content');
 
-describe('SIGKILL at random points of job lifecycles', () => {
+describe.each(ENGINE_NAMES)('SIGKILL at random points of job lifecycles (%s)', (engine) => {
   let up: FaultUpstream;
   let reelay: ReelayProcess;
 
@@ -68,8 +64,8 @@ describe('SIGKILL at random points of job lifecycles', () => {
   });
 
   it('settles every job exactly once across 6 kills that hit creates, downloads and reconciler batches', async () => {
-    const { dbPath, secrets } = await setupDatabase(4);
-    reelay = new ReelayProcess(await freePort(), dbPath, up.url, { RECONCILER_INTERVAL_MS: '50', RECONCILER_MIN_POLL_MS: '50', INSTANCE_TIMEOUT_MS: '1500' });
+    const { db, secrets } = await setupDatabase(engine, 4);
+    reelay = new ReelayProcess(await freePort(), db.url, up.url, { RECONCILER_INTERVAL_MS: '50', RECONCILER_MIN_POLL_MS: '50', INSTANCE_TIMEOUT_MS: '1500' });
     await reelay.start();
 
     const LIFECYCLES = 90;
@@ -158,10 +154,10 @@ describe('SIGKILL at random points of job lifecycles', () => {
     stop = true;
     await Promise.all(downloaders);
 
-    const check = new Database(dbPath, { readonly: true });
+    const check = await db.openReader();
     try {
-      const open = () => (check.prepare("select count(*) as n from jobs where status in ('pending','queued','in_progress')").get() as { n: number }).n;
-      expect(await waitFor(() => open() === 0, 20_000, 100)).toBe(true);
+      const open = async () => (await check.get<{ n: number }>("select count(*) as n from jobs where status in ('pending','queued','in_progress')"))!.n;
+      expect(await waitFor(async () => (await open()) === 0, 20_000, 100)).toBe(true);
       await reelay.stop('SIGKILL');
 
       // What the kills interrupted.
@@ -177,12 +173,13 @@ describe('SIGKILL at random points of job lifecycles', () => {
       expect(downloads.complete).toBeGreaterThan(0);
       expect(downloads.wrongSize).toBe(0); // a cut download is an error, never a short success
 
-      const jobs = check.prepare('select video_id as videoId, status, billed_seconds as billed, charged_micros as charged, request_id as rid from jobs').all() as {
+      // (Aliases quoted: PostgreSQL folds unquoted ones to lower case.)
+      const jobs = await check.all<{
         videoId: string | null;
         status: string;
         billed: number | null;
         charged: number;
-      }[];
+      }>('select video_id as "videoId", status, billed_seconds as billed, charged_micros as charged, request_id as rid from jobs');
       for (const j of jobs) {
         if (j.status === 'completed') {
           expect(j.charged).toBe(j.billed! * 100_000);
@@ -203,27 +200,27 @@ describe('SIGKILL at random points of job lifecycles', () => {
       // Every upstream video is recorded on at most one job.
       const videoIds = jobs.map((j) => j.videoId).filter((v) => v !== null);
       expect(new Set(videoIds).size).toBe(videoIds.length);
-      expect(check.prepare("select job_id, count(*) as n from ledger where terminal = 1 group by job_id having n > 1").all()).toEqual([]);
-      expect((check.prepare('select sum(held_micros) as h from api_keys').get() as { h: number }).h).toBe(0);
-      expect(await ledgerViolations(sqliteLedgerChecker(check))).toEqual([]);
-      expect(check.pragma('integrity_check', { simple: true })).toBe('ok');
+      expect(await check.all('select job_id, count(*) as n from ledger where terminal group by job_id having count(*) > 1')).toEqual([]);
+      expect((await check.get<{ h: number }>('select sum(held_micros) as h from api_keys'))!.h).toBe(0);
+      expect(await check.ledgerViolations()).toEqual([]);
+      expect(await check.integrity()).toBe('ok');
     } finally {
-      check.close();
+      await check.close();
     }
     const leaks = [
       ...Capture.findSecrets(reelay.output, [...secrets, 'sk-upstream-RELIABILITY-7f3a9c2e5b1d4a60', 'reliability-admin-token-5c1e9a0b7d3f'], 'child output'),
-      ...Capture.findSecrets(databaseBytes(dbPath), [...secrets, 'sk-upstream-RELIABILITY-7f3a9c2e5b1d4a60'], 'database file'),
+      ...Capture.findSecrets(await db.contents(), [...secrets, 'sk-upstream-RELIABILITY-7f3a9c2e5b1d4a60'], 'database'),
     ];
     expect(leaks).toEqual([]);
   }, 120_000);
 });
 
-describe('graceful shutdown on SIGTERM', () => {
+describe.each(ENGINE_NAMES)('graceful shutdown on SIGTERM (%s)', (engine) => {
   it('drains in-flight requests, stops a reconciler stuck on hung polls, and exits 0', async () => {
     const up = await startFaultUpstream({ contentBytes: 2 * 1024 * 1024, chunkBytes: 16 * 1024, chunkDelayMs: 6 });
-    const { dbPath, secrets } = await setupDatabase(1);
+    const { db, secrets } = await setupDatabase(engine, 1);
     const secret = secrets[0]!;
-    const reelay = new ReelayProcess(await freePort(), dbPath, up.url, {
+    const reelay = new ReelayProcess(await freePort(), db.url, up.url, {
       RECONCILER_INTERVAL_MS: '50',
       RECONCILER_MIN_POLL_MS: '50',
       UPSTREAM_HEADERS_TIMEOUT_MS: '30000',
@@ -282,15 +279,15 @@ describe('graceful shutdown on SIGTERM', () => {
       expect(logs.filter((l) => typeof l.level === 'number' && (l.level as number) >= 50)).toEqual([]);
       expect(reelay.output.join('')).not.toMatch(/reconciler pass failed|database connection is not open|Error:/);
 
-      const check = new Database(dbPath, { readonly: true });
+      const check = await db.openReader();
       try {
         // The create that was in flight is recorded (not left pending), with its hold.
-        expect(check.prepare('select status from jobs where video_id = ?').get(createdId)).toEqual({ status: 'queued' });
-        expect(check.prepare("select count(*) as n from jobs where status = 'pending'").get()).toEqual({ n: 0 });
-        expect(await ledgerViolations(sqliteLedgerChecker(check))).toEqual([]);
-        expect(check.pragma('integrity_check', { simple: true })).toBe('ok');
+        expect(await check.get('select status from jobs where video_id = ?', [createdId])).toEqual({ status: 'queued' });
+        expect(await check.get("select count(*) as n from jobs where status = 'pending'")).toEqual({ n: 0 });
+        expect(await check.ledgerViolations()).toEqual([]);
+        expect(await check.integrity()).toBe('ok');
       } finally {
-        check.close();
+        await check.close();
       }
       expect(Capture.findSecrets(reelay.output, [secret, 'sk-upstream-RELIABILITY-7f3a9c2e5b1d4a60'], 'child output')).toEqual([]);
     } finally {

@@ -13,20 +13,19 @@
  * reelay never exits on its own, SIGTERM exits 0, open descriptors back near the start once idle.
  *
  * Options: --minutes N  --rps N (default 40)  --concurrency N (default 16)  --fault-rate F (0–1,
- * default 0.1)  --seed N  --json (print the report as JSON too).
+ * default 0.1)  --seed N  --json (print the report as JSON too)  --postgres [server-url] (run on
+ * PostgreSQL instead of a SQLite file: a database of its own, created and dropped, on the server at
+ * server-url or TEST_DATABASE_URL, its maintenance database with a user that may create databases;
+ * without either, an embedded server is started as the tests do; SOAK_POSTGRES=1 works too).
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import Database from 'better-sqlite3';
 import { startFaultUpstream, type Behaviour, type FaultRequest } from '../helpers/fault-upstream.js';
-import { ledgerViolations, sqliteLedgerChecker } from '../helpers/ledger-invariants.js';
-import { openMigratedDatabase } from '../../src/db/client.js';
-import { createStore } from '../../src/db/store.js';
+import { pgTestDatabase, sqliteTestDatabase, type TestDatabase } from '../helpers/test-database.js';
+import { startEmbeddedPg, type PgServer } from '../helpers/pg-server.js';
 import { createKey } from '../../src/keys/service.js';
 import { freePort, ReelayProcess } from '../reliability/child.js';
-import { ADMIN_TOKEN, Capture, databaseBytes, UPSTREAM_KEY } from '../reliability/support.js';
+import { ADMIN_TOKEN, Capture, UPSTREAM_KEY } from '../reliability/support.js';
 
 // --- options ------------------------------------------------------------------------------------
 
@@ -50,6 +49,13 @@ const CONCURRENCY = Math.max(1, Math.round(option('concurrency', 16)));
 const FAULT_RATE = Math.min(1, option('fault-rate', 0.1));
 const SEED = Math.round(option('seed', Date.now() % 1_000_000));
 const JSON_REPORT = process.argv.includes('--json');
+/** --postgres [server-url] or SOAK_POSTGRES=1: the server URL ('' = TEST_DATABASE_URL or embedded), or null for SQLite. */
+const POSTGRES: string | null = (() => {
+  const i = process.argv.indexOf('--postgres');
+  if (i === -1) return process.env.SOAK_POSTGRES === '1' ? '' : null;
+  const next = process.argv[i + 1];
+  return next && /^postgres(ql)?:\/\//.test(next) ? next : '';
+})();
 const DURATION_MS = Math.round(MINUTES * 60_000);
 const CONTENT_BYTES = 512 * 1024;
 
@@ -98,6 +104,18 @@ const bump = (m: Record<string, number>, k: string) => (m[k] = (m[k] ?? 0) + 1);
 
 /** soak ids whose upstream call was given a fault (so a 5xx for them is the contract's mapping) */
 const faulted = new Set<string>();
+/**
+ * Faulted status lookups that carried no soak id: reelay's own (the reconciler's polls, and the
+ * lookup a download of an unfinished job makes before asking for the content), by video and time.
+ */
+const faultedLookups: { videoId: string; at: number }[] = [];
+/** Did reelay's own lookup of this video get a fault while the request ran? */
+function lookupFaultedDuring(path: string, start: number, end: number): boolean {
+  const videoId = /^\/v1\/videos\/(video_[^/?]+)/.exec(path)?.[1];
+  return videoId !== undefined && faultedLookups.some((f) => f.videoId === videoId && f.at >= start && f.at <= end);
+}
+/** Idempotency-Keys whose first answer was a 5xx mapped from a fault (replays repeat it, by design). */
+const faultedIdempotencyKeys = new Set<string>();
 /** When the upstream refused connections ([from, to]; `to` null while it still does). */
 const refuseWindows: { from: number; to: number | null }[] = [];
 /** Did a request that ran from `start` to `end` overlap a refusal window (with a little slack)? */
@@ -129,6 +147,7 @@ function faultFor(r: FaultRequest): Behaviour | undefined {
   if (isContent && b.kind === 'job-status') b = { kind: 'break-midway', afterBytes: 100 * 1024, totalBytes: CONTENT_BYTES };
   bump(counts.faults, b.kind === 'status' ? `status ${b.status}` : b.kind);
   if (sid) faulted.add(sid);
+  else if (/^\/v1\/videos\/video_[^/]+$/.test(r.path)) faultedLookups.push({ videoId: r.path.slice('/v1/videos/'.length), at: Date.now() });
   return b;
 }
 
@@ -150,21 +169,28 @@ function sampleProcess(pid: number): Sample {
 async function main(): Promise<number> {
   const started = Date.now();
   const up = await startFaultUpstream({ completeAfterMs: 3000, contentBytes: CONTENT_BYTES, chunkBytes: 16 * 1024 });
-  const dir = mkdtempSync(join(tmpdir(), 'reelay-soak-'));
-  const dbPath = join(dir, 'soak.db');
+  let pgServer: PgServer | null = null;
+  let db: TestDatabase;
+  if (POSTGRES === null) db = sqliteTestDatabase('reelay-soak-');
+  else {
+    const serverUrl = POSTGRES || process.env.TEST_DATABASE_URL;
+    if (!serverUrl) process.stderr.write('soak: starting an embedded PostgreSQL server\n');
+    pgServer = serverUrl ? null : await startEmbeddedPg();
+    db = await pgTestDatabase(serverUrl ?? pgServer!.url);
+  }
 
   // Keys, made before reelay starts: four tenants with plenty of credit.
-  const setup = openMigratedDatabase(dbPath);
-  const store = createStore(setup);
+  const setup = await db.openStore();
+  const store = setup.store;
   const tenants: { id: string; secret: string }[] = [];
   for (let i = 0; i < 4; i++) {
     const { key, secret } = await createKey(store, { name: `soak ${i}` }, Date.now());
     await store.appendCredit(key.id, 10_000_000_000, 'soak credit', { actor: 'soak', requestId: null, now: Date.now() });
     tenants.push({ id: key.id, secret });
   }
-  setup.close();
+  await setup.close();
 
-  const reelay = new ReelayProcess(await freePort(), dbPath, up.url, {
+  const reelay = new ReelayProcess(await freePort(), db.url, up.url, {
     LOG_LEVEL: 'info',
     RECONCILER_INTERVAL_MS: '500',
     RECONCILER_MIN_POLL_MS: '1000',
@@ -209,9 +235,14 @@ async function main(): Promise<number> {
       } catch {
         /* not JSON */
       }
+      const idem = headers.get('idempotency-key');
+      const replayed = res.headers.get('idempotent-replayed') === 'true';
       if (code.startsWith('injected_')) counts.upstreamPassed5xx++;
-      else if (code.startsWith('upstream_') && (faulted.has(sid) || duringRefusal(sentAt, Date.now()))) counts.faultMapped5xx++;
-      else counts.gateway5xx.push(`${action} ${path} → ${res.status} ${text.slice(0, 200)}`);
+      else if (code.startsWith('upstream_') && replayed && idem !== null && faultedIdempotencyKeys.has(idem)) counts.faultMapped5xx++;
+      else if (code.startsWith('upstream_') && !replayed && (faulted.has(sid) || duringRefusal(sentAt, Date.now()) || lookupFaultedDuring(path, sentAt, Date.now()))) {
+        counts.faultMapped5xx++;
+        if (idem !== null) faultedIdempotencyKeys.add(idem);
+      } else counts.gateway5xx.push(`${action} ${path} → ${res.status} ${text.slice(0, 200)}`);
     } else if (res.status >= 400 && init.expect && !init.expect.includes(res.status) && !faulted.has(sid)) {
       counts.unexpected4xx.push(`${action} ${path} → ${res.status} ${text.slice(0, 200)}`);
     }
@@ -382,12 +413,11 @@ async function main(): Promise<number> {
   })();
 
   // Samples: memory, descriptors, and the ledger invariants checked in one read transaction.
-  const check = new Database(dbPath, { readonly: true });
+  const check = await db.openReader();
   // The checker reads in one transaction of its own: one consistent snapshot per check.
-  const checker = sqliteLedgerChecker(check);
   const checkLedger = async () => {
     counts.invariantChecks++;
-    const v = await ledgerViolations(checker);
+    const v = await check.ledgerViolations();
     for (const p of v) if (!counts.invariantViolations.includes(p)) counts.invariantViolations.push(p);
   };
   const sampler = (async () => {
@@ -415,30 +445,29 @@ async function main(): Promise<number> {
   await up.acceptConnections();
   // Videos deleted while unfinished settle only after three spaced upstream 404s (minutes): they
   // are reported, not waited for.
-  const open = () => (check.prepare("select count(*) as n from jobs where status in ('pending','queued','in_progress') and deleted_at is null").get() as { n: number }).n;
+  const open = async () => (await check.get<{ n: number }>("select count(*) as n from jobs where status in ('pending','queued','in_progress') and deleted_at is null"))!.n;
   const settleUntil = Date.now() + 90_000;
-  while (open() > 0 && Date.now() < settleUntil && !crashed) await sleep(500);
-  const stillOpen = open();
-  const openDeleted = (check.prepare("select count(*) as n from jobs where status in ('pending','queued','in_progress') and deleted_at is not null").get() as { n: number }).n;
+  while ((await open()) > 0 && Date.now() < settleUntil && !crashed) await sleep(500);
+  const stillOpen = await open();
+  const openDeleted = (await check.get<{ n: number }>("select count(*) as n from jobs where status in ('pending','queued','in_progress') and deleted_at is not null"))!.n;
   const end = crashed ? samples.at(-1)! : sampleProcess(pid);
   samples.push(end);
   await checkLedger();
 
-  // Final accounting straight from the database.
-  const jobs = check.prepare('select status, count(*) as n, sum(charged_micros) as charged from jobs group by status').all() as { status: string; n: number; charged: number }[];
-  const wrongCharges = check
-    .prepare(
-      "select count(*) as n from jobs where (status = 'completed' and charged_micros != min(held_micros, coalesce(billed_seconds, 0) * rate_micros)) or (status != 'completed' and charged_micros != 0)",
-    )
-    .get() as { n: number };
+  // Final accounting straight from the database (SQL both engines accept: no min()/least()).
+  const jobs = await check.all<{ status: string; n: number; charged: number }>('select status, count(*) as n, sum(charged_micros) as charged from jobs group by status');
+  const billed = 'coalesce(billed_seconds, 0) * rate_micros';
+  const wrongCharges = (await check.get<{ n: number }>(
+    `select count(*) as n from jobs where (status = 'completed' and charged_micros != case when held_micros < ${billed} then held_micros else ${billed} end) or (status != 'completed' and charged_micros != 0)`,
+  ))!;
   const perRequest = new Map<string, number>();
   for (const r of up.creates()) {
     const rid = String(r.headers['x-client-request-id'] ?? '');
     if (rid) perRequest.set(rid, (perRequest.get(rid) ?? 0) + 1);
   }
   const duplicates = [...perRequest.values()].filter((n) => n > 1).length;
-  const integrity = check.pragma('integrity_check', { simple: true });
-  check.close();
+  const integrity = await check.integrity();
+  await check.close();
 
   // Idle: once every keep-alive connection has timed out, the descriptors should be back near
   // where they started (a leak would keep them open).
@@ -453,16 +482,17 @@ async function main(): Promise<number> {
   const exit = crashed ? { code: null, signal: null, ms: 0 } : await reelay.stop('SIGTERM');
   const leaks = [
     ...Capture.findSecrets(reelay.output, [...tenants.map((k) => k.secret), UPSTREAM_KEY, ADMIN_TOKEN], 'reelay output'),
-    ...Capture.findSecrets(databaseBytes(dbPath), [...tenants.map((k) => k.secret), UPSTREAM_KEY, ADMIN_TOKEN], 'database file'),
+    ...Capture.findSecrets(await db.contents(), [...tenants.map((k) => k.secret), UPSTREAM_KEY, ADMIN_TOKEN], 'database'),
   ];
   const errorLines = reelay.logLines().filter((l) => typeof l.level === 'number' && (l.level as number) >= 50);
   await up.close();
-  rmSync(dir, { recursive: true, force: true });
+  await db.remove();
+  await pgServer?.stop();
 
   const totalFaults = Object.values(counts.faults).reduce((a, b) => a + b, 0);
   const elapsedS = (Date.now() - started) / 1000;
   const report = {
-    command: `npm run soak -- --minutes ${MINUTES}${RPS !== 40 ? ` --rps ${RPS}` : ''}${FAULT_RATE !== 0.1 ? ` --fault-rate ${FAULT_RATE}` : ''} --seed ${SEED}`,
+    command: `npm run soak -- --minutes ${MINUTES}${POSTGRES === null ? '' : ` --postgres${POSTGRES ? ' <server-url>' : ''}`}${RPS !== 40 ? ` --rps ${RPS}` : ''}${FAULT_RATE !== 0.1 ? ` --fault-rate ${FAULT_RATE}` : ''} --seed ${SEED}`,
     durationS: Math.round(elapsedS),
     requestsServed: counts.requests,
     requestsPerSecond: Math.round((counts.requests / (DURATION_MS / 1000)) * 10) / 10,
@@ -507,6 +537,7 @@ async function main(): Promise<number> {
   const line = (k: string, v: unknown) => process.stdout.write(`${k.padEnd(34)} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}\n`);
   process.stdout.write('\n=== reelay soak report ===\n');
   line('command', report.command);
+  line('database', db.engine === 'sqlite' ? 'SQLite file' : `PostgreSQL${pgServer ? ' (embedded server)' : ''}`);
   line('duration (s)', report.durationS);
   line('requests served', `${report.requestsServed} (${report.requestsPerSecond}/s)`);
   line('responses by status', report.byStatus);
