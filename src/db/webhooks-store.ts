@@ -126,6 +126,12 @@ export function webhooksStore({ db, sqlite }: Database_) {
       return db.select().from(webhookEvents).where(eq(webhookEvents.id, id)).get();
     },
 
+    getWebhookDelivery(id: string): WebhookDelivery | undefined {
+      const event = db.select().from(webhookEvents).where(eq(webhookEvents.id, id)).get();
+      if (!event) return undefined;
+      return { event, attempts: db.select().from(webhookAttempts).where(eq(webhookAttempts.eventId, id)).orderBy(asc(webhookAttempts.seq)).all() };
+    },
+
     listWebhookDeliveries(q: WebhookDeliveryQuery): WebhookDelivery[] {
       const events = db
         .select()

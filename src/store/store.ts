@@ -287,6 +287,8 @@ export interface WebhooksStore {
   /** Makes the event due now, whatever its status, with its retry schedule from the start; with `audit`, in the same transaction. */
   requeueWebhookEvent(eventId: string, now: number, audit?: { who: Actor; entry: AuditEntry }): Promise<WebhookEventRow | undefined>;
   getWebhookEvent(id: string): Promise<WebhookEventRow | undefined>;
+  /** The event with its attempts. */
+  getWebhookDelivery(id: string): Promise<WebhookDelivery | undefined>;
   /** Events newest first (created_at, then id), each with its attempts. */
   listWebhookDeliveries(q: WebhookDeliveryQuery): Promise<WebhookDelivery[]>;
 }

@@ -122,6 +122,12 @@ export function pgWebhooksStore({ db }: PgDatabase): WebhooksStore {
       return row;
     },
 
+    async getWebhookDelivery(id) {
+      const [event] = await db.select().from(webhookEvents).where(eq(webhookEvents.id, id));
+      if (!event) return undefined;
+      return { event, attempts: await db.select().from(webhookAttempts).where(eq(webhookAttempts.eventId, id)).orderBy(asc(webhookAttempts.seq)) };
+    },
+
     async listWebhookDeliveries(q) {
       const events = await db
         .select()
