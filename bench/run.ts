@@ -18,7 +18,7 @@
  * processes' CPU and is flagged when it was disturbed.
  */
 import { writeFileSync, mkdirSync, rmSync } from 'node:fs';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
@@ -545,7 +545,8 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const selected = SCENARIOS.filter((s) => !opts.only || opts.only.includes(s.id));
   const wantIdle = !opts.only || opts.only.includes('idle');
-  if (opts.only && selected.length === 0 && !wantIdle) throw new Error(`--only: no such scenario (have: idle, ${SCENARIOS.map((s) => s.id).join(', ')})`);
+  const wantWebhooks = !opts.only || opts.only.includes('webhooks');
+  if (opts.only && selected.length === 0 && !wantIdle && !wantWebhooks) throw new Error(`--only: no such scenario (have: idle, webhooks, ${SCENARIOS.map((s) => s.id).join(', ')})`);
 
   let busyNote = await waitForQuiet();
   if (busyNote && !opts.force) {
@@ -607,9 +608,16 @@ async function main(): Promise<void> {
     idle?.text ?? '',
     checks(results, idle?.reelayMB ?? null),
   );
+  // Webhooks (bench/webhooks.ts): settlement with webhooks on vs off, and delivery of 1,000 events.
+  let webhooks = '';
+  if (wantWebhooks) {
+    log('webhooks (bench/webhooks.ts) …');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(BENCH_DIR, 'webhooks.ts')], { encoding: 'utf8' });
+    webhooks = r.status === 0 ? r.stdout : `\n## Webhooks\n\nfailed: ${r.stderr.slice(-2000)}\n`;
+  }
   mkdirSync(join(BENCH_DIR, 'results'), { recursive: true });
-  writeFileSync(join(BENCH_DIR, 'results', 'latest.md'), `${text}\n`);
-  process.stdout.write(`\n${text}\n\n(written to bench/results/latest.md)\n`);
+  writeFileSync(join(BENCH_DIR, 'results', 'latest.md'), `${text}\n${webhooks}`);
+  process.stdout.write(`\n${text}\n${webhooks}\n(written to bench/results/latest.md)\n`);
 }
 
 main().then(

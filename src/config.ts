@@ -81,6 +81,8 @@ const schema = z.object({
   LINGER_MAX_BYTES: positiveInt('LINGER_MAX_BYTES').default(64 * 1024 * 1024),
   // Request bodies buffered in memory at once, across all requests; past it, 503 server_busy.
   MAX_BUFFERED_UPLOAD_BYTES: positiveInt('MAX_BUFFERED_UPLOAD_BYTES').default(256 * 1024 * 1024),
+  // Webhooks to clients (contract §12): `1` lets webhook URLs resolve to loopback or private addresses.
+  WEBHOOK_ALLOW_PRIVATE: z.enum(['0', '1'], { error: 'WEBHOOK_ALLOW_PRIVATE must be 0 or 1' }).default('0'),
   // The dashboard flags keys whose available balance is below this (a USD decimal string).
   LOW_BALANCE_USD: z
     .string()
@@ -146,6 +148,8 @@ export interface Config {
   readonly maxBufferedUploadBytes: number;
   /** The dashboard flags keys whose available balance is below this many micro-USD (LOW_BALANCE_USD). */
   readonly lowBalanceMicros: number;
+  /** WEBHOOK_ALLOW_PRIVATE=1: webhook URLs may resolve to loopback, private or link-local addresses. */
+  readonly webhookAllowPrivate: boolean;
 }
 
 export class ConfigError extends Error {}
@@ -260,5 +264,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     linger: Object.freeze({ timeoutMs: e.LINGER_TIMEOUT_MS, maxBytes: e.LINGER_MAX_BYTES }),
     maxBufferedUploadBytes: e.MAX_BUFFERED_UPLOAD_BYTES,
     lowBalanceMicros: e.LOW_BALANCE_USD,
+    webhookAllowPrivate: e.WEBHOOK_ALLOW_PRIVATE === '1',
   });
 }

@@ -9,12 +9,12 @@ let pool = Buffer.alloc(0);
 let offset = 0;
 
 /**
- * Prefixed ids make logs readable: req_, key_, job_, led_, aud_. 24 hex digits: the time in ms
+ * Prefixed ids make logs readable: req_, key_, job_, led_, aud_, evt_ (webhook events), whs_ (webhook secrets). 24 hex digits: the time in ms
  * (48 bits) then 48 random bits, so ids sort by creation and each index over them grows at its
  * end instead of at random places (the request log gets a row, and an index entry, per request).
  * Ids are names, never credentials: nothing is granted by knowing one.
  */
-export function newId(prefix: 'req' | 'key' | 'job' | 'led' | 'aud'): string {
+export function newId(prefix: 'req' | 'key' | 'job' | 'led' | 'aud' | 'evt' | 'whs'): string {
   if (offset + RANDOM_BYTES > pool.length) {
     pool = randomBytes(4096);
     offset = 0;

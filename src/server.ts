@@ -24,6 +24,8 @@ import { onClientError, refuseUnusableTarget } from './http/protocol-errors.js';
 import { UploadBudget } from './http/upload-budget.js';
 import { lingeringResponse } from './http/linger.js';
 import { instanceIdentity, InstanceHeartbeat } from './instance.js';
+import { WebhookWorker } from './webhooks/worker.js';
+import type { Lookup } from './webhooks/address.js';
 
 /** The package's version, shown in the instances table (src/ and dist/ sit one level below the root). */
 const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -52,6 +54,8 @@ export interface BuildOptions {
   database?: Database_;
   /** An opened store (either engine) to use instead of DATABASE_URL. */
   storage?: OpenedStore;
+  /** Webhook delivery: retry delays instead of contract §12's (tests), how often to look, the attempt timeout, the resolver. */
+  webhooks?: { schedule?: readonly number[]; intervalMs?: number; attemptTimeoutMs?: number; concurrency?: number; lookup?: Lookup };
 }
 
 /** What buildDeps adds to Deps: the opened storage, and the SQLite handle tests look under the store with. */
@@ -88,9 +92,20 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps & Stora
     reconcilerLagMs: () => store.reconcilerLagMs(now()),
   }, { id: instance.id, version: VERSION });
   const pollTiming = { ...DEFAULT_POLL_TIMING, minPollMs: config.reconcilerMinPollMs, ...opts.pollTiming };
+  const webhooks = new WebhookWorker({
+    store,
+    logger,
+    now,
+    instanceId: instance.id,
+    instanceTimeoutMs: config.instanceTimeoutMs,
+    allowPrivate: config.webhookAllowPrivate,
+    ...opts.webhooks,
+    onResult: (result) => metrics.webhookDelivery(result),
+  });
   const settlement = new Settlement(store, now, logger, pollTiming, {
     onSettled: (s) => metrics.jobSettled(s),
     maxSecondsOf: (model) => maxSecondsOf(catalog, model),
+    onWebhookEvent: () => webhooks.wake(),
   });
   const requestLog = new RequestLogWriter(store, logger);
   return {
@@ -108,6 +123,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps & Stora
     metrics,
     now,
     instance,
+    webhooks,
     storage,
     get database(): Database_ {
       if (storage.engine !== 'sqlite') throw new Error('deps.database is the SQLite handle; this reelay runs on PostgreSQL (use deps.storage)');
@@ -138,7 +154,7 @@ export interface RunningReelay {
 }
 
 /** read config → open the database → migrate → build deps → serve → start the reconciler and the background pruners. */
-export async function startReelay(config: Config, opts: BuildOptions & { reconciler?: boolean } = {}): Promise<RunningReelay> {
+export async function startReelay(config: Config, opts: BuildOptions & { reconciler?: boolean; webhookWorker?: boolean } = {}): Promise<RunningReelay> {
   const logger = opts.logger ?? createLogger(config.logLevel);
   let storage = opts.storage;
   if (!storage && !opts.database && config.database.engine === 'postgres') {
@@ -206,6 +222,7 @@ export async function startReelay(config: Config, opts: BuildOptions & { reconci
     concurrency: config.reconcilerConcurrency,
   });
   if (opts.reconciler !== false) reconciler.start();
+  if (opts.webhookWorker !== false) deps.webhooks.start();
   const requestLogPruner = new RequestLogPruner({
     store: deps.store,
     logger: deps.logger,
@@ -231,6 +248,8 @@ export async function startReelay(config: Config, opts: BuildOptions & { reconci
       clearInterval(sweep);
       clearTimeout(timer);
       await reconciler.stop();
+      // Attempts in flight end within their 10 s timeout; their leases are this instance's.
+      await deps.webhooks.stop();
       await requestLogPruner.stop();
       await sharedStatePruner.stop();
       try {

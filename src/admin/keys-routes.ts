@@ -8,6 +8,8 @@ import { presentKey, presentLedger } from './present.js';
 import { jsonBody, queryParams, usdAmount, isoTime, listLimit, afterCursor } from './input.js';
 import { BalanceError } from '../db/billing-store.js';
 import { formatUsd } from '../money.js';
+import { checkedWebhookUrl, newSecretRecord, rotateWebhookSecret } from '../keys/webhook.js';
+import { MAX_WEBHOOK_URL_LENGTH } from '../webhooks/address.js';
 
 /** The largest per-key download limit an operator may set, and what a key without one gets. */
 export const MAX_CONCURRENT_DOWNLOADS_LIMIT = 1000;
@@ -27,6 +29,13 @@ const limits = {
     .optional()
     .meta({ description: `content downloads this key may hold open at once (1–${MAX_CONCURRENT_DOWNLOADS_LIMIT}); null: the default (${DEFAULT_CONCURRENT_DOWNLOADS})` }),
   expires_at: isoTime.nullable().optional(),
+  webhook_url: z
+    .string()
+    .min(1)
+    .max(MAX_WEBHOOK_URL_LENGTH)
+    .nullable()
+    .optional()
+    .meta({ description: 'where this key’s webhook events go (http or https); null removes the endpoint. The first URL a key gets issues its webhook_secret, shown in that answer only' }),
 };
 
 export const createKeySchema = z
@@ -48,6 +57,7 @@ export function newKeyRequest(body: z.output<typeof createKeySchema>): NewKeyReq
     rpmLimit: body.rpm_limit ?? null,
     maxInflightJobs: body.max_inflight_jobs ?? null,
     maxConcurrentDownloads: body.max_concurrent_downloads ?? null,
+    webhookUrl: body.webhook_url ?? null,
   };
 }
 
@@ -62,8 +72,9 @@ export function keysRoutes(deps: Deps): Hono<AppEnv> {
 
   app.post('/', async (c) => {
     const body = await jsonBody(c, createKeySchema);
-    const { key, secret } = await createKeyWithCredit(deps.store, newKeyRequest(body), who(c));
-    return c.json({ ...presentKey(key), key: secret }, 201);
+    if (body.webhook_url) body.webhook_url = await checkedWebhookUrl(body.webhook_url, deps.config.webhookAllowPrivate);
+    const { key, secret, webhookSecret } = await createKeyWithCredit(deps.store, newKeyRequest(body), who(c));
+    return c.json({ ...presentKey(key), key: secret, ...(webhookSecret !== undefined && { webhook_secret: webhookSecret }) }, 201);
   });
 
   app.get('/', async (c) => {
@@ -82,6 +93,7 @@ export function keysRoutes(deps: Deps): Hono<AppEnv> {
     const id = c.req.param('id');
     if (!(await deps.store.getKey(id))) throw notFound('key');
     const body = await jsonBody(c, patchKeySchema);
+    if (body.webhook_url) body.webhook_url = await checkedWebhookUrl(body.webhook_url, deps.config.webhookAllowPrivate);
     const patch = {
       ...(body.name !== undefined && { name: body.name }),
       ...(body.disabled !== undefined && { disabled: body.disabled }),
@@ -90,10 +102,19 @@ export function keysRoutes(deps: Deps): Hono<AppEnv> {
       ...(body.max_inflight_jobs !== undefined && { maxInflightJobs: body.max_inflight_jobs }),
       ...(body.max_concurrent_downloads !== undefined && { maxConcurrentDownloads: body.max_concurrent_downloads }),
       ...(body.expires_at !== undefined && { expiresAt: body.expires_at }),
+      ...(body.webhook_url !== undefined && { webhookUrl: body.webhook_url }),
     };
     const details = body.expires_at === undefined ? body : { ...body, expires_at: body.expires_at === null ? null : new Date(body.expires_at).toISOString() };
-    const key = (await deps.store.updateKey(id, patch, { who: who(c), entry: { action: 'key.update', targetId: id, details } }))!;
-    return c.json(presentKey(key));
+    const updated = await deps.store.updateKey(id, patch, { who: who(c), entry: { action: 'key.update', targetId: id, details } }, body.webhook_url ? newSecretRecord() : undefined);
+    if (!updated) throw notFound('key');
+    const { issuedWebhookSecret, ...key } = updated;
+    return c.json({ ...presentKey(key), ...(issuedWebhookSecret !== undefined && { webhook_secret: issuedWebhookSecret }) });
+  });
+
+  // Rotation: the answer carries the new secret; the previous one keeps signing for 24 hours.
+  app.post('/:id/webhook-secret', async (c) => {
+    const { key, secret, previousExpiresAt } = await rotateWebhookSecret(deps.store, c.req.param('id'), who(c));
+    return c.json({ ...presentKey(key), webhook_secret: secret, previous_secret_expires_at: new Date(previousExpiresAt).toISOString() });
   });
 
   app.delete('/:id', async (c) => {

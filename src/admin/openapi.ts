@@ -6,7 +6,8 @@ import { requestsQuerySchema } from './requests-routes.js';
 import { auditQuerySchema } from './audit-routes.js';
 import { usageExportQuerySchema, usageSummaryQuerySchema } from './usage-routes.js';
 import { EXPORT_COLUMNS, type ExportColumn } from './export.js';
-import type { presentAudit, presentJob, presentKey, presentLedger, presentPricing, presentRequest, presentUsageGroup } from './present.js';
+import type { presentAudit, presentDelivery, presentJob, presentKey, presentLedger, presentPricing, presentRequest, presentUsageGroup } from './present.js';
+import { deliveriesQuerySchema } from './webhooks-routes.js';
 
 /**
  * The OpenAPI 3.1 description of /admin, generated: request bodies and query parameters from the
@@ -43,9 +44,42 @@ export const keySchema = z
     balance_usd: usd,
     held_usd: usd,
     available_usd: usd,
+    webhook_url: text.nullable().meta({ description: 'where this key’s webhook events go; null: none (the secret is never shown here)' }),
   });
 
-export const createdKeySchema = keySchema.extend({ key: text.meta({ description: 'the plaintext secret, shown only in this response' }) });
+const webhookSecret = text.meta({ description: 'the webhook signing secret (`whsec_` + base64 of 32 bytes): in this response only' });
+export const createdKeySchema = keySchema.extend({
+  key: text.meta({ description: 'the plaintext secret, shown only in this response' }),
+  webhook_secret: webhookSecret.optional().meta({ description: 'when the key was created with a webhook_url: its signing secret, in this response only' }),
+});
+export const changedKeySchema = keySchema.extend({
+  webhook_secret: webhookSecret.optional().meta({ description: 'when this change gave the key its first webhook_url: its signing secret, in this response only' }),
+});
+export const rotatedKeySchema = keySchema.extend({
+  webhook_secret: webhookSecret,
+  previous_secret_expires_at: time.meta({ description: 'the previous secret keeps signing (a second signature) until then: 24 hours' }),
+});
+
+export const deliverySchema = z.object({
+  id: text.meta({ description: 'the event id (evt_…), sent as webhook-id' }),
+  object: text.meta({ enum: ['webhook_delivery'] }),
+  key_id: text,
+  job_id: text,
+  type: text.meta({ enum: ['video.completed', 'video.failed'] }),
+  video_id: text,
+  status: text.meta({ enum: ['pending', 'delivered', 'failed'] }),
+  attempts: z.array(
+    z.object({
+      at: time,
+      status_code: int.nullable().meta({ description: "the endpoint's HTTP status; null when it did not answer" }),
+      error: text.nullable(),
+      duration_ms: int,
+    }),
+  ),
+  next_attempt_at: time.nullable().meta({ description: 'when pending: the next attempt' }),
+  delivered_at: time.nullable(),
+  created_at: time,
+});
 
 const JOB_STATUSES = ['pending', 'queued', 'in_progress', 'completed', 'failed', 'expired', 'rejected', 'unknown'];
 
@@ -179,6 +213,7 @@ type Check<T extends true> = T;
 export type PresenterChecks = [
   Check<Same<z.output<typeof keySchema>, ReturnType<typeof presentKey>>>,
   Check<Same<z.output<typeof jobSchema>, ReturnType<typeof presentJob>>>,
+  Check<Same<z.output<typeof deliverySchema>, ReturnType<typeof presentDelivery>>>,
   Check<Same<z.output<typeof ledgerEntrySchema>, ReturnType<typeof presentLedger>>>,
   Check<Same<z.output<typeof requestLogRowSchema>, ReturnType<typeof presentRequest>>>,
   Check<Same<z.output<typeof auditEntrySchema>, ReturnType<typeof presentAudit>>>,
@@ -269,7 +304,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       },
       '/admin/keys/{id}': {
         get: operation('Show a key', { path: keyId, ok: { 200: json(ref('ApiKey'), 'the key') }, errors: [404] }),
-        patch: operation('Change name, limits, allow-list, expiry or `disabled`', { path: keyId, body: patchKeySchema, ok: { 200: json(ref('ApiKey'), 'the changed key') }, errors: [400, 404] }),
+        patch: operation('Change name, limits, allow-list, expiry, `disabled` or `webhook_url`', { path: keyId, body: patchKeySchema, ok: { 200: json(ref('ChangedApiKey'), 'the changed key') }, errors: [400, 404] }),
         delete: operation('Revoke a key (it answers 401 from then on; its history stays)', { path: keyId, ok: { 200: json(ref('ApiKey'), 'the revoked key') }, errors: [404] }),
       },
       '/admin/keys/{id}/credits': {
@@ -283,6 +318,27 @@ export function buildOpenApiDocument(): Record<string, unknown> {
             ),
           },
           errors: [400, 404],
+        }),
+      },
+      '/admin/keys/{id}/webhook-secret': {
+        post: operation('Rotate the webhook signing secret: the answer carries the new one; the previous one keeps signing for 24 hours', {
+          path: keyId,
+          ok: { 200: json(ref('RotatedApiKey'), 'the key and its new secret') },
+          errors: [400, 404],
+        }),
+      },
+      '/admin/webhooks/deliveries': {
+        get: operation('Webhook events sent to clients, newest first, each with its delivery attempts', {
+          query: deliveriesQuerySchema,
+          ok: { 200: json(listOf('WebhookDelivery'), 'a page of events') },
+          errors: [400],
+        }),
+      },
+      '/admin/webhooks/events/{id}/redeliver': {
+        post: operation('Send the event again now, whatever its status (same webhook-id and body, fresh timestamp and signature; its retry schedule starts again)', {
+          path: idParam('the event id (evt_…)'),
+          ok: { 202: json(ref('WebhookDelivery'), 'the event, due now') },
+          errors: [404],
         }),
       },
       '/admin/jobs': {
@@ -332,6 +388,9 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       schemas: {
         ApiKey: jsonSchema(keySchema, 'output'),
         CreatedApiKey: jsonSchema(createdKeySchema, 'output'),
+        ChangedApiKey: jsonSchema(changedKeySchema, 'output'),
+        RotatedApiKey: jsonSchema(rotatedKeySchema, 'output'),
+        WebhookDelivery: jsonSchema(deliverySchema, 'output'),
         Job: jsonSchema(jobSchema, 'output'),
         JobDetail: jsonSchema(jobDetailSchema, 'output'),
         LedgerEntry: jsonSchema(ledgerEntrySchema, 'output'),

@@ -4,6 +4,7 @@ import type { UsageGroupBy, UsageGroupRow } from '../db/usage-store.js';
 import type { JobRow, LedgerRow } from '../db/billing-store.js';
 import type { StoredRequestLogRow } from '../db/request-log-store.js';
 import type { AuditRow } from '../db/audit-store.js';
+import type { WebhookDelivery } from '../store/store.js';
 import { formatUsd } from '../money.js';
 
 /** Database rows → the admin API's JSON objects (ISO times in UTC, USD as 6-decimal strings). */
@@ -31,6 +32,7 @@ export function presentKey(k: KeyRow) {
     balance_usd: formatUsd(k.balanceMicros),
     held_usd: formatUsd(k.heldMicros),
     available_usd: formatUsd(k.balanceMicros - k.heldMicros),
+    webhook_url: k.webhookUrl,
   };
 }
 
@@ -133,5 +135,23 @@ export function presentUsageGroup(g: UsageGroupRow, groupBy: UsageGroupBy) {
     charged_jobs: g.chargedJobs,
     billed_seconds: g.billedSeconds,
     amount_usd: formatUsd(g.amountMicros),
+  };
+}
+
+/** A webhook event with its delivery attempts (contract §12); never the body's secret parts (it has none) nor the key's secret. */
+export function presentDelivery(d: WebhookDelivery) {
+  const e = d.event;
+  return {
+    id: e.id,
+    object: 'webhook_delivery',
+    key_id: e.keyId,
+    job_id: e.jobId,
+    type: e.type as string,
+    video_id: e.videoId,
+    status: e.status as string,
+    attempts: d.attempts.map((a) => ({ at: iso(a.at), status_code: a.statusCode, error: a.error, duration_ms: a.durationMs })),
+    next_attempt_at: e.status === 'pending' ? iso(e.nextAttemptAt) : null,
+    delivered_at: iso(e.deliveredAt),
+    created_at: iso(e.createdAt),
   };
 }

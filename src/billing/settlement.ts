@@ -109,6 +109,8 @@ export interface SettlementHooks {
   onSettled?: OnSettled;
   /** The longest `seconds` a model allows (from the price catalog); bounds what an upstream may bill. */
   maxSecondsOf?: (model: string) => number | undefined;
+  /** Told when a settlement wrote a webhook event (after the commit): the delivery worker looks at once. */
+  onWebhookEvent?: (eventId: string) => void;
 }
 
 export class Settlement {
@@ -149,6 +151,7 @@ export class Settlement {
         'job settled',
       );
       this.hooks.onSettled?.({ outcome: outcome.kind, heldMicros: result.job.heldMicros, chargedMicros: result.chargedMicros });
+      if (result.webhookEventId) this.hooks.onWebhookEvent?.(result.webhookEventId);
     }
     return result;
   }

@@ -1,6 +1,7 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Database_ } from './client.js';
-import { apiKeys, jobs, ledger } from './schema/index.js';
+import { apiKeys, jobs, ledger, webhookEvents } from './schema/index.js';
+import { newWebhookEvent } from '../webhooks/event.js';
 import { newId } from '../ids.js';
 import { chargeFor } from '../billing/catalog.js';
 import type { JobRowCache } from './job-row-cache.js';
@@ -172,13 +173,15 @@ export function billingStore({ db }: Database_, cache: JobRowCache) {
           .run();
         if (moved.changes !== 1) return { settled: false as const, job };
 
-        tx.update(apiKeys)
+        const key = tx
+          .update(apiKeys)
           .set({
             heldMicros: sql`${apiKeys.heldMicros} - ${job.heldMicros}`,
             balanceMicros: sql`${apiKeys.balanceMicros} - ${charged}`,
           })
           .where(eq(apiKeys.id, job.keyId))
-          .run();
+          .returning({ webhookUrl: apiKeys.webhookUrl })
+          .get();
 
         const released = job.heldMicros - charged;
         const note = outcome.kind === 'completed' ? `${outcome.billedSeconds}s billed` : outcome.kind;
@@ -188,8 +191,11 @@ export function billingStore({ db }: Database_, cache: JobRowCache) {
         } else if (released > 0) {
           insertEntry(tx, { kind: 'release', amountMicros: released, keyId: job.keyId, jobId, terminal: true, note }, who);
         }
+        // The webhook event (contract §12), in this transaction: a crash can neither lose it nor make two.
+        const event = key?.webhookUrl ? newWebhookEvent(job, outcome.kind, who.now) : null;
+        if (event) tx.insert(webhookEvents).values(event).onConflictDoNothing().run();
         const after = tx.select().from(jobs).where(eq(jobs.id, jobId)).get()!;
-        return { settled: true as const, job: after, chargedMicros: charged };
+        return { settled: true as const, job: after, chargedMicros: charged, webhookEventId: event?.id ?? null };
       }, immediate);
     },
 

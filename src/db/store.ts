@@ -1,7 +1,7 @@
 import type { Database_ } from './client.js';
 import type { AuditEntry, Store } from '../store/store.js';
-import type { Actor, KeyPatch, NewKey } from '../store/types.js';
-import type { KeyRow, LedgerRow } from '../store/rows.js';
+import type { Actor, KeyPatch, NewKey, NewWebhookSecret, UpdatedKey } from '../store/types.js';
+import type { KeyRow, LedgerRow, WebhookEventRow } from '../store/rows.js';
 import { keysStore } from './keys-store.js';
 import { billingStore } from './billing-store.js';
 import { jobsStore } from './jobs-store.js';
@@ -16,6 +16,7 @@ import { metricsStore } from './metrics-store.js';
 import { coordinationStore } from './coordination-store.js';
 import { sharedStateStore } from './shared-state-store.js';
 import { ledgerCheck } from './ledger-check.js';
+import { webhooksStore } from './webhooks-store.js';
 import { JobRowCache } from './job-row-cache.js';
 
 /**
@@ -40,6 +41,7 @@ function createSyncStore(database: Database_) {
     ...coordinationStore(database, jobRows),
     ...sharedStateStore(database),
     ...ledgerCheck(database),
+    ...webhooksStore(database),
     /** Cheap liveness probe for /healthz. */
     ping(): boolean {
       return database.sqlite.prepare('select 1 as ok').get() !== undefined;
@@ -77,17 +79,40 @@ export function createStore(database: Database_): Store {
   const inTransaction = <T>(work: () => T): T => database.sqlite.transaction(work).immediate();
   const audited = (who: Actor, entry: AuditEntry) => sync.appendAudit({ ...who, ...entry });
   const units = {
-    createKey(key: NewKey, with_?: { who: Actor; credit?: { micros: number; note: string | null }; audit?: AuditEntry }): KeyRow {
+    createKey(
+      key: NewKey,
+      with_?: { who: Actor; credit?: { micros: number; note: string | null }; audit?: AuditEntry; webhookSecret?: NewWebhookSecret },
+    ): UpdatedKey {
       return inTransaction(() => {
         sync.insertKey(key);
+        const issued = key.webhookUrl ? sync.applyWebhookUrl(key.id, key.webhookUrl, with_?.webhookSecret, key.createdAt) : undefined;
         if (with_?.credit && with_.credit.micros !== 0) sync.appendCredit(key.id, with_.credit.micros, with_.credit.note, with_.who);
         if (with_?.audit) audited(with_.who, with_.audit);
-        return sync.getKey(key.id)!;
+        const row = sync.getKey(key.id)!;
+        return issued === undefined ? row : { ...row, issuedWebhookSecret: issued };
       });
     },
-    updateKey(id: string, patch: KeyPatch, audit?: { who: Actor; entry: AuditEntry }): KeyRow | undefined {
+    updateKey(id: string, patch: KeyPatch, audit?: { who: Actor; entry: AuditEntry }, webhookSecret?: NewWebhookSecret): UpdatedKey | undefined {
       return inTransaction(() => {
+        if (!sync.getKey(id)) return undefined;
         const row = sync.updateKey(id, patch);
+        const issued = patch.webhookUrl !== undefined ? sync.applyWebhookUrl(id, patch.webhookUrl, webhookSecret, audit?.who.now ?? Date.now()) : undefined;
+        if (row && audit) audited(audit.who, audit.entry);
+        return row && issued !== undefined ? { ...row, issuedWebhookSecret: issued } : row;
+      });
+    },
+    rotateWebhookSecret(keyId: string, next: NewWebhookSecret, now: number, overlapMs: number, audit?: { who: Actor; entry: AuditEntry }): KeyRow | 'no_endpoint' | undefined {
+      return inTransaction(() => {
+        const row = sync.getKey(keyId);
+        if (!row) return undefined;
+        if (!sync.rotateSecret(keyId, next, now, overlapMs)) return 'no_endpoint' as const;
+        if (audit) audited(audit.who, audit.entry);
+        return row;
+      });
+    },
+    requeueWebhookEvent(eventId: string, now: number, audit?: { who: Actor; entry: AuditEntry }): WebhookEventRow | undefined {
+      return inTransaction(() => {
+        const row = sync.requeueWebhookEvent(eventId, now);
         if (row && audit) audited(audit.who, audit.entry);
         return row;
       });
@@ -107,7 +132,7 @@ export function createStore(database: Database_): Store {
       });
     },
   };
-  const { insertKey: _insertKey, ...rest } = sync;
+  const { insertKey: _insertKey, applyWebhookUrl: _applyWebhookUrl, rotateSecret: _rotateSecret, ...rest } = sync;
   return { ...asyncify(rest), ...asyncify(units) };
 }
 

@@ -4,6 +4,7 @@ import { BalanceError, type Actor } from '../db/billing-store.js';
 import { ApiError } from '../errors.js';
 import { formatUsd } from '../money.js';
 import { newKeyRecord, type CreateKeyInput } from './service.js';
+import { newSecretRecord } from './webhook.js';
 
 export interface NewKeyRequest extends CreateKeyInput {
   /** Initial credit in micro-USD (0 or absent: none). */
@@ -18,7 +19,7 @@ export interface NewKeyRequest extends CreateKeyInput {
  * (negative, not a whole number of micro-USD, beyond what a balance may hold) throws a 400
  * naming `credit_usd`, and no key is left behind.
  */
-export async function createKeyWithCredit(store: Store, input: NewKeyRequest, who: Actor): Promise<{ key: KeyRow; secret: string }> {
+export async function createKeyWithCredit(store: Store, input: NewKeyRequest, who: Actor): Promise<{ key: KeyRow; secret: string; webhookSecret?: string }> {
   const credit = input.creditMicros ?? 0;
   if (!Number.isSafeInteger(credit) || credit < 0) throw refused('credit_usd must be a non-negative amount of at most 6 decimals.');
   const { record, secret } = newKeyRecord(input, who.now);
@@ -27,8 +28,10 @@ export async function createKeyWithCredit(store: Store, input: NewKeyRequest, wh
       who,
       credit: { micros: credit, note: input.creditNote ?? 'initial credit' },
       audit: { action: 'key.create', targetId: record.id, details: auditDetails(input, credit) },
+      ...(input.webhookUrl && { webhookSecret: newSecretRecord() }),
     });
-    return { key, secret };
+    const { issuedWebhookSecret, ...row } = key;
+    return { key: row, secret, ...(issuedWebhookSecret !== undefined && { webhookSecret: issuedWebhookSecret }) };
   } catch (err) {
     // Refused inside the transaction, so the key insert was rolled back with it.
     if (err instanceof BalanceError) throw refused(`credit_usd was refused: ${err.message}.`);
@@ -48,5 +51,6 @@ function auditDetails(input: NewKeyRequest, credit: number): Record<string, unkn
     ...(input.maxInflightJobs != null && { max_inflight_jobs: input.maxInflightJobs }),
     ...(input.maxConcurrentDownloads != null && { max_concurrent_downloads: input.maxConcurrentDownloads }),
     ...(input.expiresAt != null && { expires_at: new Date(input.expiresAt).toISOString() }),
+    ...(input.webhookUrl != null && { webhook_url: input.webhookUrl }),
   };
 }

@@ -37,6 +37,8 @@ export interface CreateKeyInput {
   maxInflightJobs?: number | null;
   /** Concurrent content downloads; null means the default (8). */
   maxConcurrentDownloads?: number | null;
+  /** A webhook URL, already checked (src/keys/webhook.ts). */
+  webhookUrl?: string | null;
 }
 
 /** A new key's row and its plaintext secret (the only time it exists); nothing is stored yet. */
@@ -55,6 +57,7 @@ export function newKeyRecord(input: CreateKeyInput, now: number): { record: NewK
       rpmLimit: input.rpmLimit ?? null,
       maxInflightJobs: input.maxInflightJobs ?? null,
       maxConcurrentDownloads: input.maxConcurrentDownloads ?? null,
+      webhookUrl: input.webhookUrl ?? null,
     },
   };
 }

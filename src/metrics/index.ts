@@ -9,7 +9,7 @@
  * The endpoint shows counts, timings and totals, never keys, ids or amounts per key. It is open
  * unless METRICS_TOKEN is set (see route.ts); set it wherever the port is reachable by others.
  */
-import { Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import { HttpMetrics, type RequestObservation } from './http.js';
 import { JobMetrics, type MetricsSources, type SettledJob } from './jobs.js';
 import { registerProcessMetrics } from './process.js';
@@ -33,20 +33,31 @@ export const METRIC_NAMES = [
   'reelay_upstream_inflight_jobs',
   'reelay_reconciler_lag_seconds',
   'reelay_instance_info',
+  'reelay_webhook_deliveries_total',
   'process_resident_memory_bytes',
   'process_heap_used_bytes',
   'process_cpu_seconds_total',
   'process_start_time_seconds',
 ] as const;
 
+/** reelay_webhook_deliveries_total's results, each shown from 0. */
+export const WEBHOOK_RESULTS = ['delivered', 'http_error', 'timeout', 'network_error', 'refused', 'gave_up'] as const;
+
 export class Metrics {
   private readonly registry = new Registry();
   private readonly http = new HttpMetrics(this.registry);
   private readonly jobs: JobMetrics;
+  private readonly webhookDeliveries = new Counter({
+    name: 'reelay_webhook_deliveries_total',
+    help: 'Webhook delivery attempts made by this instance, by result (delivered, http_error, timeout, network_error, refused), and events given up (gave_up)',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
 
   constructor(sources: MetricsSources, instance: { id: string; version: string } = { id: 'unnamed', version: '0' }) {
     this.jobs = new JobMetrics(this.registry, sources);
     registerProcessMetrics(this.registry);
+    for (const result of WEBHOOK_RESULTS) this.webhookDeliveries.inc({ result }, 0);
     // Which instance this scrape came from (several instances may sit behind one load balancer).
     new Gauge({
       name: 'reelay_instance_info',
@@ -63,6 +74,11 @@ export class Metrics {
   /** Settlement's onSettled hook: one call per settled job. */
   jobSettled(s: SettledJob): void {
     this.jobs.jobSettled(s);
+  }
+
+  /** The webhook worker's onResult hook: one call per attempt, and one per event given up. */
+  webhookDelivery(result: string): void {
+    this.webhookDeliveries.inc({ result });
   }
 
   async render(): Promise<string> {

@@ -29,6 +29,8 @@ export interface KeyRow {
   maxConcurrentDownloads: number | null;
   balanceMicros: number;
   heldMicros: number;
+  /** Where the key's webhook events go (contract §12); null: none. */
+  webhookUrl: string | null;
 }
 
 /**
@@ -175,4 +177,45 @@ export interface AdminSessionRow {
   expiresAt: number;
   flash: string;
   revealOnce: string | null;
+}
+
+export type WebhookEventType = 'video.completed' | 'video.failed';
+export type WebhookEventStatus = 'pending' | 'delivered' | 'failed';
+
+/** A key's webhook signing secret; the current one has no expiry (see src/db/schema/webhooks.ts). */
+export interface WebhookSecretRow {
+  id: string;
+  keyId: string;
+  secret: string;
+  createdAt: number;
+  expiresAt: number | null;
+}
+
+/** A webhook event in the outbox (one per settled job at most). */
+export interface WebhookEventRow {
+  id: string;
+  keyId: string;
+  jobId: string;
+  videoId: string;
+  type: WebhookEventType;
+  body: string;
+  status: WebhookEventStatus;
+  attemptCount: number;
+  retryStep: number;
+  nextAttemptAt: number | null;
+  claimedBy: string | null;
+  claimUntil: number | null;
+  createdAt: number;
+  deliveredAt: number | null;
+}
+
+/** One delivery attempt of a webhook event. */
+export interface WebhookAttemptRow {
+  seq: number;
+  eventId: string;
+  at: number;
+  statusCode: number | null;
+  error: string | null;
+  durationMs: number;
+  instanceId: string | null;
 }

@@ -1,5 +1,5 @@
-import type { KeyRow, JobRow, LedgerRow, AuditRow, CharacterRow, StoredRequestLogRow, RequestLogRow, InstanceRow, AdminSessionRow } from './rows.js';
-import type { Actor, ClaimResult, HoldResult, NewJob, NewKey, KeyPatch, Outcome, SettleResult } from './types.js';
+import type { KeyRow, JobRow, LedgerRow, AuditRow, CharacterRow, StoredRequestLogRow, RequestLogRow, InstanceRow, AdminSessionRow, WebhookAttemptRow, WebhookEventRow, WebhookEventStatus } from './rows.js';
+import type { Actor, ClaimResult, HoldResult, NewJob, NewKey, KeyPatch, NewWebhookSecret, Outcome, SettleResult, UpdatedKey } from './types.js';
 import type { KeySearch } from '../db/keys-store.js';
 import type {
   AdminJobQuery, AdminLedgerQuery, JobCursor, LedgerWithVideo, UsageFilter, UsageGroupBy, UsageGroupRow, UsageRow,
@@ -22,9 +22,13 @@ export interface AuditEntry {
 export interface KeysStore {
   /**
    * Creates a key, with its initial credit and its audit entry when given, as one transaction.
-   * Throws BalanceError when the credit is refused; then nothing is written.
+   * Throws BalanceError when the credit is refused; then nothing is written. A key created with a
+   * webhook URL gets `webhookSecret` as its signing secret (returned as `issuedWebhookSecret`).
    */
-  createKey(key: NewKey, with_?: { who: Actor; credit?: { micros: number; note: string | null }; audit?: AuditEntry }): Promise<KeyRow>;
+  createKey(
+    key: NewKey,
+    with_?: { who: Actor; credit?: { micros: number; note: string | null }; audit?: AuditEntry; webhookSecret?: NewWebhookSecret },
+  ): Promise<UpdatedKey>;
   findKeyByHash(hash: string): Promise<KeyRow | undefined>;
   /** The key for authentication; may be served from a short-lived cache (KEY_AUTH_CACHE_MS). */
   findKeyForAuth(hash: string): Promise<KeyRow | undefined>;
@@ -36,8 +40,12 @@ export interface KeysStore {
   searchKeys(s: KeySearch): Promise<{ rows: KeyRow[]; total: number }>;
   /** A fresh read of what a key can still spend and how many jobs it has open (early refusal). */
   keyHeadroom(keyId: string, countOpenJobs: boolean): Promise<{ availableMicros: number; openJobs: number }>;
-  /** Changes a key; with `audit`, its audit entry is written in the same transaction. */
-  updateKey(id: string, patch: KeyPatch, audit?: { who: Actor; entry: AuditEntry }): Promise<KeyRow | undefined>;
+  /**
+   * Changes a key; with `audit`, its audit entry is written in the same transaction. A patch that
+   * sets `webhookUrl` on a key without a current webhook secret stores `webhookSecret` (returned as
+   * `issuedWebhookSecret`: shown once); one that sets it to null drops the key's secrets.
+   */
+  updateKey(id: string, patch: KeyPatch, audit?: { who: Actor; entry: AuditEntry }, webhookSecret?: NewWebhookSecret): Promise<UpdatedKey | undefined>;
   revokeKey(id: string, now: number, audit?: { who: Actor; entry: AuditEntry }): Promise<KeyRow | undefined>;
   /** Last-use times, written in one batch. */
   touchKeys(lastUsed: Map<string, number>): Promise<void>;
@@ -234,7 +242,67 @@ export interface SharedStateStore {
   purgeRateWindows(before: number): Promise<number>;
 }
 
-export interface Store extends CoordinationStore, SharedStateStore, KeysStore, BillingStore, JobsStore, IdempotencyStore, RequestLogStore, AuditStore, CharactersStore, ReportsStore {
+/** One delivery attempt of a webhook event, as recorded. */
+export interface WebhookAttempt {
+  at: number;
+  statusCode: number | null;
+  error: string | null;
+  durationMs: number;
+}
+
+/** What an attempt leaves the event as: delivered, pending a retry at `nextAttemptAt`, or given up. */
+export type WebhookAttemptOutcome = { status: 'delivered' } | { status: 'pending'; nextAttemptAt: number } | { status: 'failed' };
+
+export interface WebhookDeliveryQuery {
+  keyId?: string;
+  status?: WebhookEventStatus;
+  /** The last event of the previous page (newest first). */
+  after?: { createdAt: number; id: string };
+  limit: number;
+}
+
+export interface WebhookDelivery {
+  event: WebhookEventRow;
+  /** Oldest first. */
+  attempts: WebhookAttemptRow[];
+}
+
+/**
+ * Webhooks to clients (contract §12). Events are written by settleJob, in the settling
+ * transaction; delivery workers of every instance lease them (claimDueWebhookEvents) as the
+ * reconciler leases jobs, so each attempt is made by one instance, and a dead instance's leases
+ * are taken over.
+ */
+export interface WebhooksStore {
+  /** The key's webhook URL and the secrets that sign at `now` (the current one first). */
+  webhookTarget(keyId: string, now: number): Promise<{ url: string | null; secrets: string[] }>;
+  /**
+   * `next` becomes the key's secret; the current one keeps signing until now + overlapMs. With
+   * `audit`, in the same transaction. 'no_endpoint' when the key has no webhook URL.
+   */
+  rotateWebhookSecret(keyId: string, next: NewWebhookSecret, now: number, overlapMs: number, audit?: { who: Actor; entry: AuditEntry }): Promise<KeyRow | 'no_endpoint' | undefined>;
+  /**
+   * Leases up to `limit` pending events whose attempt is due and that no live instance holds (no
+   * lease, its lease ran out, or its holder is dead: stopped or silent since `deadBefore`) to
+   * `instanceId` until `claimUntil`, most overdue first.
+   */
+  claimDueWebhookEvents(r: { instanceId: string; now: number; claimUntil: number; deadBefore: number; limit: number }): Promise<WebhookEventRow[]>;
+  /**
+   * Records an attempt (always) and, in the same transaction, moves the event on: to delivered
+   * (whoever holds it), or to its next attempt or failed (only while `instanceId` still holds the
+   * lease). Ends the lease. Returns whether the event moved.
+   */
+  recordWebhookAttempt(eventId: string, instanceId: string, attempt: WebhookAttempt, outcome: WebhookAttemptOutcome): Promise<boolean>;
+  /** Makes the event due now, whatever its status, with its retry schedule from the start; with `audit`, in the same transaction. */
+  requeueWebhookEvent(eventId: string, now: number, audit?: { who: Actor; entry: AuditEntry }): Promise<WebhookEventRow | undefined>;
+  getWebhookEvent(id: string): Promise<WebhookEventRow | undefined>;
+  /** The event with its attempts. */
+  getWebhookDelivery(id: string): Promise<WebhookDelivery | undefined>;
+  /** Events newest first (created_at, then id), each with its attempts. */
+  listWebhookDeliveries(q: WebhookDeliveryQuery): Promise<WebhookDelivery[]>;
+}
+
+export interface Store extends WebhooksStore, CoordinationStore, SharedStateStore, KeysStore, BillingStore, JobsStore, IdempotencyStore, RequestLogStore, AuditStore, CharactersStore, ReportsStore {
   /** Cheap liveness probe for /healthz: resolves true, or rejects when the database is unreachable. */
   ping(): Promise<boolean>;
 }

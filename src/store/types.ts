@@ -13,9 +13,19 @@ export interface NewKey {
   rpmLimit: number | null;
   maxInflightJobs: number | null;
   maxConcurrentDownloads?: number | null;
+  webhookUrl?: string | null;
 }
 
-export type KeyPatch = Partial<Pick<KeyRow, 'name' | 'expiresAt' | 'disabled' | 'allowedModels' | 'rpmLimit' | 'maxInflightJobs' | 'maxConcurrentDownloads'>>;
+export type KeyPatch = Partial<Pick<KeyRow, 'name' | 'expiresAt' | 'disabled' | 'allowedModels' | 'rpmLimit' | 'maxInflightJobs' | 'maxConcurrentDownloads' | 'webhookUrl'>>;
+
+/** A webhook signing secret to store when a key gets its first webhook URL (or a rotation's new one). */
+export interface NewWebhookSecret {
+  id: string;
+  secret: string;
+}
+
+/** A key as a change left it; `issuedWebhookSecret` when this change gave the key its (first) webhook secret. */
+export type UpdatedKey = KeyRow & { issuedWebhookSecret?: string };
 
 export interface NewJob {
   id: string;
@@ -50,7 +60,11 @@ export type Outcome =
   | { kind: 'rejected'; errorCode: string | null }
   | { kind: 'unknown'; reason: string };
 
-export type SettleResult = { settled: true; job: JobRow; chargedMicros: number } | { settled: false; job: JobRow | undefined };
+/**
+ * `webhookEventId`: the webhook event written in the settling transaction (the key had a webhook
+ * URL and the outcome sends one, contract §12), else null.
+ */
+export type SettleResult = { settled: true; job: JobRow; chargedMicros: number; webhookEventId: string | null } | { settled: false; job: JobRow | undefined };
 
 /**
  * `abandoned`: the key was taken over from a request whose instance died while it was in flight.

@@ -234,7 +234,7 @@ describe('reelay db copy', () => {
     expect(r.ledger.map((l) => l.kind).sort()).toEqual(['adjustment', 'capture', 'credit', 'hold', 'release']);
     const dump = await dumpBoth(other);
     for (const [table, sides] of Object.entries(dump)) expect(sides.pg, table).toEqual(sides.sqlite);
-    expect(r.sequences.map((s) => s.table).sort()).toEqual(['audit_log', 'ledger', 'request_log']);
+    expect(r.sequences.map((s) => s.table).sort()).toEqual(['audit_log', 'ledger', 'request_log', 'webhook_attempts']);
   });
 
   it('rolls everything back when a row cannot be copied: the target stays empty', async () => {

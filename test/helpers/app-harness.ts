@@ -6,6 +6,7 @@ import { silentLogger } from '../../src/logging/logger.js';
 import { createKey, type CreateKeyInput } from '../../src/keys/service.js';
 import { parseUsd } from '../../src/money.js';
 import type { PollTiming } from '../../src/billing/settlement.js';
+import type { BuildOptions } from '../../src/server.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 
@@ -17,6 +18,8 @@ export interface HarnessOptions {
   now?: () => number;
   env?: Record<string, string>;
   pollTiming?: Partial<PollTiming>;
+  /** Webhook delivery options (short retry delays for tests); the worker is not started: call deps.webhooks.runDue(). */
+  webhooks?: BuildOptions['webhooks'];
 }
 
 /**
@@ -32,7 +35,7 @@ export function buildHarness(opts: HarnessOptions) {
     ...opts.env,
   });
   const database = openMigratedDatabase(':memory:');
-  const deps = buildDeps(config, { database, logger: silentLogger(), now: opts.now, pollTiming: opts.pollTiming });
+  const deps = buildDeps(config, { database, logger: silentLogger(), now: opts.now, pollTiming: opts.pollTiming, webhooks: opts.webhooks });
   const app = createApp(deps);
 
   const newKey = async (creditUsd = '100.00', input: Partial<CreateKeyInput> = {}) => {

@@ -27,6 +27,7 @@ const ROUTES = () => [
   '/admin/audit',
   '/admin/openapi.json',
   '/admin/keys',
+  '/admin/webhooks/deliveries',
 ];
 
 describe('admin authentication on every route', () => {
@@ -80,12 +81,15 @@ describe('GET /admin/openapi.json', () => {
         '/admin/keys',
         '/admin/keys/{id}',
         '/admin/keys/{id}/credits',
+        '/admin/keys/{id}/webhook-secret',
         '/admin/ledger',
         '/admin/openapi.json',
         '/admin/pricing',
         '/admin/requests',
         '/admin/usage/export',
         '/admin/usage/summary',
+        '/admin/webhooks/deliveries',
+        '/admin/webhooks/events/{id}/redeliver',
       ].sort(),
     );
     expect(Object.keys(doc.paths['/admin/keys/{id}'])).toEqual(['get', 'patch', 'delete']);
@@ -107,7 +111,7 @@ describe('GET /admin/openapi.json', () => {
     expect(create.required).toEqual(['name']);
     expect(create.additionalProperties).toBe(false);
     expect(create.properties.credit_usd.type).toEqual(['string', 'number']);
-    expect(Object.keys(create.properties)).toEqual(['name', 'credit_usd', 'allowed_models', 'rpm_limit', 'max_inflight_jobs', 'max_concurrent_downloads', 'expires_at']);
+    expect(Object.keys(create.properties)).toEqual(['name', 'credit_usd', 'allowed_models', 'rpm_limit', 'max_inflight_jobs', 'max_concurrent_downloads', 'expires_at', 'webhook_url']);
     const patchBody = (doc.paths['/admin/keys/{id}'].patch as Op).requestBody!.content['application/json'].schema;
     for (const body of [create, patchBody]) {
       expect(body.properties.max_concurrent_downloads).toMatchObject({ anyOf: [{ type: 'integer', exclusiveMinimum: 0, maximum: 1000 }, { type: 'null' }] });

@@ -64,6 +64,7 @@ const EXPECTED_TYPES: Record<(typeof METRIC_NAMES)[number], string> = {
   reelay_upstream_inflight_jobs: 'gauge',
   reelay_reconciler_lag_seconds: 'gauge',
   reelay_instance_info: 'gauge',
+  reelay_webhook_deliveries_total: 'counter',
   process_resident_memory_bytes: 'gauge',
   process_heap_used_bytes: 'gauge',
   process_cpu_seconds_total: 'counter',

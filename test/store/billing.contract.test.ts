@@ -146,6 +146,7 @@ describe.each(engines)('billing store on $name', (engine) => {
       expect(r).toEqual({
         settled: true,
         chargedMicros: 300_000,
+        webhookEventId: null,
         job: {
           ...j,
           status: 'completed',
@@ -209,7 +210,7 @@ describe.each(engines)('billing store on $name', (engine) => {
       const k = await fundedKey(store, 1_000_000);
       const j = kind === 'rejected' || kind === 'unknown' ? await heldJob(store, k.id) : await submittedJob(store, k.id);
       const r = await store.settleJob(j.id, outcome, who(T0 + 9));
-      expect(r).toEqual({ settled: true, chargedMicros: 0, job: { ...j, ...fields, billedSeconds: 0, chargedMicros: 0, settledAt: T0 + 9, updatedAt: T0 + 9, nextPollAt: null } });
+      expect(r).toEqual({ settled: true, chargedMicros: 0, webhookEventId: null, job: { ...j, ...fields, billedSeconds: 0, chargedMicros: 0, settledAt: T0 + 9, updatedAt: T0 + 9, nextPollAt: null } });
       expect(await money(store, k.id)).toEqual({ balance: 1_000_000, held: 0 });
       expect((await ledgerOfJob(os, j.id)).map((e) => [e.kind, e.amountMicros, e.terminal, e.note])).toEqual([
         ['hold', 400_000, false, null],

@@ -28,6 +28,7 @@ describe.each(engines)('keys store on $name', (engine) => {
         maxConcurrentDownloads: null,
         balanceMicros: 0,
         heldMicros: 0,
+        webhookUrl: null,
       });
       expect(await store.getKey(k.id)).toEqual(row);
       expect(await countRows(os, 'ledger')).toBe(0);

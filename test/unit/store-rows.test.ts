@@ -24,6 +24,9 @@ describe('store row types', () => {
       same<rows.RequestLogRow, typeof sqlite.requestLog.$inferInsert>(true),
       same<rows.InstanceRow, typeof sqlite.instances.$inferSelect>(true),
       same<rows.AdminSessionRow, typeof sqlite.adminSessions.$inferSelect>(true),
+      same<rows.WebhookSecretRow, typeof sqlite.webhookSecrets.$inferSelect>(true),
+      same<rows.WebhookEventRow, typeof sqlite.webhookEvents.$inferSelect>(true),
+      same<rows.WebhookAttemptRow, typeof sqlite.webhookAttempts.$inferSelect>(true),
     ];
     expect(checks.every(Boolean)).toBe(true);
     // And at run time: the same column names (types are the compiler's part).

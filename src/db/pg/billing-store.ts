@@ -1,6 +1,7 @@
 import { and, count, eq, inArray, sql } from 'drizzle-orm';
 import type { PgDatabase, PgDb } from './client.js';
-import { apiKeys, jobs, ledger } from './schema/index.js';
+import { apiKeys, jobs, ledger, webhookEvents } from './schema/index.js';
+import { newWebhookEvent } from '../../webhooks/event.js';
 import { newId } from '../../ids.js';
 import { chargeFor } from '../../billing/catalog.js';
 import { insertAudit } from './audit-store.js';
@@ -201,13 +202,14 @@ export function pgBillingStore({ db }: PgDatabase): BillingStore {
           return { settled: false as const, job: now };
         }
 
-        await tx
+        const [key] = await tx
           .update(apiKeys)
           .set({
             heldMicros: sql`${apiKeys.heldMicros} - ${job.heldMicros}`,
             balanceMicros: sql`${apiKeys.balanceMicros} - ${charged}`,
           })
-          .where(eq(apiKeys.id, job.keyId));
+          .where(eq(apiKeys.id, job.keyId))
+          .returning({ webhookUrl: apiKeys.webhookUrl });
 
         const released = job.heldMicros - charged;
         const note = outcome.kind === 'completed' ? `${outcome.billedSeconds}s billed` : outcome.kind;
@@ -217,7 +219,11 @@ export function pgBillingStore({ db }: PgDatabase): BillingStore {
         } else if (released > 0) {
           await insertEntry(tx, { kind: 'release', amountMicros: released, keyId: job.keyId, jobId, terminal: true, note }, who);
         }
-        return { settled: true as const, job: after, chargedMicros: charged };
+        // The webhook event (contract §12), in this transaction: a crash can neither lose it nor
+        // make two. The key row's URL is read under the lock the UPDATE above holds.
+        const event = key?.webhookUrl ? newWebhookEvent(after, outcome.kind, who.now) : null;
+        if (event) await tx.insert(webhookEvents).values(event).onConflictDoNothing();
+        return { settled: true as const, job: after, chargedMicros: charged, webhookEventId: event?.id ?? null };
       });
     },
 

@@ -3,6 +3,7 @@ import type { PgDatabase } from './client.js';
 import { apiKeys, jobs } from './schema/index.js';
 import { creditIn } from './billing-store.js';
 import { insertAudit } from './audit-store.js';
+import { applyWebhookUrl } from './webhooks-store.js';
 import { OPEN_STATUSES } from '../../store/rows.js';
 import type { KeysStore } from '../../store/store.js';
 
@@ -30,11 +31,11 @@ export function pgKeysStore({ db }: PgDatabase): KeysStore {
     async createKey(key, with_) {
       return db.transaction(async (tx) => {
         const [row] = await tx.insert(apiKeys).values(key).returning();
+        const issued = key.webhookUrl ? await applyWebhookUrl(tx, key.id, key.webhookUrl, with_?.webhookSecret, key.createdAt) : undefined;
         if (with_?.credit && with_.credit.micros !== 0) await creditIn(tx, key.id, with_.credit.micros, with_.credit.note, with_.who);
         if (with_?.audit) await insertAudit(tx, { ...with_.who, ...with_.audit });
-        if (!with_?.credit || with_.credit.micros === 0) return row;
-        const [after] = await tx.select().from(apiKeys).where(eq(apiKeys.id, key.id));
-        return after;
+        const after = !with_?.credit || with_.credit.micros === 0 ? row : (await tx.select().from(apiKeys).where(eq(apiKeys.id, key.id)))[0];
+        return issued === undefined ? after : { ...after, issuedWebhookSecret: issued };
       });
     },
     findKeyByHash: byHash,
@@ -103,13 +104,16 @@ export function pgKeysStore({ db }: PgDatabase): KeysStore {
       }
       return { availableMicros: key?.available ?? 0, openJobs };
     },
-    async updateKey(id, patch, audit) {
+    async updateKey(id, patch, audit, webhookSecret) {
       return db.transaction(async (tx) => {
         let row;
         if (Object.keys(patch).length > 0) [row] = await tx.update(apiKeys).set(patch).where(eq(apiKeys.id, id)).returning();
         else [row] = await tx.select().from(apiKeys).where(eq(apiKeys.id, id));
-        if (row && audit) await insertAudit(tx, { ...audit.who, ...audit.entry });
-        return row;
+        if (!row) return undefined;
+        // The UPDATE above locked the key row: two changes of one key cannot both issue a secret.
+        const issued = patch.webhookUrl !== undefined ? await applyWebhookUrl(tx, id, patch.webhookUrl, webhookSecret, audit?.who.now ?? Date.now()) : undefined;
+        if (audit) await insertAudit(tx, { ...audit.who, ...audit.entry });
+        return issued === undefined ? row : { ...row, issuedWebhookSecret: issued };
       });
     },
     /** Revokes once (a second revoke keeps the first time) and returns the row, as on SQLite. */

@@ -25,6 +25,8 @@ export const apiKeys = sqliteTable(
     maxConcurrentDownloads: integer('max_concurrent_downloads'),
     balanceMicros: integer('balance_micros').notNull().default(0),
     heldMicros: integer('held_micros').notNull().default(0),
+    /** Where this key's webhook events go (contract §12); null: no endpoint. Its secrets are in webhook_secrets. */
+    webhookUrl: text('webhook_url'),
   },
   (t) => [
     index('api_keys_created_idx').on(t.createdAt),

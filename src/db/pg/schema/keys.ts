@@ -25,6 +25,7 @@ export const apiKeys = pgTable(
     maxConcurrentDownloads: integer('max_concurrent_downloads'),
     balanceMicros: bigint('balance_micros', { mode: 'number' }).notNull().default(0),
     heldMicros: bigint('held_micros', { mode: 'number' }).notNull().default(0),
+    webhookUrl: text('webhook_url'),
   },
   (t) => [
     index('api_keys_created_idx').on(t.createdAt),
