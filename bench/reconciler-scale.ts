@@ -212,8 +212,12 @@ async function runConfig(c: Config, o: ScaleOptions): Promise<Outcome> {
       }
       // due of poll k: seeded for the first, the previous answer + the period after
       for (let k = 0; k <= m; k++) {
-        const due = k === 0 ? j.due : t[2 * k - 1]! + PERIOD_MS;
-        if (!Number.isFinite(due) || due > tEnd) break;
+        // A poll still in flight when the results were taken has no answer time (NaN, which
+        // arrives as null over IPC): the due time of the next one is not known yet.
+        const answered = k === 0 ? j.due : t[2 * k - 1];
+        if (typeof answered !== 'number' || !Number.isFinite(answered)) break;
+        const due = k === 0 ? j.due : answered + PERIOD_MS;
+        if (due > tEnd) break;
         if (k < m) lags.push({ due, lag: t[2 * k]! - due, unpolled: false });
         else lags.push({ due, lag: collectedAt - due, unpolled: true });
       }
