@@ -21,6 +21,8 @@ export interface HttpRequestSpec {
 export interface ThroughputJob {
   kind: 'throughput';
   origin: string;
+  /** Several origins (instances of one target): connection i goes to origins[i % n], round robin. */
+  origins?: string[];
   requests: HttpRequestSpec[];
   concurrency: number;
   warmupMs: number;
@@ -84,7 +86,8 @@ function quantile(sorted: Float64Array, q: number): number {
 }
 
 async function throughput(job: ThroughputJob, notify: () => void): Promise<ThroughputResult> {
-  const pool = new Pool(job.origin, { connections: job.concurrency, pipelining: 1, keepAliveTimeout: 30_000 });
+  const origins = job.origins && job.origins.length > 0 ? job.origins : [job.origin];
+  const pools = origins.map((o, i) => new Pool(o, { connections: Math.ceil((job.concurrency - i) / origins.length), pipelining: 1, keepAliveTimeout: 30_000 }));
   const latencies = new Float64Array(Math.max(1, job.maxRequests));
   let count = 0;
   let errors = 0;
@@ -92,7 +95,7 @@ async function throughput(job: ThroughputJob, notify: () => void): Promise<Throu
   let measuring = false;
   let stop = false;
   let next = 0;
-  const worker = async () => {
+  const worker = async (pool: Pool) => {
     while (!stop) {
       const spec = job.requests[next++ % job.requests.length]!;
       const t0 = performance.now();
@@ -108,7 +111,7 @@ async function throughput(job: ThroughputJob, notify: () => void): Promise<Throu
       if (count >= job.maxRequests) stop = true;
     }
   };
-  const workers = Array.from({ length: job.concurrency }, worker);
+  const workers = Array.from({ length: job.concurrency }, (_, i) => worker(pools[i % pools.length]!));
   await new Promise((r) => setTimeout(r, job.warmupMs));
   measuring = true;
   notify();
@@ -118,7 +121,7 @@ async function throughput(job: ThroughputJob, notify: () => void): Promise<Throu
   const seconds = (performance.now() - started) / 1000;
   const measured = count;
   await Promise.all(workers);
-  await pool.close();
+  await Promise.all(pools.map((p) => p.close()));
   const sorted = latencies.slice(0, measured).sort();
   return { kind: 'throughput', count: measured, errors, firstError, seconds, rps: measured / seconds, p50: quantile(sorted, 0.5), p90: quantile(sorted, 0.9), p99: quantile(sorted, 0.99) };
 }

@@ -8,6 +8,8 @@ export interface Sample {
   foreign: number;
   /** the target process's own CPU during the sample, in cores (throughput scenarios) */
   targetCpu?: number;
+  /** the PostgreSQL server's CPU during the sample, in cores (PostgreSQL targets) */
+  dbCpu?: number;
   errors: number;
   firstError?: string | null;
   detail?: string;
@@ -85,9 +87,39 @@ function versusBare(r: ScenarioResult): string {
  * The target process's own CPU time per request (µs), the median over rounds: CPU cores used
  * during the round ÷ requests/s. Throughput scenarios only.
  */
-export function cpuPerRequest(r: ScenarioResult, t: TargetId): number {
-  const xs = (r.samples.get(t) ?? []).filter((s) => s.targetCpu !== undefined && s.value > 0).map((s) => (s.targetCpu! * 1e6) / s.value);
+export function cpuPerRequest(r: ScenarioResult, t: TargetId, withDb = false): number {
+  const xs = (r.samples.get(t) ?? [])
+    .filter((s) => s.targetCpu !== undefined && s.value > 0)
+    .map((s) => ((s.targetCpu! + (withDb ? (s.dbCpu ?? 0) : 0)) * 1e6) / s.value);
   return median(xs);
+}
+
+/**
+ * PostgreSQL beside SQLite: requests/s and CPU per request of one and two reelay instances on one
+ * PostgreSQL database against reelay on SQLite, all from the same run. On PostgreSQL part of the
+ * work moves into the database server's processes, so CPU per request is shown both for reelay's
+ * own processes and with the server's CPU added.
+ */
+function pgTable(results: ScenarioResult[]): string[] {
+  const rows = results.filter((r) => r.unit === 'req/s' && r.samples.has('reelay') && (r.samples.has('reelay-pg') || r.samples.has('reelay-pg2')));
+  if (rows.length === 0) return [];
+  const lines = [
+    'PostgreSQL beside SQLite (requests/s, medians; CPU µs per request: reelay\'s own processes / with the PostgreSQL server\'s CPU added):',
+    '',
+    '| scenario | reelay (SQLite) | reelay (PostgreSQL) | 2 × reelay (PostgreSQL) | PostgreSQL ÷ SQLite | 2 × ÷ 1 × | CPU µs/req SQLite | CPU µs/req PostgreSQL | CPU µs/req 2 × PostgreSQL |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const r of rows) {
+    const sq = med(r, 'reelay');
+    const p1 = med(r, 'reelay-pg');
+    const p2 = med(r, 'reelay-pg2');
+    const cpu = (t: TargetId) => (r.samples.has(t) ? `${fmt(cpuPerRequest(r, t))} / ${fmt(cpuPerRequest(r, t, true))}` : '–');
+    lines.push(
+      `| ${r.title} | ${cell(r, 'reelay')} | ${cell(r, 'reelay-pg')} | ${cell(r, 'reelay-pg2')} | ${fmt(p1 / sq, 2)}× | ${fmt(p2 / p1, 2)}× | ${fmt(cpuPerRequest(r, 'reelay'))} | ${cpu('reelay-pg')} | ${cpu('reelay-pg2')} |`,
+    );
+  }
+  lines.push('');
+  return lines;
 }
 
 /**
@@ -136,10 +168,12 @@ export interface ReportHeader {
   portkeyNote: string | null;
   /** how many times a disturbed sample was measured again at most (--retries) */
   retries: number;
+  /** which PostgreSQL server and settings the PostgreSQL targets used, or why they did not run */
+  pgNote?: string | null;
 }
 
-export function markdown(h: ReportHeader, results: ScenarioResult[], idle: string, checks: Check[]): string {
-  const all: TargetId[] = ['direct', 'bare', 'reelay', 'compare', 'portkey'];
+export function markdown(h: ReportHeader, results: ScenarioResult[], idle: string, checks: Check[], scale: string | null = null): string {
+  const all: TargetId[] = ['direct', 'bare', 'reelay', 'compare', 'portkey', 'reelay-pg', 'reelay-pg2'];
   const used = all.filter((t) => results.some((r) => r.targets.includes(t)));
   const lines: string[] = [];
   lines.push(`Command: \`${h.command}\` — ${h.startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${Math.round(h.seconds)} s`);
@@ -156,6 +190,8 @@ export function markdown(h: ReportHeader, results: ScenarioResult[], idle: strin
   }
   lines.push('');
   lines.push(...cpuTable(results, compare));
+  lines.push(...pgTable(results));
+  if (scale) lines.push(scale, '');
   lines.push(idle);
   lines.push('');
   lines.push('| target | goal | this run | |');
@@ -164,6 +200,7 @@ export function markdown(h: ReportHeader, results: ScenarioResult[], idle: strin
   lines.push('');
   lines.push(`⚠ = some round ran while other processes used more than ${NOISY_CORES} of a core; ✗ = some requests failed; n/a = target not available.`);
   if (h.portkeyNote) lines.push(`Portkey: ${h.portkeyNote}`);
+  if (h.pgNote) lines.push(`PostgreSQL targets: ${h.pgNote}`);
   lines.push('');
   lines.push('<details><summary>Every round</summary>');
   lines.push('');
@@ -176,7 +213,7 @@ export function markdown(h: ReportHeader, results: ScenarioResult[], idle: strin
       const text = why
         ? why
         : samples
-            .map((s) => `${fmt(s.value, r.digits)} ${r.unit} · ${fmt(s.foreign, 2)} · ${s.targetCpu === undefined ? '–' : fmt(s.targetCpu, 2)}${s.errors ? ` · ${s.errors} errors (${s.firstError})` : ''}${s.detail ? ` · ${s.detail}` : ''}${(s.attempts ?? 1) > 1 ? ` · measured ${s.attempts}×` : ''}`)
+            .map((s) => `${fmt(s.value, r.digits)} ${r.unit} · ${fmt(s.foreign, 2)} · ${s.targetCpu === undefined ? '–' : fmt(s.targetCpu, 2)}${s.dbCpu === undefined ? '' : ` (+ PostgreSQL ${fmt(s.dbCpu, 2)})`}${s.errors ? ` · ${s.errors} errors (${s.firstError})` : ''}${s.detail ? ` · ${s.detail}` : ''}${(s.attempts ?? 1) > 1 ? ` · measured ${s.attempts}×` : ''}`)
             .join('<br>');
       lines.push(`| ${r.title} | ${TARGET_LABELS[t]} | ${text} |`);
     }

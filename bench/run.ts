@@ -35,6 +35,7 @@ import {
   startBare,
   startChild,
   startPortkey,
+  startReelayPgTarget,
   startReelayTarget,
   startUpstream,
   tempDir,
@@ -46,6 +47,8 @@ import type { LoadJob, LoadResult, HttpRequestSpec } from './loadgen.js';
 import { cpuWindow, machineBusyCores, pinToCpu, rssBytes, rssPeak, settleRss } from './machine.js';
 import { cpuPerRequest, fmt, markdown, med, median, NOISY_CORES, type Check, type Sample, type ScenarioInfo, type ScenarioResult } from './report.js';
 import { measureSample } from './disturbed.js';
+import { startBenchPg, cpuOf, PG_SETTINGS, type BenchPg } from './pg.js';
+import { reconcilerScale, SCALE_ID, type ScaleOptions } from './reconciler-scale.js';
 import { NODE_FLAGS } from '../src/runtime-flags.js';
 
 // --- options -----------------------------------------------------------------------------------
@@ -62,10 +65,16 @@ interface Options {
   pin: boolean;
   /** how many times a disturbed sample is measured again */
   retries: number;
+  /** run the PostgreSQL targets (embedded server) where a scenario has them */
+  pg: boolean;
+  /** reconciler-scale: minutes measured per configuration */
+  scaleMinutes: number;
+  /** reconciler-scale: open jobs */
+  scaleJobs: number;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { quick: false, compare: null, rounds: 3, only: null, portkey: true, force: false, waitQuietS: 60, pin: false, retries: 2 };
+  const o: Options = { quick: false, compare: null, rounds: 3, only: null, portkey: true, force: false, waitQuietS: 60, pin: false, retries: 2, pg: true, scaleMinutes: 3, scaleJobs: 10_000 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => {
@@ -77,13 +86,16 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--rounds') o.rounds = Math.max(3, Number(value()) || 3);
     else if (a === '--only') o.only = value().split(',');
     else if (a === '--no-portkey') o.portkey = false;
+    else if (a === '--no-pg') o.pg = false;
+    else if (a === '--scale-minutes') o.scaleMinutes = Math.max(0.5, Number(value()) || 3);
+    else if (a === '--scale-jobs') o.scaleJobs = Math.max(100, Math.floor(Number(value())) || 10_000);
     else if (a === '--compare') o.compare = resolve(value());
     else if (a === '--force') o.force = true;
     else if (a === '--pin') o.pin = true;
     else if (a === '--wait-quiet') o.waitQuietS = Number(value()) || 0;
     else if (a === '--retries') o.retries = Math.max(0, Math.min(5, Math.floor(Number(value())) || 0));
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: npm run bench -- [--quick] [--rounds N] [--only a,b] [--no-portkey] [--force] [--wait-quiet S] [--compare DIR] [--pin] [--retries N]\n');
+      process.stdout.write('usage: npm run bench -- [--quick] [--rounds N] [--only a,b] [--no-portkey] [--force] [--wait-quiet S] [--compare DIR] [--pin] [--retries N] [--no-pg] [--scale-minutes M] [--scale-jobs N]\n');
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
   }
@@ -163,6 +175,8 @@ interface Ctx {
   idleRss: Map<number, number>;
   /** When each target's last memory round ended (by pid) */
   loadEnded: Map<number, number>;
+  /** The PostgreSQL server's processes, when the scenario has PostgreSQL targets. */
+  pgPids: () => number[];
 }
 
 interface ScenarioDef extends ScenarioInfo {
@@ -177,19 +191,31 @@ const get = (t: Target, path: string): HttpRequestSpec => ({ method: 'GET', path
 
 async function throughputSample(t: Target, ctx: Ctx, requests: HttpRequestSpec[], concurrency: number, durationMs: number, value: (r: Extract<LoadResult, { kind: 'throughput' }>) => number): Promise<Sample> {
   let win: ReturnType<typeof cpuWindow> | null = null;
+  let pgPids: number[] = [];
+  let pg0 = 0;
+  let t0 = 0;
   const r = await ctx.loadgen.run(
-    { kind: 'throughput', origin: t.origin, requests, concurrency, warmupMs: T.warmupMs, durationMs, maxRequests: 5_000_000, expectStatus: 200 },
-    () => (win = cpuWindow(ctx.ourPids())),
+    { kind: 'throughput', origin: t.origin, origins: t.origins, requests, concurrency, warmupMs: T.warmupMs, durationMs, maxRequests: 5_000_000, expectStatus: 200 },
+    () => {
+      pgPids = ctx.pgPids();
+      pg0 = cpuOf(pgPids);
+      t0 = performance.now();
+      win = cpuWindow([...new Set([...ctx.ourPids(), ...pgPids])]);
+    },
   );
   const cpu = (win as ReturnType<typeof cpuWindow> | null)?.end();
   if (r.kind !== 'throughput') throw new Error('unexpected result');
+  const targetCpu = cpu ? (t.pids ?? [t.pid]).reduce((sum, pid) => sum + (cpu.ours.get(pid) ?? 0), 0) : undefined;
+  // The database server's CPU while a PostgreSQL target was measured (100 jiffies a second).
+  const dbCpu = t.id === 'reelay-pg' || t.id === 'reelay-pg2' ? (cpuOf(pgPids) - pg0) / 100 / ((performance.now() - t0) / 1000) : undefined;
   return {
     value: value(r),
     foreign: cpu?.foreignCores ?? 0,
-    targetCpu: cpu?.ours.get(t.pid),
+    targetCpu,
+    dbCpu,
     errors: r.errors,
     firstError: r.firstError,
-    detail: `${fmt(r.rps)} req/s, p50 ${fmt(r.p50, 2)} ms, p99 ${fmt(r.p99, 2)} ms`,
+    detail: `${fmt(r.rps)} req/s, p50 ${fmt(r.p50, 2)} ms, p99 ${fmt(r.p99, 2)} ms${dbCpu === undefined ? '' : `, PostgreSQL ${fmt(dbCpu, 2)} cores`}`,
   };
 }
 
@@ -278,8 +304,8 @@ const DOWNLOAD_BYTES = 100 * MB;
 const SLOW_READER_BYTES_PER_S = 256 * 1024;
 
 const SCENARIOS: ScenarioDef[] = [
-  pollScenario('poll-running', 'Status polling, jobs in progress (proxied)', 'in_progress', ['direct', 'bare', 'reelay', 'portkey']),
-  pollScenario('poll-finished', 'Status polling, finished jobs (reelay: from its database)', 'done', ['direct', 'bare', 'reelay']),
+  pollScenario('poll-running', 'Status polling, jobs in progress (proxied)', 'in_progress', ['direct', 'bare', 'reelay', 'portkey', 'reelay-pg', 'reelay-pg2']),
+  pollScenario('poll-finished', 'Status polling, finished jobs (reelay: from its database)', 'done', ['direct', 'bare', 'reelay', 'reelay-pg', 'reelay-pg2']),
   {
     id: 'create',
     title: 'JSON creates (reelay: with holds)',
@@ -287,7 +313,7 @@ const SCENARIOS: ScenarioDef[] = [
     unit: 'req/s',
     better: 'higher',
     digits: 0,
-    targets: ['direct', 'bare', 'reelay'],
+    targets: ['direct', 'bare', 'reelay', 'reelay-pg', 'reelay-pg2'],
     seed: async () => [],
     warmup: true,
     run: (t, _ids, ctx) =>
@@ -307,7 +333,7 @@ const SCENARIOS: ScenarioDef[] = [
     unit: 'ms',
     better: 'lower',
     digits: 3,
-    targets: ['direct', 'bare', 'reelay', 'portkey'],
+    targets: ['direct', 'bare', 'reelay', 'portkey', 'reelay-pg'],
     seed: (reelay) => seedJobs(reelay, 'in_progress', 10),
     warmup: true,
     run: (t, ids, ctx) => throughputSample(t, ctx, ids.map((v) => get(t, `/v1/videos/${v}`)), 1, T.latencyMs, (r) => r.p50),
@@ -416,7 +442,10 @@ async function waitForQuiet(): Promise<string | null> {
 /** Whether every process could be pinned (taskset); reported with the results. */
 let pinned = false;
 
-async function runScenario(def: ScenarioDef, loadgen: LoadGen, portkey: { entry: string } | { error: string } | null): Promise<ScenarioResult> {
+/** The PostgreSQL server when the run has PostgreSQL targets (started once), or why not. */
+type PgState = { pg: BenchPg } | { error: string } | null;
+
+async function runScenario(def: ScenarioDef, loadgen: LoadGen, portkey: { entry: string } | { error: string } | null, pgState: PgState): Promise<ScenarioResult> {
   const result: ScenarioResult = { ...def, targets: opts.compare ? [...def.targets, 'compare'] : def.targets, samples: new Map(), skipped: new Map() };
   const upstream = await startUpstream();
   const up = upstream.message.port as number;
@@ -427,6 +456,19 @@ async function runScenario(def: ScenarioDef, loadgen: LoadGen, portkey: { entry:
     const reelay = await startReelayTarget(up);
     targets.set('reelay', reelay);
     if (opts.compare) targets.set('compare', await startReelayTarget(up, 'reelay-compare', opts.compare));
+    for (const id of ['reelay-pg', 'reelay-pg2'] as const) {
+      if (!def.targets.includes(id)) continue;
+      if (!pgState) result.skipped.set(id, 'not run (--no-pg)');
+      else if ('error' in pgState) result.skipped.set(id, pgState.error);
+      else {
+        try {
+          const url = await pgState.pg.createDatabase(`bench_${def.id.replace(/\W/g, '_')}_${id === 'reelay-pg' ? 1 : 2}`);
+          targets.set(id, await startReelayPgTarget(up, url, id === 'reelay-pg' ? 1 : 2));
+        } catch (err) {
+          result.skipped.set(id, (err as Error).message);
+        }
+      }
+    }
     if (def.targets.includes('portkey')) {
       if (!portkey) result.skipped.set('portkey', 'not run (--no-portkey)');
       else if ('error' in portkey) result.skipped.set('portkey', portkey.error);
@@ -441,15 +483,25 @@ async function runScenario(def: ScenarioDef, loadgen: LoadGen, portkey: { entry:
     if (opts.pin) {
       // The target under test gets CPU 0 to itself; the load generator and the fake upstream share CPU 1.
       pinned = pinToCpu(loadgen.pid, 1) && pinToCpu(upstream.pid, 1);
-      for (const t of targets.values()) if (t.id !== 'direct') pinned &&= pinToCpu(t.pid, 0);
+      for (const t of targets.values()) if (t.id !== 'direct') for (const pid of t.pids ?? [t.pid]) pinned &&= pinToCpu(pid, 0);
     }
     // Jobs belong to the reelay that created them; the fake upstream itself is stateless, so the
     // other targets use reelay's ids.
     const ids = await def.seed(reelay);
-    const compareIds = targets.has('compare') ? await def.seed(targets.get('compare')!) : [];
-    const idsFor = (t: TargetId) => (t === 'compare' ? compareIds : ids);
-    const ctx: Ctx = { loadgen, upstream, idleRss: new Map(), loadEnded: new Map(), ourPids: () => [loadgen.pid, upstream.pid, ...[...targets.values()].map((t) => t.pid)] };
-    const order = [...def.targets, ...(def.targets.includes('reelay') ? (['compare'] as const) : [])].filter((t) => targets.has(t));
+    // Each reelay has its own database, so jobs are seeded through each (two instances share one).
+    const ownIds = new Map<TargetId, string[]>();
+    for (const id of ['compare', 'reelay-pg', 'reelay-pg2'] as const) if (targets.has(id)) ownIds.set(id, await def.seed(targets.get(id)!));
+    const idsFor = (t: TargetId) => ownIds.get(t) ?? ids;
+    const pgPids = () => (pgState && 'pg' in pgState && (targets.has('reelay-pg') || targets.has('reelay-pg2')) ? pgState.pg.pids() : []);
+    const ctx: Ctx = {
+      loadgen,
+      upstream,
+      idleRss: new Map(),
+      loadEnded: new Map(),
+      pgPids,
+      ourPids: () => [loadgen.pid, upstream.pid, ...[...targets.values()].flatMap((t) => t.pids ?? [t.pid]), ...pgPids()],
+    };
+    const order = [...def.targets.filter((t) => t !== 'reelay-pg' && t !== 'reelay-pg2'), ...(def.targets.includes('reelay') ? (['compare'] as const) : []), ...def.targets.filter((t) => t === 'reelay-pg' || t === 'reelay-pg2')].filter((t) => targets.has(t));
     // Portkey answers with its own envelope; make sure it really relays before timing it.
     if (targets.has('portkey') && ids[0]) {
       const res = await request(`${targets.get('portkey')!.origin}/v1/videos/${ids[0]}`, { headers: targets.get('portkey')!.headers });
@@ -532,6 +584,26 @@ function checks(results: Map<string, ScenarioResult>, idleMB: number | null): Ch
   } else if (results.has('poll-running')) {
     out.push({ what: 'pass-through polling vs Portkey gateway', target: 'well ahead (≥ 2×)', actual: 'not measured', met: null, note: results.get('poll-running')!.skipped.get('portkey') });
   }
+  // PostgreSQL: one instance against SQLite on the same scenario, and two instances against one.
+  const pgCpu = (id: string, a: TargetId, b: TargetId) => {
+    const r = results.get(id)!;
+    return `by CPU time per request, PostgreSQL's included: ${fmt(cpuPerRequest(r, b, true) / cpuPerRequest(r, a, true), 2)}×`;
+  };
+  for (const [id, what] of [['poll-running', 'polling running jobs'], ['poll-finished', 'polling finished jobs'], ['create', 'creates']] as const) {
+    if (!has(id, 'reelay-pg', 'reelay')) continue;
+    const r = ratio(id, 'reelay-pg', 'reelay');
+    out.push({ what: `${what}: reelay on PostgreSQL vs on SQLite`, target: '≥ 0.7×', actual: `${fmt(r, 2)}×`, met: r >= 0.7, note: pgCpu(id, 'reelay-pg', 'reelay') });
+  }
+  if (has('create', 'reelay-pg2', 'reelay-pg')) {
+    const r = ratio('create', 'reelay-pg2', 'reelay-pg');
+    out.push({
+      what: 'creates: 2 instances vs 1 on one PostgreSQL',
+      target: '≥ 1.6× (with cores to spare)',
+      actual: `${fmt(r, 2)}×`,
+      met: os.cpus().length >= 4 ? r >= 1.6 : null,
+      note: `${pgCpu('create', 'reelay-pg2', 'reelay-pg')}; ${os.cpus().length} cores shared by both instances, PostgreSQL and the load generator${os.cpus().length >= 4 ? '' : ', so not a test of the target'}`,
+    });
+  }
   if (idleMB !== null) out.push({ what: 'idle RSS (built, `node dist/main.js`)', target: '≤ 80 MB', actual: `${fmt(idleMB, 1)} MB`, met: idleMB <= 80 });
   if (has('latency', 'reelay', 'direct')) {
     const d = med(results.get('latency'), 'reelay') - med(results.get('latency'), 'direct');
@@ -546,7 +618,11 @@ async function main(): Promise<void> {
   const selected = SCENARIOS.filter((s) => !opts.only || opts.only.includes(s.id));
   const wantIdle = !opts.only || opts.only.includes('idle');
   const wantWebhooks = !opts.only || opts.only.includes('webhooks');
-  if (opts.only && selected.length === 0 && !wantIdle && !wantWebhooks) throw new Error(`--only: no such scenario (have: idle, webhooks, ${SCENARIOS.map((s) => s.id).join(', ')})`);
+  // The reconciler at scale takes several minutes per configuration: only when asked for by name.
+  const wantScale = !!opts.only?.includes(SCALE_ID);
+  if (opts.only && selected.length === 0 && !wantIdle && !wantWebhooks && !wantScale) {
+    throw new Error(`--only: no such scenario (have: idle, webhooks, ${SCENARIOS.map((s) => s.id).join(', ')}, ${SCALE_ID})`);
+  }
 
   let busyNote = await waitForQuiet();
   if (busyNote && !opts.force) {
@@ -567,9 +643,20 @@ async function main(): Promise<void> {
     if ('error' in portkey) log(`Portkey gateway unavailable: ${portkey.error}`);
   }
 
+  let pgState: PgState = null;
+  if (opts.pg && (wantScale || selected.some((s) => s.targets.includes('reelay-pg') || s.targets.includes('reelay-pg2')))) {
+    log('starting an embedded PostgreSQL (fsync on, synchronous_commit on) …');
+    pgState = await startBenchPg().then(
+      (pg) => ({ pg }),
+      (err: Error) => ({ error: `embedded PostgreSQL did not start: ${err.message.split('\n')[0]}` }),
+    );
+    if ('error' in pgState) log(pgState.error);
+  }
+
   const loadgen = await LoadGen.start();
   const results = new Map<string, ScenarioResult>();
   let idle: { text: string; reelayMB: number } | null = null;
+  let scale: string | null = null;
   try {
     if (wantIdle) {
       log(`idle memory (${T.idleMs / 1000} s) …`);
@@ -578,10 +665,15 @@ async function main(): Promise<void> {
     }
     for (const def of selected) {
       log(`${def.title} …`);
-      results.set(def.id, await runScenario(def, loadgen, portkey));
+      results.set(def.id, await runScenario(def, loadgen, portkey, pgState));
+    }
+    if (wantScale) {
+      const so: ScaleOptions = { jobs: opts.scaleJobs, minutes: opts.scaleMinutes, pg: pgState && 'pg' in pgState ? pgState.pg : null, pgError: pgState && 'error' in pgState ? pgState.error : opts.pg ? null : 'not run (--no-pg)', log };
+      scale = await reconcilerScale(so);
     }
   } finally {
     await loadgen.stop();
+    if (pgState && 'pg' in pgState) await pgState.pg.stop().catch((err: Error) => log(`stopping PostgreSQL: ${err.message}`));
     rmSync(join(BENCH_DIR, 'results', 'tmp'), { recursive: true, force: true });
   }
 
@@ -603,10 +695,12 @@ async function main(): Promise<void> {
       busyNote,
       retries: opts.retries,
       portkeyNote,
+      pgNote: pgState && 'pg' in pgState ? `PostgreSQL ${pgState.pg.version}: ${PG_SETTINGS}; reelay's pool DATABASE_POOL_SIZE=10 (the default) per instance.` : pgState ? pgState.error : null,
     },
     [...results.values()],
     idle?.text ?? '',
     checks(results, idle?.reelayMB ?? null),
+    scale,
   );
   // Webhooks (bench/webhooks.ts): settlement with webhooks on vs off, and delivery of 1,000 events.
   let webhooks = '';

@@ -24,7 +24,7 @@ export const PORTKEY_VERSION = '1.15.2';
  */
 const PORTKEY_PINS = ['@hono/node-server@1.14.1', '@hono/node-ws@1.2.0'];
 
-export type TargetId = 'direct' | 'bare' | 'reelay' | 'compare' | 'portkey';
+export type TargetId = 'direct' | 'bare' | 'reelay' | 'compare' | 'portkey' | 'reelay-pg' | 'reelay-pg2';
 
 export const TARGET_LABELS: Record<TargetId, string> = {
   direct: 'direct (upstream)',
@@ -32,6 +32,8 @@ export const TARGET_LABELS: Record<TargetId, string> = {
   reelay: 'reelay',
   compare: 'reelay (--compare)',
   portkey: 'Portkey gateway',
+  'reelay-pg': 'reelay (PostgreSQL)',
+  'reelay-pg2': '2 × reelay (PostgreSQL)',
 };
 
 export interface Target {
@@ -42,6 +44,12 @@ export interface Target {
   pid: number;
   /** Headers every request to this target carries (credentials, routing). */
   headers: Record<string, string>;
+  /**
+   * A target of several processes (two reelay instances on one database): every process whose CPU
+   * counts for it, and every origin the load is spread over (round robin by connection).
+   */
+  pids?: number[];
+  origins?: string[];
   stop(): Promise<void>;
 }
 
@@ -70,6 +78,8 @@ export function build(log: (s: string) => void, root = ROOT): void {
   }
   // src/db/client.js finds the migrations two levels up, as it does from dist/db.
   symlinkSync(join('..', '..', 'migrations'), join(out, 'migrations'));
+  // src/server.js reads its version from the package.json one level up, as it does from dist/.
+  symlinkSync(join('..', '..', 'package.json'), join(out, 'package.json'));
 }
 
 export function built(file: string, root = ROOT): string {
@@ -150,15 +160,41 @@ export async function startBare(upstreamPort: number): Promise<Target> {
  * reelay from this checkout, or (`root`) from another one built by `build(log, root)`, each with
  * the Node.js flags of its own checkout, so that `--compare` also compares a change of flags.
  */
-export async function startReelayTarget(upstreamPort: number, name = 'reelay', root = ROOT): Promise<Target> {
-  const dir = tempDir(name);
+export async function startReelayTarget(upstreamPort: number, name = 'reelay', root = ROOT, env: Record<string, string> = {}): Promise<Target> {
   const c = await startChild(name, built('bench/reelay-target.js', root), {
-    DATABASE_URL: join(dir, 'reelay.db'),
+    DATABASE_URL: env.DATABASE_URL ?? join(tempDir(name), 'reelay.db'),
     UPSTREAM_BASE_URL: `http://127.0.0.1:${upstreamPort}/v1`,
+    ...env,
   }, await nodeFlagsOf(root));
   const port = c.message.port as number;
   const id: TargetId = root === ROOT ? 'reelay' : 'compare';
   return { id, origin: `http://127.0.0.1:${port}`, port, pid: c.pid, headers: { authorization: `Bearer ${c.message.key as string}` }, stop: c.stop };
+}
+
+/**
+ * reelay on PostgreSQL (`databaseUrl`): one instance, or (`instances` 2) two on the same database,
+ * started one after the other (the first migrates), as one target whose load is spread over both
+ * ports. The key is the first instance's; it is valid on both, since they share the database.
+ */
+export async function startReelayPgTarget(upstreamPort: number, databaseUrl: string, instances: 1 | 2, env: Record<string, string> = {}): Promise<Target> {
+  const id: TargetId = instances === 1 ? 'reelay-pg' : 'reelay-pg2';
+  const started: Target[] = [];
+  try {
+    for (let i = 0; i < instances; i++) started.push(await startReelayTarget(upstreamPort, `${id}-${i + 1}`, ROOT, { DATABASE_URL: databaseUrl, ...env }));
+  } catch (err) {
+    await Promise.all(started.map((t) => t.stop()));
+    throw err;
+  }
+  const first = started[0]!;
+  return {
+    ...first,
+    id,
+    pids: started.map((t) => t.pid),
+    origins: started.map((t) => t.origin),
+    stop: async () => {
+      await Promise.all(started.map((t) => t.stop()));
+    },
+  };
 }
 
 export function freePort(): Promise<number> {

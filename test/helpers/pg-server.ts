@@ -27,7 +27,15 @@ export interface EmbeddedPgServer extends PgServer {
 
 const START_TIMEOUT_MS = 60_000;
 
-export async function startEmbeddedPg(): Promise<EmbeddedPgServer> {
+export interface EmbeddedPgOptions {
+  /**
+   * Run with PostgreSQL's durable defaults (fsync, synchronous_commit and full_page_writes on), as
+   * a production server would; the benchmark uses this. By default (tests) they are off, for speed.
+   */
+  durable?: boolean;
+}
+
+export async function startEmbeddedPg(o: EmbeddedPgOptions = {}): Promise<EmbeddedPgServer> {
   ensureNativeLibraryLinks();
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const dir = await mkdtemp(join(tmpdir(), 'reelay-pg-'));
@@ -66,7 +74,7 @@ export async function startEmbeddedPg(): Promise<EmbeddedPgServer> {
       ...options,
       port,
       postgresFlags: [
-        '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
+        ...(o.durable ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']),
         '-c', 'listen_addresses=127.0.0.1',
         // No unix socket: nothing to collide with in /tmp, and TCP is what reelay uses.
         '-c', 'unix_socket_directories=',
