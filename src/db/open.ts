@@ -4,6 +4,7 @@ import { openMigratedDatabase, type Database_ } from './client.js';
 import { createStore } from './store.js';
 import { openMigratedPgDatabase, type PgDatabase } from './pg/client.js';
 import { createPgStore } from './pg/store.js';
+import { withReadCaches } from '../store/read-caches.js';
 
 /** The configured engine, opened and migrated, behind the Store interface. */
 export type OpenedStore =
@@ -47,7 +48,8 @@ export async function openStore(config: { database: DatabaseConfig }, opts: Open
     queryTimeoutMillis: PG_QUERY_TIMEOUT_MS,
     onIdleError: opts.onIdleError,
   });
-  return { engine: 'postgres', store: createPgStore(database), database, close: () => database.close() };
+  // The per-request reads (key by hash, job by video id) come from a 1 s cache, as on SQLite.
+  return { engine: 'postgres', store: withReadCaches(createPgStore(database)), database, close: () => database.close() };
 }
 
 /** An already opened SQLite database as an OpenedStore (the synchronous path tests use). */

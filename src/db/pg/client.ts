@@ -71,6 +71,9 @@ export function openPgDatabase(url: string, opts: PgOptions = {}): PgDatabase {
   // transaction (drizzle) returns its connection to the pool without saying anything went wrong:
   // end such a connection at once, so the pool replaces it instead of handing it out again.
   if (opts.queryTimeoutMillis) pool.on('connect', (client) => endConnectionOnQueryTimeout(client));
+  // A connection that fails while checked out (ended above, or cut by the network) emits 'error'
+  // on its client; unheard, that would kill the process. The query in flight fails on its own.
+  pool.on('connect', (client) => client.on('error', (err) => opts.onIdleError?.(err)));
   const db = drizzle(pool, { schema });
   return { pool, db, close: () => pool.end() };
 }
