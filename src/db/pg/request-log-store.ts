@@ -4,12 +4,6 @@ import { requestLog } from './schema/index.js';
 import type { RequestLogRow, StoredRequestLogRow } from '../../store/rows.js';
 import type { RequestLogQuery } from '../../store/queries.js';
 
-/**
- * Rows per INSERT statement: 14 parameters a row stays well under PostgreSQL's 65 535 bind
- * parameters, and a flush is normally far smaller than this.
- */
-const INSERT_CHUNK = 1000;
-
 /** PostgreSQL twin of src/db/request-log-store.ts. */
 export function pgRequestLogStore({ db }: PgDatabase) {
   return {
@@ -31,34 +25,29 @@ export function pgRequestLogStore({ db }: PgDatabase) {
     },
 
     /**
-     * One transaction per batch, best effort: synchronous_commit is off for it (the twin of
+     * One statement per batch, best effort: synchronous_commit is off for it (the twin of
      * SQLite's withoutSync), so a server crash may lose the last batches, never corrupt anything.
+     * The rows go as one array per column through unnest(): fourteen parameters whatever the
+     * batch size, instead of fourteen a row for drizzle to build and PostgreSQL to parse (with
+     * thousands of requests a second that was most of what the request log cost reelay's CPU).
      * `seq` is the database's, whatever the row says (as on SQLite).
      */
     async insertRequestLogBatch(rows: RequestLogRow[]): Promise<void> {
       if (rows.length === 0) return;
+      const column = <T>(pick: (r: RequestLogRow) => T) => sql.param(rows.map(pick));
       await db.transaction(async (tx) => {
         await tx.execute(sql`set local synchronous_commit = off`);
-        for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-          await tx.insert(requestLog).values(
-            rows.slice(i, i + INSERT_CHUNK).map((r) => ({
-              requestId: r.requestId,
-              clientRequestId: r.clientRequestId ?? null,
-              upstreamRequestId: r.upstreamRequestId ?? null,
-              keyId: r.keyId ?? null,
-              method: r.method,
-              route: r.route,
-              videoId: r.videoId ?? null,
-              status: r.status,
-              errorCode: r.errorCode ?? null,
-              durationMs: r.durationMs,
-              upstreamDurationMs: r.upstreamDurationMs ?? null,
-              bytesIn: r.bytesIn ?? 0,
-              bytesOut: r.bytesOut ?? 0,
-              createdAt: r.createdAt,
-            })),
-          );
-        }
+        await tx.execute(sql`
+          insert into request_log (request_id, client_request_id, upstream_request_id, key_id, method, route, video_id,
+            status, error_code, duration_ms, upstream_duration_ms, bytes_in, bytes_out, created_at)
+          select * from unnest(
+            ${column((r) => r.requestId)}::text[], ${column((r) => r.clientRequestId ?? null)}::text[],
+            ${column((r) => r.upstreamRequestId ?? null)}::text[], ${column((r) => r.keyId ?? null)}::text[],
+            ${column((r) => r.method)}::text[], ${column((r) => r.route)}::text[], ${column((r) => r.videoId ?? null)}::text[],
+            ${column((r) => r.status)}::integer[], ${column((r) => r.errorCode ?? null)}::text[],
+            ${column((r) => r.durationMs)}::integer[], ${column((r) => r.upstreamDurationMs ?? null)}::integer[],
+            ${column((r) => r.bytesIn ?? 0)}::bigint[], ${column((r) => r.bytesOut ?? 0)}::bigint[],
+            ${column((r) => r.createdAt)}::bigint[])`);
       });
     },
 
