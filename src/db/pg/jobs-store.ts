@@ -47,6 +47,31 @@ export function pgJobsStore({ db }: PgDatabase): JobsStore {
     });
   };
 
+  // The reconciler writes one of these per poll of a running job: a named prepared statement, so
+  // neither drizzle nor the server builds or plans it again each time.
+  const recordProgressStmt = db
+    .update(jobs)
+    .set({
+      status: sql`${sql.placeholder('status')}`,
+      progress: sql`${sql.placeholder('progress')}::integer`,
+      nextPollAt: sql`${sql.placeholder('nextPollAt')}::bigint`,
+      pollFailures: 0,
+      notFoundCount: 0,
+      lastNotFoundAt: null,
+      claimedBy: null,
+      claimUntil: null,
+      updatedAt: sql`${sql.placeholder('now')}::bigint`,
+    })
+    .where(
+      and(
+        eq(jobs.id, sql.placeholder('id')),
+        submittedAndOpen,
+        sql`not (${jobs.status} = ${sql.placeholder('status')} and ${jobs.progress} is not distinct from ${sql.placeholder('progress')}::integer
+          and ${pollsClean} and ${jobs.nextPollAt} > ${sql.placeholder('now')}::bigint)`,
+      ),
+    )
+    .prepare('jobs_record_progress');
+
   return {
     getJob: byId,
     getJobByVideoId: byVideo,
@@ -82,17 +107,7 @@ export function pgJobsStore({ db }: PgDatabase): JobsStore {
      * that a NULL next_poll_at makes the skip condition NULL, so such a job is not written either).
      */
     async recordProgress(jobId, s, now) {
-      await db
-        .update(jobs)
-        .set({ status: s.status, progress: s.progress, nextPollAt: s.nextPollAt, pollFailures: 0, notFoundCount: 0, lastNotFoundAt: null, claimedBy: null, claimUntil: null, updatedAt: now })
-        .where(
-          and(
-            eq(jobs.id, jobId),
-            submittedAndOpen,
-            sql`not (${jobs.status} = ${s.status} and ${jobs.progress} is not distinct from ${s.progress}::integer
-              and ${pollsClean} and ${jobs.nextPollAt} > ${now})`,
-          ),
-        );
+      await recordProgressStmt.execute({ id: jobId, status: s.status, progress: s.progress, nextPollAt: s.nextPollAt, now });
     },
 
     /**
