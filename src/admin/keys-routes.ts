@@ -10,6 +10,7 @@ import { BalanceError } from '../db/billing-store.js';
 import { formatUsd } from '../money.js';
 import { checkedWebhookUrl, newSecretRecord, rotateWebhookSecret } from '../keys/webhook.js';
 import { MAX_WEBHOOK_URL_LENGTH } from '../webhooks/address.js';
+import type { KeyPatch } from '../store/types.js';
 
 /** The largest per-key download limit an operator may set, and what a key without one gets. */
 export const MAX_CONCURRENT_DOWNLOADS_LIMIT = 1000;
@@ -61,6 +62,25 @@ export function newKeyRequest(body: z.output<typeof createKeySchema>): NewKeyReq
   };
 }
 
+/** A validated PATCH body (API or CLI) → the store's patch: only the fields given. */
+export function keyPatchOf(body: z.output<typeof patchKeySchema>): KeyPatch {
+  return {
+    ...(body.name !== undefined && { name: body.name }),
+    ...(body.disabled !== undefined && { disabled: body.disabled }),
+    ...(body.allowed_models !== undefined && { allowedModels: body.allowed_models }),
+    ...(body.rpm_limit !== undefined && { rpmLimit: body.rpm_limit }),
+    ...(body.max_inflight_jobs !== undefined && { maxInflightJobs: body.max_inflight_jobs }),
+    ...(body.max_concurrent_downloads !== undefined && { maxConcurrentDownloads: body.max_concurrent_downloads }),
+    ...(body.expires_at !== undefined && { expiresAt: body.expires_at }),
+    ...(body.webhook_url !== undefined && { webhookUrl: body.webhook_url }),
+  };
+}
+
+/** The audit details of a PATCH: the body as given, with an expiry as an ISO time. */
+export function patchAuditDetails(body: z.output<typeof patchKeySchema>): Record<string, unknown> {
+  return body.expires_at === undefined ? body : { ...body, expires_at: body.expires_at === null ? null : new Date(body.expires_at).toISOString() };
+}
+
 /** /admin/keys: create (secret shown once), list, show, change, revoke, credit. */
 export function keysRoutes(deps: Deps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -94,18 +114,7 @@ export function keysRoutes(deps: Deps): Hono<AppEnv> {
     if (!(await deps.store.getKey(id))) throw notFound('key');
     const body = await jsonBody(c, patchKeySchema);
     if (body.webhook_url) body.webhook_url = await checkedWebhookUrl(body.webhook_url, deps.config.webhookAllowPrivate);
-    const patch = {
-      ...(body.name !== undefined && { name: body.name }),
-      ...(body.disabled !== undefined && { disabled: body.disabled }),
-      ...(body.allowed_models !== undefined && { allowedModels: body.allowed_models }),
-      ...(body.rpm_limit !== undefined && { rpmLimit: body.rpm_limit }),
-      ...(body.max_inflight_jobs !== undefined && { maxInflightJobs: body.max_inflight_jobs }),
-      ...(body.max_concurrent_downloads !== undefined && { maxConcurrentDownloads: body.max_concurrent_downloads }),
-      ...(body.expires_at !== undefined && { expiresAt: body.expires_at }),
-      ...(body.webhook_url !== undefined && { webhookUrl: body.webhook_url }),
-    };
-    const details = body.expires_at === undefined ? body : { ...body, expires_at: body.expires_at === null ? null : new Date(body.expires_at).toISOString() };
-    const updated = await deps.store.updateKey(id, patch, { who: who(c), entry: { action: 'key.update', targetId: id, details } }, body.webhook_url ? newSecretRecord() : undefined);
+    const updated = await deps.store.updateKey(id, keyPatchOf(body), { who: who(c), entry: { action: 'key.update', targetId: id, details: patchAuditDetails(body) } }, body.webhook_url ? newSecretRecord() : undefined);
     if (!updated) throw notFound('key');
     const { issuedWebhookSecret, ...key } = updated;
     return c.json({ ...presentKey(key), ...(issuedWebhookSecret !== undefined && { webhook_secret: issuedWebhookSecret }) });

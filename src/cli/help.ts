@@ -3,9 +3,11 @@ export const HELP: Record<string, string> = {
   main: `usage: reelay <command> [options]
 
 commands:
-  keys create --name NAME [--credit USD] [--models a,b] [--rpm N] [--max-inflight N] [--max-downloads N] [--expires ISO]
+  keys create --name NAME [--credit USD] [--models a,b] [--rpm N] [--max-inflight N] [--max-downloads N] [--expires ISO] [--webhook-url URL]
   keys list
   keys show ID
+  keys update ID [--name NAME] [--webhook-url URL | --no-webhook]
+  keys rotate-webhook-secret ID   a new webhook signing secret, printed once (the old one signs 24 h more)
   keys revoke ID
   keys credit ID --amount USD [--note TEXT]     (a negative amount as --amount=-5)
   usage export [--from D] [--to D] [--key ID] [--format csv|jsonl|json] [--out FILE]
@@ -22,11 +24,29 @@ server's admin API instead. Add --help to any command.
 
 exit status: 0 done, 1 nothing found or refused (by the server or the database),
 2 bad command line or configuration (a malformed value, a missing database file).`,
-  keys: 'usage: reelay keys create|list|show|revoke|credit …\nRun `reelay keys <sub> --help` for one of them.',
-  'keys create':
-    'usage: reelay keys create --name NAME [--credit USD] [--models a,b] [--rpm N] [--max-inflight N] [--max-downloads N] [--expires ISO]\nPrints the new key as JSON, with its secret in "key" (shown only this once).\n--max-downloads N: content downloads it may hold open at once (1-1000; default 8).',
-  'keys list': 'usage: reelay keys list\nPrints all keys as JSON lines (never their secrets).',
-  'keys show': 'usage: reelay keys show ID\nPrints one key as JSON.',
+  keys: 'usage: reelay keys create|list|show|update|revoke|credit|rotate-webhook-secret …\nRun `reelay keys <sub> --help` for one of them.',
+  'keys create': `usage: reelay keys create --name NAME [--credit USD] [--models a,b] [--rpm N] [--max-inflight N] [--max-downloads N] [--expires ISO] [--webhook-url URL]
+Prints the new key as JSON, with its secret in "key" (shown only this once).
+--max-downloads N: content downloads it may hold open at once (1-1000; default 8).
+--webhook-url URL: where the key's webhook events go (http or https); the answer then carries
+  "webhook_secret" (whsec_…), which signs them, shown only this once.`,
+  'keys list': 'usage: reelay keys list\nPrints all keys as JSON lines, with their webhook_url (never their secrets).',
+  'keys show': 'usage: reelay keys show ID\nPrints one key as JSON, with its webhook_url (never a secret).',
+  'keys update': `usage: reelay keys update ID [--name NAME] [--webhook-url URL | --no-webhook]
+
+Changes a key and prints it as JSON.
+--webhook-url URL: sets where the key's webhook events go (http or https). When the key had no
+  endpoint, the answer carries its new "webhook_secret" (whsec_…), shown only this once; changing
+  the URL later keeps the secret.
+--no-webhook: removes the endpoint and its secrets; no more events are sent for the key.
+A URL of the wrong form is exit 2. One that resolves to a loopback, private or link-local address
+is refused (exit 1) unless WEBHOOK_ALLOW_PRIVATE=1 (the server's setting, or with DATABASE_URL
+this command's environment).`,
+  'keys rotate-webhook-secret': `usage: reelay keys rotate-webhook-secret ID
+
+Gives the key a new webhook signing secret and prints the key as JSON with it in "webhook_secret",
+shown only this once. The previous secret keeps signing too (both signatures are sent) until
+"previous_secret_expires_at", 24 hours from now. Exit 1 when the key has no webhook URL.`,
   'keys revoke': 'usage: reelay keys revoke ID\nRevokes the key: it answers 401 from then on; its history stays.',
   'keys credit': 'usage: reelay keys credit ID --amount USD [--note TEXT]\nA positive amount tops up; a negative one (written --amount=-5) adjusts, never below zero available.',
   usage: 'usage: reelay usage export|summary …\nRun `reelay usage <sub> --help` for one of them.',

@@ -1,10 +1,33 @@
 import { parseArgs } from 'node:util';
-import { createKeySchema, creditSchema } from '../admin/keys-routes.js';
+import { createKeySchema, creditSchema, patchKeySchema } from '../admin/keys-routes.js';
+import { WebhookAddressError, parseWebhookUrl } from '../webhooks/address.js';
 import { HELP } from './help.js';
 import { UsageError, defined, intOption, out, parseOptions } from './common.js';
 import { openOps } from './ops.js';
 
-/** `reelay keys create|list|show|revoke|credit`: the same changes as /admin/keys, audited alike. */
+/**
+ * The form of a --webhook-url (http or https, a host, no credentials): a malformed one is a bad
+ * command line (exit 2), caught before anything is opened or sent. Where it resolves is checked
+ * by the server, or locally as the server would (a refusal is exit 1).
+ */
+function webhookUrlOption(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  try {
+    parseWebhookUrl(value);
+  } catch (err) {
+    if (err instanceof WebhookAddressError) throw new UsageError(`--webhook-url ${err.message}`);
+    throw err;
+  }
+  return value;
+}
+
+/** The stderr note after a webhook secret was printed. */
+const SECRET_NOTE = 'Store the webhook secret now (webhook_secret): it is not shown again.';
+
+/**
+ * `reelay keys create|list|show|update|revoke|credit|rotate-webhook-secret`: the same changes as
+ * /admin/keys, audited alike.
+ */
 export async function keysCommand(sub: string | undefined, args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args,
@@ -19,6 +42,8 @@ export async function keysCommand(sub: string | undefined, args: string[]): Prom
       expires: { type: 'string' },
       amount: { type: 'string' },
       note: { type: 'string' },
+      'webhook-url': { type: 'string' },
+      'no-webhook': { type: 'boolean' },
     },
   });
   const idArg = () => {
@@ -39,11 +64,38 @@ export async function keysCommand(sub: string | undefined, args: string[]): Prom
         max_inflight_jobs: intOption(values['max-inflight'], 'max-inflight'),
         max_concurrent_downloads: intOption(values['max-downloads'], 'max-downloads'),
         expires_at: values.expires,
+        webhook_url: webhookUrlOption(values['webhook-url']),
       });
       parseOptions(createKeySchema, body);
       run = async (ops) => {
-        out(await ops.createKey(body));
-        process.stderr.write('Store the key now: it is not shown again.\n');
+        const created = await ops.createKey(body);
+        out(created);
+        process.stderr.write(created.webhook_secret === undefined ? 'Store the key now: it is not shown again.\n' : 'Store the key and its webhook secret now: neither is shown again.\n');
+      };
+      break;
+    }
+    case 'update': {
+      const id = idArg();
+      if (values['webhook-url'] !== undefined && values['no-webhook']) throw new UsageError('give either --webhook-url or --no-webhook, not both');
+      const body = defined({
+        name: values.name,
+        webhook_url: values['no-webhook'] ? null : webhookUrlOption(values['webhook-url']),
+      });
+      if (Object.keys(body).length === 0) throw new UsageError(`nothing to change\n\n${HELP['keys update']!}`);
+      parseOptions(patchKeySchema, body);
+      run = async (ops) => {
+        const updated = await ops.updateKey(id, body);
+        out(updated);
+        if (updated.webhook_secret !== undefined) process.stderr.write(`${SECRET_NOTE}\n`);
+      };
+      break;
+    }
+    case 'rotate-webhook-secret': {
+      const id = idArg();
+      run = async (ops) => {
+        const rotated = await ops.rotateWebhookSecret(id);
+        out(rotated);
+        process.stderr.write(`${SECRET_NOTE} The previous secret keeps signing until ${rotated.previous_secret_expires_at}.\n`);
       };
       break;
     }

@@ -1,6 +1,8 @@
 import { createKeyWithCredit } from '../keys/create.js';
 import { presentKey, presentLedger, presentRequest } from '../admin/present.js';
-import { createKeySchema, creditSchema, newKeyRequest } from '../admin/keys-routes.js';
+import { createKeySchema, creditSchema, keyPatchOf, newKeyRequest, patchAuditDetails, patchKeySchema } from '../admin/keys-routes.js';
+import { checkedWebhookUrl, newSecretRecord, rotateWebhookSecret } from '../keys/webhook.js';
+import { loadConfig } from '../config.js';
 import { exportChunks } from '../admin/export.js';
 import { usageExportQuerySchema, usageSummary, usageSummaryQuerySchema } from '../admin/usage-routes.js';
 import { BalanceError, type Actor } from '../db/billing-store.js';
@@ -9,10 +11,25 @@ import { formatUsd } from '../money.js';
 import { NothingFound, Refused, openLocalStore } from './common.js';
 import type { AdminOps } from './ops.js';
 
-/** The CLI's operations on the database named by DATABASE_URL, audited with the actor `cli`. */
+/**
+ * The CLI's operations on the database named by DATABASE_URL, audited with the actor `cli`. A
+ * webhook URL is checked as the server checks it (WEBHOOK_ALLOW_PRIVATE of the CLI's environment).
+ */
 export async function localOps(): Promise<AdminOps> {
-  const { store, close } = await openLocalStore();
+  const config = loadConfig(process.env);
+  const { store, close } = await openLocalStore({ config });
   const who = (): Actor => ({ actor: 'cli', requestId: null, now: Date.now() });
+  /** The API's 400s (a refused credit or webhook URL) are refusals (exit 1); its 404s, nothing found. */
+  const refusals = async <T>(fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) throw new NothingFound(err.message);
+      if (err instanceof ApiError && err.status === 400) throw new Refused(err.message);
+      throw err;
+    }
+  };
+  const checkedUrl = (url: string) => checkedWebhookUrl(url, config.webhookAllowPrivate);
   const existing = async (id: string) => {
     const key = await store.getKey(id);
     if (!key) throw new NothingFound(`no key with id '${id}'`);
@@ -20,15 +37,29 @@ export async function localOps(): Promise<AdminOps> {
   };
 
   return {
-    async createKey(body) {
-      try {
-        const { key, secret } = await createKeyWithCredit(store, newKeyRequest(createKeySchema.parse(body)), who());
-        return { ...presentKey(key), key: secret };
-      } catch (err) {
-        if (err instanceof ApiError && err.status === 400) throw new Refused(err.message);
-        throw err;
-      }
-    },
+    createKey: (body) =>
+      refusals(async () => {
+        const request = createKeySchema.parse(body);
+        if (request.webhook_url) request.webhook_url = await checkedUrl(request.webhook_url);
+        const { key, secret, webhookSecret } = await createKeyWithCredit(store, newKeyRequest(request), who());
+        return { ...presentKey(key), key: secret, ...(webhookSecret !== undefined && { webhook_secret: webhookSecret }) };
+      }),
+    updateKey: (id, body) =>
+      refusals(async () => {
+        await existing(id);
+        const b = patchKeySchema.parse(body);
+        if (b.webhook_url) b.webhook_url = await checkedUrl(b.webhook_url);
+        const updated = await store.updateKey(id, keyPatchOf(b), { who: who(), entry: { action: 'key.update', targetId: id, details: patchAuditDetails(b) } }, b.webhook_url ? newSecretRecord() : undefined);
+        if (!updated) throw new NothingFound(`no key with id '${id}'`);
+        const { issuedWebhookSecret, ...key } = updated;
+        return { ...presentKey(key), ...(issuedWebhookSecret !== undefined && { webhook_secret: issuedWebhookSecret }) };
+      }),
+    rotateWebhookSecret: (id) =>
+      refusals(async () => {
+        await existing(id);
+        const { key, secret, previousExpiresAt } = await rotateWebhookSecret(store, id, who());
+        return { ...presentKey(key), webhook_secret: secret, previous_secret_expires_at: new Date(previousExpiresAt).toISOString() };
+      }),
     async *listKeys() {
       let after: string | undefined;
       for (;;) {

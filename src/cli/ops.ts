@@ -19,7 +19,12 @@ export interface ExportPiece {
  * objects, so both modes print the same thing. Unknown ids throw NothingFound, refusals Refused.
  */
 export interface AdminOps {
-  createKey(body: Record<string, unknown>): Promise<KeyObject & { key: string }>;
+  /** The new key with its secret in `key`, and `webhook_secret` when it was given a webhook_url. */
+  createKey(body: Record<string, unknown>): Promise<KeyObject & { key: string; webhook_secret?: string }>;
+  /** PATCH /admin/keys/{id}; `webhook_secret` when this change gave the key its first webhook secret. */
+  updateKey(id: string, body: Record<string, unknown>): Promise<KeyObject & { webhook_secret?: string }>;
+  /** POST /admin/keys/{id}/webhook-secret: the key with its new secret; the previous one signs until `previous_secret_expires_at`. */
+  rotateWebhookSecret(id: string): Promise<KeyObject & { webhook_secret: string; previous_secret_expires_at: string }>;
   listKeys(): AsyncIterable<KeyObject>;
   getKey(id: string): Promise<KeyObject>;
   revokeKey(id: string): Promise<KeyObject>;

@@ -55,6 +55,8 @@ export function remoteOps(base: URL, token: string): AdminOps {
     createKey: (body) => json('POST', '/admin/keys', { body }),
     listKeys: () => pages<KeyObject>('/admin/keys', {}),
     getKey: (id) => json('GET', keyPath(id)),
+    updateKey: (id, body) => json('PATCH', keyPath(id), { body }),
+    rotateWebhookSecret: (id) => json('POST', `${keyPath(id)}/webhook-secret`),
     revokeKey: (id) => json('DELETE', keyPath(id)),
     credit: (id, body) => json('POST', `${keyPath(id)}/credits`, { body }),
     async *usageExport(query) {

@@ -77,6 +77,8 @@ describe('reelay --help', () => {
       [['usage', 'export', '--help'], 'usage: reelay usage export [--from D] [--to D] [--key ID] [--format csv|jsonl|json] [--out FILE]'],
       [['usage', 'summary', '--help'], 'usage: reelay usage summary [--group-by key|model|day]'],
       [['requests', 'show', '--help'], 'usage: reelay requests show ID'],
+      [['keys', 'update', '--help'], 'usage: reelay keys update ID [--name NAME] [--webhook-url URL | --no-webhook]'],
+      [['keys', 'rotate-webhook-secret', '--help'], 'usage: reelay keys rotate-webhook-secret ID'],
     ];
     const runs = await Promise.all(cases.map(([args]) => reelay(args)));
     runs.forEach((run, i) => {
@@ -119,6 +121,113 @@ describe('reelay keys', () => {
       ['key.credit', 'cli'],
       ['key.create', 'cli'],
     ]);
+  });
+});
+
+describe('reelay keys: webhook endpoints', () => {
+  // A public address literal: accepted without DNS, and never called (these keys run no jobs).
+  const HOOK = 'https://1.1.1.1/reelay-hooks';
+  const local = (args: string[], allowPrivate = false) => runReelayCli(args, { DATABASE_URL: dbPath, WEBHOOK_ALLOW_PRIVATE: allowPrivate ? '1' : '0' });
+
+  it('sets the URL at creation (secret printed once), shows it, changes it, rotates and removes it, auditing each change', async () => {
+    const created = await local(['keys', 'create', '--name', 'hooked', '--webhook-url', HOOK]);
+    expect(created.code, created.stderr).toBe(0);
+    const key = JSON.parse(created.stdout) as { id: string; key: string; webhook_url: string; webhook_secret: string };
+    expect(key.webhook_url).toBe(HOOK);
+    expect(key.webhook_secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+    expect(created.stderr).toContain('webhook secret');
+
+    const [show, list] = await Promise.all([local(['keys', 'show', key.id]), local(['keys', 'list'])]);
+    expect(JSON.parse(show.stdout)).toMatchObject({ id: key.id, webhook_url: HOOK });
+    expect(lines(list.stdout).find((k) => k.id === key.id)).toMatchObject({ webhook_url: HOOK });
+    for (const run of [show, list]) {
+      expect(run.stdout).not.toContain('whsec_');
+      expect(run.stdout).not.toContain('webhook_secret');
+    }
+
+    // A new URL keeps the secret: none is printed.
+    const moved = await local(['keys', 'update', key.id, '--webhook-url', `${HOOK}/v2`]);
+    expect(moved.code, moved.stderr).toBe(0);
+    expect(JSON.parse(moved.stdout)).toMatchObject({ id: key.id, webhook_url: `${HOOK}/v2` });
+    expect(moved.stdout).not.toContain('whsec_');
+    expect(moved.stderr).toBe('');
+    expect(await withStore((s) => s.webhookTarget(key.id, Date.now()))).toEqual({ url: `${HOOK}/v2`, secrets: [key.webhook_secret] });
+
+    const rotated = await local(['keys', 'rotate-webhook-secret', key.id]);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    const r = JSON.parse(rotated.stdout) as { webhook_secret: string; previous_secret_expires_at: string; webhook_url: string };
+    expect(r.webhook_secret).toMatch(/^whsec_/);
+    expect(r.webhook_secret).not.toBe(key.webhook_secret);
+    expect(Date.parse(r.previous_secret_expires_at) - Date.now()).toBeGreaterThan(23.9 * 3600_000);
+    expect(rotated.stderr).toContain(r.previous_secret_expires_at);
+    // Both sign during the overlap, the new one first.
+    expect((await withStore((s) => s.webhookTarget(key.id, Date.now()))).secrets).toEqual([r.webhook_secret, key.webhook_secret]);
+
+    const removed = await local(['keys', 'update', key.id, '--no-webhook']);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(JSON.parse(removed.stdout)).toMatchObject({ id: key.id, webhook_url: null });
+    expect(await withStore((s) => s.webhookTarget(key.id, Date.now()))).toEqual({ url: null, secrets: [] });
+    const noEndpoint = await local(['keys', 'rotate-webhook-secret', key.id]);
+    expect(noEndpoint.code, 'refused: no endpoint').toBe(1);
+    expect(noEndpoint.stderr).toContain('no webhook_url');
+
+    // Set again: a fresh secret, printed once.
+    const again = await local(['keys', 'update', key.id, '--webhook-url', HOOK]);
+    expect(again.code, again.stderr).toBe(0);
+    const fresh = (JSON.parse(again.stdout) as { webhook_secret: string }).webhook_secret;
+    expect(fresh).toMatch(/^whsec_/);
+    expect([key.webhook_secret, r.webhook_secret]).not.toContain(fresh);
+    expect(again.stderr).toContain('not shown again');
+
+    const trail = await withStore((s) => s.searchAudit({ targetId: key.id, limit: 10 }));
+    expect(trail.map((a) => [a.action, a.actor])).toEqual([
+      ['key.update', 'cli'],
+      ['key.update', 'cli'],
+      ['key.webhook_secret.rotate', 'cli'],
+      ['key.update', 'cli'],
+      ['key.create', 'cli'],
+    ]);
+    expect(trail.map((a) => a.details ?? '').join(' ')).not.toContain('whsec_');
+  });
+
+  it('refuses a malformed URL or contradictory flags (exit 2) and a private address (exit 1) unless WEBHOOK_ALLOW_PRIVATE=1', async () => {
+    const before = await withStore(async (s) => (await s.listKeys({ limit: 10_000 })).length);
+    const target = JSON.parse((await local(['keys', 'create', '--name', 'plain'])).stdout) as { id: string };
+    const bad = await Promise.all(
+      [
+        ['keys', 'create', '--name', 'ftp', '--webhook-url', 'ftp://1.1.1.1/x'],
+        ['keys', 'create', '--name', 'relative', '--webhook-url', '/hooks'],
+        ['keys', 'create', '--name', 'userinfo', '--webhook-url', 'https://user:pw@1.1.1.1/x'],
+        ['keys', 'update', target.id, '--webhook-url', 'not a url'],
+        ['keys', 'update', target.id, '--webhook-url', HOOK, '--no-webhook'],
+        ['keys', 'update', target.id],
+        ['keys', 'update'],
+        ['keys', 'rotate-webhook-secret'],
+      ].map((args) => local(args)),
+    );
+    bad.forEach((run) => expect(run.code, run.stderr).toBe(2));
+    for (const run of bad.slice(0, 4)) expect(run.stderr).toContain('--webhook-url');
+    expect(bad[0]!.stderr).toContain('http or https');
+    expect(bad[4]!.stderr).toContain('not both');
+
+    const [privateCreate, privateUpdate, unknownUpdate, unknownRotate] = await Promise.all([
+      local(['keys', 'create', '--name', 'loopback', '--webhook-url', 'http://127.0.0.1:9/hook']),
+      local(['keys', 'update', target.id, '--webhook-url', 'http://[::1]/hook']),
+      local(['keys', 'update', 'key_nope', '--webhook-url', HOOK]),
+      local(['keys', 'rotate-webhook-secret', 'key_nope']),
+    ]);
+    expect([privateCreate.code, privateUpdate.code, unknownUpdate.code, unknownRotate.code]).toEqual([1, 1, 1, 1]);
+    expect(privateCreate.stderr).toContain('127.0.0.1, a loopback, private');
+    expect(privateCreate.stderr).toContain('WEBHOOK_ALLOW_PRIVATE=1');
+    expect(privateUpdate.stderr).toContain('::1');
+    expect(unknownUpdate.stderr).toContain("no key with id 'key_nope'");
+    expect(unknownRotate.stderr).toContain("no key with id 'key_nope'");
+    expect(await withStore(async (s) => (await s.listKeys({ limit: 10_000 })).length), 'only the plain key was created').toBe(before + 1);
+    expect((await withStore((s) => s.getKey(target.id)))!.webhookUrl).toBeNull();
+
+    const allowed = await local(['keys', 'update', target.id, '--webhook-url', 'http://127.0.0.1:9/hook'], true);
+    expect(allowed.code, allowed.stderr).toBe(0);
+    expect(JSON.parse(allowed.stdout)).toMatchObject({ webhook_url: 'http://127.0.0.1:9/hook', webhook_secret: expect.stringMatching(/^whsec_/) });
   });
 });
 

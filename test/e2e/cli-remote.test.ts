@@ -85,6 +85,46 @@ describe('reelay CLI with REELAY_URL', () => {
     expect(malformed.stderr).toContain('--credit');
   });
 
+  it('sets, shows, rotates and removes a webhook endpoint through the admin API; the server checks the address', async () => {
+    const HOOK = 'https://1.1.1.1/reelay-hooks'; // a public address literal, never called (no jobs)
+    const created = await viaServer(['keys', 'create', '--name', 'remote hooked', '--webhook-url', HOOK]);
+    expect(created.code, created.stderr).toBe(0);
+    const key = JSON.parse(created.stdout) as { id: string; webhook_secret: string };
+    expect(key).toMatchObject({ webhook_url: HOOK, webhook_secret: expect.stringMatching(/^whsec_/) });
+
+    // The same key (with its URL, without its secret) through the server and from the database.
+    const [shown, local] = await Promise.all([viaServer(['keys', 'show', key.id]), viaDatabase(['keys', 'show', key.id])]);
+    expect(shown.stdout).toBe(local.stdout);
+    expect(JSON.parse(shown.stdout).webhook_url).toBe(HOOK);
+    expect(shown.stdout).not.toContain('whsec_');
+
+    const rotated = await viaServer(['keys', 'rotate-webhook-secret', key.id]);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    const r = JSON.parse(rotated.stdout) as { webhook_secret: string; previous_secret_expires_at: string };
+    expect(r.webhook_secret).not.toBe(key.webhook_secret);
+    expect((await reelay.deps.store.webhookTarget(key.id, Date.now())).secrets).toEqual([r.webhook_secret, key.webhook_secret]);
+
+    const [refused, malformed] = await Promise.all([
+      viaServer(['keys', 'update', key.id, '--webhook-url', 'http://10.0.0.7/hook']),
+      viaServer(['keys', 'update', key.id, '--webhook-url', 'gopher://1.1.1.1/']),
+    ]);
+    expect(refused.code, 'refused by the server').toBe(1);
+    expect(refused.stderr).toContain('10.0.0.7, a loopback, private');
+    expect(malformed.code, 'never sent').toBe(2);
+    expect((await reelay.deps.store.getKey(key.id))!.webhookUrl).toBe(HOOK);
+
+    const removed = await viaServer(['keys', 'update', key.id, '--no-webhook']);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(JSON.parse(removed.stdout).webhook_url).toBeNull();
+    const [noEndpoint, unknown] = await Promise.all([viaServer(['keys', 'rotate-webhook-secret', key.id]), viaServer(['keys', 'update', 'key_nope', '--no-webhook'])]);
+    expect([noEndpoint.code, unknown.code]).toEqual([1, 1]);
+    expect(noEndpoint.stderr).toContain('no webhook_url');
+
+    const trail = await reelay.deps.store.searchAudit({ targetId: key.id, limit: 10 });
+    expect(trail.map((a) => a.action)).toEqual(['key.update', 'key.webhook_secret.rotate', 'key.create']);
+    expect(trail.every((a) => a.requestId?.startsWith('req_') && a.actor === 'admin')).toBe(true);
+  });
+
   it('prints the same usage export and summary as the local mode', async () => {
     const key = await seedKey(reelay.deps, 'exported');
     for (let i = 0; i < 5; i++) await seedJob(reelay.deps, key, { at: Date.UTC(2026, 10, 1, i), outcome: i % 2 ? 'completed' : 'failed' });

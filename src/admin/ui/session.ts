@@ -8,8 +8,9 @@ import type { Store } from '../../store/store.js';
  * /admin/ui. Each session has its own CSRF token that every form carries. Sessions live in the
  * database (admin_sessions), so a session opened on one instance is valid on every instance and
  * survives a restart; the database knows a session only by the SHA-256 of its token, and the one
- * secret a session may carry (a new key's, shown once) is encrypted with a key derived from the
- * token, so the database alone can neither use a session nor read that secret.
+ * secret a session may carry (a new key's, or a key's new webhook signing secret, shown once) is
+ * encrypted with a key derived from the token, so the database alone can neither use a session nor
+ * read that secret.
  */
 export const SESSION_COOKIE = 'reelay_admin_session';
 /** Double-submit cookie protecting the login form itself (there is no session yet). */
@@ -19,7 +20,11 @@ export const SESSION_TTL_MS = 12 * 3600_000;
 export const MAX_SESSIONS = 1000;
 
 export type Flash = { kind: 'ok' | 'error'; text: string };
-export type RevealOnce = { keyId: string; secret: string };
+/**
+ * A secret shown once on the next view of its key: the key's own (`kind` absent or 'key') or its
+ * webhook signing secret ('webhook', when it is first issued or rotated).
+ */
+export type RevealOnce = { keyId: string; secret: string; kind?: 'key' | 'webhook' };
 
 export interface Session {
   /** The cookie's token. Never stored: the database row's id is its SHA-256 (sessionId). */
@@ -29,7 +34,7 @@ export interface Session {
   expiresAt: number;
   /** Messages for the next page shown (post/redirect/get). */
   flash: Flash[];
-  /** A key's plaintext secret, shown once on the next view of that key, then forgotten. */
+  /** A key's plaintext secret (or its webhook secret), shown once on the next view of that key, then forgotten. */
   revealOnce: RevealOnce | null;
 }
 
@@ -74,7 +79,8 @@ export function openRevealOnce(token: string, sealed: string): RevealOnce | null
     decipher.setAuthTag(raw.subarray(12, 28));
     const text = Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
     const value = JSON.parse(text) as RevealOnce;
-    return typeof value?.keyId === 'string' && typeof value.secret === 'string' ? value : null;
+    if (typeof value?.keyId !== 'string' || typeof value.secret !== 'string') return null;
+    return value.kind === 'webhook' ? { keyId: value.keyId, secret: value.secret, kind: 'webhook' } : { keyId: value.keyId, secret: value.secret };
   } catch {
     return null;
   }
@@ -89,7 +95,7 @@ function parseFlash(text: string): Flash[] {
   }
 }
 
-const revealKey = (r: RevealOnce | null) => (r ? JSON.stringify([r.keyId, r.secret]) : '');
+const revealKey = (r: RevealOnce | null) => (r ? JSON.stringify([r.keyId, r.secret, r.kind ?? 'key']) : '');
 
 /**
  * Sessions in the store. A request works on a Session object (pages push flash messages, set or

@@ -142,4 +142,9 @@ th[aria-sort] a { color: var(--text); }
 .timeline li.ok::before { border-color: var(--ok); }
 .timeline .when { font-family: var(--mono); font-size: .82rem; color: var(--muted); }
 .timeline .what { font-weight: 600; }
+ol.attempts { margin: 0; padding-left: 18px; min-width: 24ch; }
+ol.attempts li { margin-bottom: 3px; }
+ol.attempts li.bad::marker { color: var(--bad); }
+ol.attempts li.ok::marker { color: var(--ok); }
+ol.attempts .err { color: #8e231b; overflow-wrap: anywhere; }
 `;

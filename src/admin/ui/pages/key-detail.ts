@@ -9,8 +9,9 @@ import type { Session } from '../session.js';
 import { presetRange, rangeInputs, rangeMessage, readRange, type RangeFields } from '../range.js';
 import { LEDGER_SIGNS_NOTE, ledgerTable, runningAfter, toRunning } from '../ledger-view.js';
 import { jobsTable } from './jobs.js';
+import { webhookSecretReveal, webhookSection } from './webhooks.js';
 
-/** A key's page: balances, its spend over a date range, top-up, limits, revoke, its ledger and jobs. */
+/** A key's page: balances, its spend over a date range, top-up, limits, revoke, webhooks, its ledger and jobs. */
 
 /** Longest range the spend chart draws, one bar per day. */
 const MAX_CHART_DAYS = 366;
@@ -44,13 +45,16 @@ async function spendSection(deps: Deps, k: KeyRow, given: RangeFields): Promise<
 
 export async function keyDetail(deps: Deps, session: Session, k: KeyRow, f: RangeFields): Promise<Html> {
   const now = deps.now();
-  const reveal = session.revealOnce?.keyId === k.id ? session.revealOnce.secret : null;
-  if (reveal !== null) session.revealOnce = null; // shown once, never again
+  const once = session.revealOnce?.keyId === k.id ? session.revealOnce : null;
+  if (once !== null) session.revealOnce = null; // shown once, never again
+  const reveal = once !== null && once.kind !== 'webhook' ? once.secret : null;
+  const webhookReveal = once?.kind === 'webhook' ? once.secret : null;
   const ledger = await deps.store.listAdminLedger({ keyId: k.id, order: 'desc', limit: 15 });
   const running = ledger.length > 0 ? runningAfter(ledger, toRunning(await deps.store.ledgerTotalsUpTo(k.id, ledger[0]!.seq))) : undefined;
   const jobs = await deps.store.listAdminJobs({ keyId: k.id, order: 'desc', limit: 15 });
   const { names } = await keyDirectory(deps);
   const spend = await spendSection(deps, k, f);
+  const webhooks = await webhookSection(deps, session, k);
   const revoked = k.revokedAt !== null;
   const available = k.balanceMicros - k.heldMicros;
   const low = !revoked && !k.disabled && (k.expiresAt === null || k.expiresAt > now) && available < deps.config.lowBalanceMicros;
@@ -65,6 +69,7 @@ ${reveal !== null
   ? html`<div class="secret" id="new-secret" role="status"><strong>Copy this secret now: it will not be shown again.</strong>
   <code id="secret-value">${reveal}</code><span class="muted">reelay stores only its hash. If it is lost, revoke the key and create a new one.</span></div>`
   : ''}
+${webhookReveal !== null ? webhookSecretReveal(webhookReveal) : ''}
 <div class="cards">
   <div class="card"><div class="label">Balance</div><div class="value" id="balance">${usd(k.balanceMicros)}</div></div>
   <div class="card"><div class="label">Held by open jobs</div><div class="value">${usd(k.heldMicros)}</div></div>
@@ -82,6 +87,7 @@ ${spend}
     <dt>Requests / minute</dt><dd>${k.rpmLimit ?? 'no limit'}</dd>
     <dt>Jobs in flight</dt><dd>${k.maxInflightJobs ?? 'no limit'}</dd>
     <dt>Concurrent downloads</dt><dd>${k.maxConcurrentDownloads ?? 'default (8)'}</dd>
+    <dt>Webhook URL</dt><dd>${k.webhookUrl === null ? 'none' : html`<a class="mono" href="#webhooks">${k.webhookUrl}</a>`}</dd>
   </dl></section>
   <section class="panel" id="top-up"><h2>Top up or adjust</h2>
     <form class="stacked" method="post" action="${BASE}/keys/${encodeURIComponent(k.id)}/credit">${csrfField(session)}
@@ -113,7 +119,8 @@ ${spend}
     </details>`}
   </section>
 </div>
-<section class="panel spaced"><h2>Recent ledger entries <a class="muted" href="${BASE}/ledger${qs({ key_id: k.id })}">(all)</a></h2>
+${webhooks}
+<section class="panel"><h2>Recent ledger entries <a class="muted" href="${BASE}/ledger${qs({ key_id: k.id })}">(all)</a></h2>
   <p class="muted small">${LEDGER_SIGNS_NOTE}</p>
   ${ledgerTable('key-ledger', ledger, names, { running, showKey: false, showRequest: false })}
 </section>

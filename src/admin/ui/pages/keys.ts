@@ -11,8 +11,9 @@ import { field, usd } from '../format.js';
 import { flash, formOf, seeOther, who, type UiEnv } from '../context.js';
 import { EMPTY_FORM, keysList, readKeyListQuery, type CreateForm } from './keys-list.js';
 import { keyDetail } from './key-detail.js';
+import { registerWebhookPages } from './webhooks.js';
 
-/** The key routes: list and create, a key's page, top-up or adjust, limits, revoke. */
+/** The key routes: list and create, a key's page, top-up or adjust, limits, webhooks (pages/webhooks.ts), revoke. */
 const FIRST_PAGE = readKeyListQuery(() => undefined);
 
 /** "a, b c" → ["a","b","c"]; empty → `empty`. */
@@ -140,6 +141,8 @@ export function registerKeyPages(app: Hono<UiEnv>, deps: Deps): void {
     flash(c, 'ok', 'Limits saved.');
     return seeOther(c, back);
   });
+
+  registerWebhookPages(app, deps);
 
   app.post('/keys/:id/revoke', async (c) => {
     const id = c.req.param('id');
