@@ -4,6 +4,7 @@ import { apiKeys, jobs, ledger } from './schema/index.js';
 import { newId } from '../ids.js';
 import { chargeFor } from '../billing/catalog.js';
 import type { JobRowCache } from './job-row-cache.js';
+import { insertArchiveTask } from './archive-store.js';
 
 /**
  * The units of work that move money. Each is one synchronous BEGIN IMMEDIATE transaction that
@@ -188,6 +189,7 @@ export function billingStore({ db }: Database_, cache: JobRowCache) {
         } else if (released > 0) {
           insertEntry(tx, { kind: 'release', amountMicros: released, keyId: job.keyId, jobId, terminal: true, note }, who);
         }
+        if (outcome.kind === 'completed' && outcome.archive) insertArchiveTask(tx, job, outcome.archive, outcome.completedAt, who.now);
         const after = tx.select().from(jobs).where(eq(jobs.id, jobId)).get()!;
         return { settled: true as const, job: after, chargedMicros: charged };
       }, immediate);

@@ -16,6 +16,7 @@ import { metricsStore } from './metrics-store.js';
 import { coordinationStore } from './coordination-store.js';
 import { sharedStateStore } from './shared-state-store.js';
 import { ledgerCheck } from './ledger-check.js';
+import { archiveStore } from './archive-store.js';
 import { JobRowCache } from './job-row-cache.js';
 
 /**
@@ -40,6 +41,7 @@ function createSyncStore(database: Database_) {
     ...coordinationStore(database, jobRows),
     ...sharedStateStore(database),
     ...ledgerCheck(database),
+    ...archiveStore(database),
     /** Cheap liveness probe for /healthz. */
     ping(): boolean {
       return database.sqlite.prepare('select 1 as ok').get() !== undefined;
