@@ -11,6 +11,7 @@ import type { Settlement } from './billing/settlement.js';
 import type { Metrics } from './metrics/index.js';
 import type { UploadBudget } from './http/upload-budget.js';
 import type { InstanceIdentity } from './instance.js';
+import type { Archive } from './archive/service.js';
 
 /** Everything the HTTP app needs, built once by the composition root (or by a test). */
 export interface Deps {
@@ -33,4 +34,6 @@ export interface Deps {
   now: () => number;
   /** This process as its peers on the database see it (see src/instance.ts). */
   instance: InstanceIdentity;
+  /** The archive of finished videos; null when ARCHIVE_URL=off. */
+  archive: Archive | null;
 }

@@ -13,6 +13,7 @@ import { Gauge, Registry } from 'prom-client';
 import { HttpMetrics, type RequestObservation } from './http.js';
 import { JobMetrics, type MetricsSources, type SettledJob } from './jobs.js';
 import { registerProcessMetrics } from './process.js';
+import { ArchiveMetrics } from './archive.js';
 
 export type { RequestObservation, MetricsSources, SettledJob };
 
@@ -33,6 +34,9 @@ export const METRIC_NAMES = [
   'reelay_upstream_inflight_jobs',
   'reelay_reconciler_lag_seconds',
   'reelay_instance_info',
+  'reelay_archive_bytes_total',
+  'reelay_archive_failures_total',
+  'reelay_archive_queue_length',
   'process_resident_memory_bytes',
   'process_heap_used_bytes',
   'process_cpu_seconds_total',
@@ -43,9 +47,12 @@ export class Metrics {
   private readonly registry = new Registry();
   private readonly http = new HttpMetrics(this.registry);
   private readonly jobs: JobMetrics;
+  /** Archived bytes, failures and the queue (zero when the archive is off). */
+  readonly archive: ArchiveMetrics;
 
   constructor(sources: MetricsSources, instance: { id: string; version: string } = { id: 'unnamed', version: '0' }) {
     this.jobs = new JobMetrics(this.registry, sources);
+    this.archive = new ArchiveMetrics(this.registry, sources.archiveQueueLength ?? (async () => 0));
     registerProcessMetrics(this.registry);
     // Which instance this scrape came from (several instances may sit behind one load balancer).
     new Gauge({
