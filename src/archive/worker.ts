@@ -145,7 +145,11 @@ export class ArchiveWorker {
       await store.updateArchiveTask(task.jobId, instanceId, { state: 'archived', archivedAt: this.o.now(), lastError: null, release: true }, this.o.now());
       logger.info({ job_id: task.jobId, bytes: totalBytes(variants) }, 'archive: job archived');
     } catch (err) {
-      if (this.abort.signal.aborted) return; // stopping: the task is leased again after a restart
+      if (this.abort.signal.aborted) {
+        // Stopping: give the task back, so that the next process (or a peer) resumes it at once.
+        await store.updateArchiveTask(task.jobId, instanceId, { release: true }, this.o.now()).catch(() => {});
+        return;
+      }
       const now = this.o.now();
       const attempts = task.attempts + 1;
       const message = (err as Error).message.slice(0, 300);
