@@ -83,6 +83,16 @@ const schema = z.object({
   MAX_BUFFERED_UPLOAD_BYTES: positiveInt('MAX_BUFFERED_UPLOAD_BYTES').default(256 * 1024 * 1024),
   // Webhooks to clients (contract §12): `1` lets webhook URLs resolve to loopback or private addresses.
   WEBHOOK_ALLOW_PRIVATE: z.enum(['0', '1'], { error: 'WEBHOOK_ALLOW_PRIVATE must be 0 or 1' }).default('0'),
+  // The archive (contract §11): where finished videos are copied, for how long, how many at once.
+  ARCHIVE_URL: z.string().default('file:./data/archive'),
+  ARCHIVE_RETENTION_DAYS: z.coerce.number({ error: 'ARCHIVE_RETENTION_DAYS must be a number' }).positive('ARCHIVE_RETENTION_DAYS must be positive').default(30),
+  ARCHIVE_CONCURRENCY: positiveInt('ARCHIVE_CONCURRENCY').default(2),
+  // S3-compatible stores: the usual AWS variables, plus an endpoint for stores other than AWS.
+  AWS_REGION: z.string().optional(),
+  AWS_ACCESS_KEY_ID: z.string().optional(),
+  AWS_SECRET_ACCESS_KEY: z.string().optional(),
+  S3_ENDPOINT: z.url({ error: 'S3_ENDPOINT must be a URL such as http://127.0.0.1:9000' }).optional(),
+  S3_FORCE_PATH_STYLE: z.enum(['0', '1', 'true', 'false'], { error: 'S3_FORCE_PATH_STYLE must be 1 or 0' }).optional(),
   // The dashboard flags keys whose available balance is below this (a USD decimal string).
   LOW_BALANCE_USD: z
     .string()
@@ -150,6 +160,45 @@ export interface Config {
   readonly lowBalanceMicros: number;
   /** WEBHOOK_ALLOW_PRIVATE=1: webhook URLs may resolve to loopback, private or link-local addresses. */
   readonly webhookAllowPrivate: boolean;
+  /** The archive of finished videos (ARCHIVE_URL, ARCHIVE_RETENTION_DAYS, ARCHIVE_CONCURRENCY, S3 settings). */
+  readonly archive: ArchiveConfig;
+}
+
+/** Where archived copies go; `off` turns the archive off. */
+export type ArchiveTarget =
+  | { readonly kind: 'off' }
+  | { readonly kind: 'file'; readonly dir: string }
+  | {
+      readonly kind: 's3';
+      readonly bucket: string;
+      readonly prefix: string;
+      readonly region: string | undefined;
+      readonly endpoint: string | undefined;
+      readonly forcePathStyle: boolean;
+      readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string } | undefined;
+    };
+
+export interface ArchiveConfig {
+  readonly target: ArchiveTarget;
+  readonly retentionMs: number;
+  /** Jobs copied at once per instance. */
+  readonly concurrency: number;
+}
+
+/** Reads ARCHIVE_URL: `off`, `file:<dir>` (or a plain path), or `s3://<bucket>/<prefix>`. */
+export function parseArchiveUrl(value: string, s3: Omit<Extract<ArchiveTarget, { kind: 's3' }>, 'kind' | 'bucket' | 'prefix'>): ArchiveTarget {
+  const v = value.trim();
+  if (v === 'off') return { kind: 'off' };
+  if (v.startsWith('s3://')) {
+    const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(v);
+    if (!m) throw new ConfigError('ARCHIVE_URL: not a valid S3 URL; use s3://<bucket>/<prefix>');
+    const prefix = (m[2] ?? '').replace(/^\/+|\/+$/g, '');
+    if (prefix.split('/').some((p) => p === '..' || p === '.')) throw new ConfigError('ARCHIVE_URL: the S3 prefix may not contain . or .. segments');
+    return { kind: 's3', bucket: m[1]!, prefix, ...s3 };
+  }
+  const dir = v.startsWith('file://') ? decodeURIComponent(new URL(v).pathname) : v.startsWith('file:') ? v.slice('file:'.length) : v;
+  if (dir === '' || /^[a-z][a-z0-9+.-]+:\/\//i.test(dir)) throw new ConfigError('ARCHIVE_URL: use off, file:<dir> or s3://<bucket>/<prefix>');
+  return { kind: 'file', dir };
 }
 
 export class ConfigError extends Error {}
@@ -265,5 +314,17 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     maxBufferedUploadBytes: e.MAX_BUFFERED_UPLOAD_BYTES,
     lowBalanceMicros: e.LOW_BALANCE_USD,
     webhookAllowPrivate: e.WEBHOOK_ALLOW_PRIVATE === '1',
+    archive: Object.freeze({
+      target: Object.freeze(
+        parseArchiveUrl(e.ARCHIVE_URL, {
+          region: e.AWS_REGION,
+          endpoint: e.S3_ENDPOINT,
+          forcePathStyle: e.S3_FORCE_PATH_STYLE === '1' || e.S3_FORCE_PATH_STYLE === 'true',
+          credentials: e.AWS_ACCESS_KEY_ID && e.AWS_SECRET_ACCESS_KEY ? { accessKeyId: e.AWS_ACCESS_KEY_ID, secretAccessKey: e.AWS_SECRET_ACCESS_KEY } : undefined,
+        }),
+      ),
+      retentionMs: Math.round(e.ARCHIVE_RETENTION_DAYS * 86_400_000),
+      concurrency: e.ARCHIVE_CONCURRENCY,
+    }),
   });
 }

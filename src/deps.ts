@@ -12,6 +12,7 @@ import type { Metrics } from './metrics/index.js';
 import type { UploadBudget } from './http/upload-budget.js';
 import type { InstanceIdentity } from './instance.js';
 import type { WebhookWorker } from './webhooks/worker.js';
+import type { Archive } from './archive/service.js';
 
 /** Everything the HTTP app needs, built once by the composition root (or by a test). */
 export interface Deps {
@@ -36,4 +37,6 @@ export interface Deps {
   instance: InstanceIdentity;
   /** Delivers webhook events (started by startReelay; tests drive it with runDue()). */
   webhooks: WebhookWorker;
+  /** The archive of finished videos; null when ARCHIVE_URL=off. */
+  archive: Archive | null;
 }

@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   idempotency_key_in_use: { status: 409, type: 'invalid_request_error' },
   request_too_large: { status: 413, type: 'invalid_request_error' },
   unsupported_media_type: { status: 415, type: 'invalid_request_error' },
+  range_not_satisfiable: { status: 416, type: 'invalid_request_error' },
   headers_too_large: { status: 431, type: 'invalid_request_error' },
   insufficient_quota: { status: 429, type: 'insufficient_quota' },
   rate_limit_exceeded: { status: 429, type: 'rate_limit_error' },

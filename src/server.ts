@@ -26,6 +26,9 @@ import { lingeringResponse } from './http/linger.js';
 import { instanceIdentity, InstanceHeartbeat } from './instance.js';
 import { WebhookWorker } from './webhooks/worker.js';
 import type { Lookup } from './webhooks/address.js';
+import { Archive, objectStoreFor } from './archive/service.js';
+import { ArchiveWorker, type ArchiveTiming } from './archive/worker.js';
+import type { ArchiveObjectStore } from './archive/object-store.js';
 
 /** The package's version, shown in the instances table (src/ and dist/ sit one level below the root). */
 const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -56,6 +59,10 @@ export interface BuildOptions {
   storage?: OpenedStore;
   /** Webhook delivery: retry delays instead of contract §12's (tests), how often to look, the attempt timeout, the resolver. */
   webhooks?: { schedule?: readonly number[]; intervalMs?: number; attemptTimeoutMs?: number; concurrency?: number; lookup?: Lookup };
+  /** An archive object store to use instead of ARCHIVE_URL's (tests). */
+  archiveObjects?: ArchiveObjectStore;
+  /** The archive worker's timings (tests). */
+  archiveTiming?: Partial<ArchiveTiming>;
 }
 
 /** What buildDeps adds to Deps: the opened storage, and the SQLite handle tests look under the store with. */
@@ -85,11 +92,14 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps & Stora
     connections: config.upstreamConnections.api,
     downloadConnections: config.upstreamConnections.downloads,
   });
+  const objects = config.archive.target.kind === 'off' ? null : (opts.archiveObjects ?? objectStoreFor(config.archive));
+  const archive = objects ? new Archive(objects, store, config.archive.retentionMs, logger, now) : null;
   const metrics = new Metrics({
     reconcilerBacklog: () => store.countOpenJobsDue(now()),
     openHolds: () => store.openHoldTotals(),
     heldMicros: () => store.heldMicrosTotal(),
     reconcilerLagMs: () => store.reconcilerLagMs(now()),
+    archiveQueueLength: () => (archive ? store.archiveQueueLength() : Promise.resolve(0)),
   }, { id: instance.id, version: VERSION });
   const pollTiming = { ...DEFAULT_POLL_TIMING, minPollMs: config.reconcilerMinPollMs, ...opts.pollTiming };
   const webhooks = new WebhookWorker({
@@ -106,6 +116,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps & Stora
     onSettled: (s) => metrics.jobSettled(s),
     maxSecondsOf: (model) => maxSecondsOf(catalog, model),
     onWebhookEvent: () => webhooks.wake(),
+    archive: archive !== null,
   });
   const requestLog = new RequestLogWriter(store, logger);
   return {
@@ -124,6 +135,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps & Stora
     now,
     instance,
     webhooks,
+    archive,
     storage,
     get database(): Database_ {
       if (storage.engine !== 'sqlite') throw new Error('deps.database is the SQLite handle; this reelay runs on PostgreSQL (use deps.storage)');
@@ -147,6 +159,8 @@ export interface RunningReelay {
   heartbeat: InstanceHeartbeat;
   /** Deletes request-log rows past REQUEST_LOG_RETENTION_DAYS in the background. */
   requestLogPruner: RequestLogPruner;
+  /** Copies finished videos into the archive and deletes old copies; null when ARCHIVE_URL=off. */
+  archiveWorker: ArchiveWorker | null;
   /** Deletes expired dashboard sessions, old wrong-token records and old rate windows in the background. */
   sharedStatePruner: SharedStatePruner;
   /** Graceful stop: stop accepting, drain in-flight requests (bounded), stop the reconciler, flush, close. */
@@ -154,7 +168,7 @@ export interface RunningReelay {
 }
 
 /** read config → open the database → migrate → build deps → serve → start the reconciler and the background pruners. */
-export async function startReelay(config: Config, opts: BuildOptions & { reconciler?: boolean; webhookWorker?: boolean } = {}): Promise<RunningReelay> {
+export async function startReelay(config: Config, opts: BuildOptions & { reconciler?: boolean; webhookWorker?: boolean; archiveWorker?: boolean } = {}): Promise<RunningReelay> {
   const logger = opts.logger ?? createLogger(config.logLevel);
   let storage = opts.storage;
   if (!storage && !opts.database && config.database.engine === 'postgres') {
@@ -230,6 +244,23 @@ export async function startReelay(config: Config, opts: BuildOptions & { reconci
     retentionDays: config.requestLogRetentionDays,
   });
   requestLogPruner.start();
+  const archiveWorker = deps.archive
+    ? new ArchiveWorker({
+        store: deps.store,
+        upstream: deps.upstream,
+        objects: deps.archive.objects,
+        logger: deps.logger,
+        now: deps.now,
+        instanceId: deps.instance.id,
+        instanceTimeoutMs: config.instanceTimeoutMs,
+        concurrency: config.archive.concurrency,
+        retentionMs: config.archive.retentionMs,
+        timing: opts.archiveTiming,
+        onStored: (bytes) => deps.metrics.archive.stored(bytes),
+        onFailed: () => deps.metrics.archive.failed(),
+      })
+    : null;
+  if (opts.archiveWorker !== false) archiveWorker?.start();
   const sharedStatePruner = new SharedStatePruner({ store: deps.store, logger: deps.logger, now: deps.now, authFailureWindowMs: AUTH_FAILURE_WINDOW_MS });
   sharedStatePruner.start();
   const port = (server.address() as AddressInfo).port;
@@ -250,6 +281,7 @@ export async function startReelay(config: Config, opts: BuildOptions & { reconci
       await reconciler.stop();
       // Attempts in flight end within their 10 s timeout; their leases are this instance's.
       await deps.webhooks.stop();
+      await archiveWorker?.stop();
       await requestLogPruner.stop();
       await sharedStatePruner.stop();
       try {
@@ -265,5 +297,5 @@ export async function startReelay(config: Config, opts: BuildOptions & { reconci
       await deps.storage.close();
     })());
 
-  return { url: `http://${host}:${port}`, port, deps, reconciler, heartbeat, requestLogPruner, sharedStatePruner, close };
+  return { url: `http://${host}:${port}`, port, deps, reconciler, heartbeat, requestLogPruner, archiveWorker, sharedStatePruner, close };
 }

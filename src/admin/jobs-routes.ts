@@ -4,7 +4,7 @@ import type { AppEnv } from '../http/context.js';
 import type { Deps } from '../deps.js';
 import { OPEN_STATUSES, TERMINAL_STATUSES } from '../db/billing-store.js';
 import { invalid, notFound } from '../errors.js';
-import { presentJob, presentLedger, presentRequest } from './present.js';
+import { presentArchive, presentJob, presentLedger, presentRequest } from './present.js';
 import { afterCursor, idFilter, listLimit, queryParams, rangeCheck, sortOrder, timeRange } from './input.js';
 
 export const JOB_STATUS_FILTERS = [...OPEN_STATUSES, ...TERMINAL_STATUSES, 'open'] as const;
@@ -62,6 +62,7 @@ export function jobsRoutes(deps: Deps): Hono<AppEnv> {
     const truncated = requests.length > JOB_REQUESTS_LIMIT;
     return c.json({
       ...presentJob(job),
+      ...presentArchive(await deps.store.getArchiveTask(job.id)),
       ledger: (await deps.store.jobLedgerEntries(job.id)).map((e) => presentLedger(e, job.videoId)),
       requests: (truncated ? requests.slice(1) : requests).map(presentRequest),
       requests_truncated: truncated,

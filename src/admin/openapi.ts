@@ -140,6 +140,11 @@ export const requestLogRowSchema = z.object({
 });
 
 export const jobDetailSchema = jobSchema.extend({
+  archive_state: z
+    .enum(['pending', 'archived', 'failed', 'deleted'])
+    .nullable()
+    .meta({ description: "the archive's copy of a completed job (contract §11): pending (to copy), archived, failed (the upstream's copy expired first) or deleted; null when the job has none (not completed, or ARCHIVE_URL=off)" }),
+  archive_bytes: int.nullable().meta({ description: 'bytes archived so far (all variants); null when the job has no archive task' }),
   ledger: z.array(ledgerEntrySchema),
   requests: z.array(requestLogRowSchema).meta({ description: 'the create and every later call on the video id, oldest first (the newest 500)' }),
   requests_truncated: z.boolean(),

@@ -5,6 +5,7 @@ import type { JobRow, LedgerRow } from '../db/billing-store.js';
 import type { StoredRequestLogRow } from '../db/request-log-store.js';
 import type { AuditRow } from '../db/audit-store.js';
 import type { WebhookDelivery } from '../store/store.js';
+import type { ArchiveTaskRow } from '../store/rows.js';
 import { formatUsd } from '../money.js';
 
 /** Database rows → the admin API's JSON objects (ISO times in UTC, USD as 6-decimal strings). */
@@ -34,6 +35,11 @@ export function presentKey(k: KeyRow) {
     available_usd: formatUsd(k.balanceMicros - k.heldMicros),
     webhook_url: k.webhookUrl,
   };
+}
+
+/** A job's archive fields (contract §11): state and bytes, null when the job has no archive task. */
+export function presentArchive(t: ArchiveTaskRow | undefined) {
+  return { archive_state: t?.state ?? null, archive_bytes: t?.bytes ?? null };
 }
 
 export function presentJob(j: JobRow) {

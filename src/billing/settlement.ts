@@ -111,6 +111,18 @@ export interface SettlementHooks {
   maxSecondsOf?: (model: string) => number | undefined;
   /** Told when a settlement wrote a webhook event (after the commit): the delivery worker looks at once. */
   onWebhookEvent?: (eventId: string) => void;
+  /** The archive is on: a completion writes the job's archive task in its settlement (contract §11). */
+  archive?: boolean;
+}
+
+/** How long an upstream keeps a finished video when its object does not say (`expires_at`): a day. */
+export const DEFAULT_UPSTREAM_RETENTION_MS = 24 * 3600_000;
+
+/** Until when the upstream keeps a completed job's content: its `expires_at`, else a day after completion. */
+export function upstreamExpiresAtOf(object: { expires_at?: unknown }, completedAt: number): number {
+  const v = object.expires_at;
+  if (typeof v === 'number' && Number.isFinite(v) && v * 1000 > completedAt) return Math.min(Math.round(v * 1000), completedAt + 30 * DEFAULT_UPSTREAM_RETENTION_MS);
+  return completedAt + DEFAULT_UPSTREAM_RETENTION_MS;
 }
 
 export class Settlement {
@@ -185,12 +197,13 @@ export class Settlement {
           }
           const outputSeconds = outputSecondsOf(job, object, billed.seconds);
           const done = { billedSeconds: billed.seconds, outputSeconds, finalObject: raw, completedAt };
+          const archive = this.hooks.archive ? { upstreamExpiresAt: upstreamExpiresAtOf(object as { expires_at?: unknown }, completedAt) } : undefined;
           if (job.status === 'expired') {
             await this.store.recordLateCompletion(job.id, done, now);
             this.logger.warn({ job_id: job.id, video_id: job.videoId }, 'completion seen after the job expired: recorded, not charged');
             return job;
           }
-          return (await this.settle(job, { kind: 'completed', ...done }, actor, requestId)).job ?? job;
+          return (await this.settle(job, { kind: 'completed', ...done, archive }, actor, requestId)).job ?? job;
         }
         if (status === 'queued' || status === 'in_progress') {
           const progress = progressOf(object);

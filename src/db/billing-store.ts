@@ -5,6 +5,7 @@ import { newWebhookEvent } from '../webhooks/event.js';
 import { newId } from '../ids.js';
 import { chargeFor } from '../billing/catalog.js';
 import type { JobRowCache } from './job-row-cache.js';
+import { insertArchiveTask } from './archive-store.js';
 
 /**
  * The units of work that move money. Each is one synchronous BEGIN IMMEDIATE transaction that
@@ -194,6 +195,7 @@ export function billingStore({ db }: Database_, cache: JobRowCache) {
         // The webhook event (contract §12), in this transaction: a crash can neither lose it nor make two.
         const event = key?.webhookUrl ? newWebhookEvent(job, outcome.kind, who.now) : null;
         if (event) tx.insert(webhookEvents).values(event).onConflictDoNothing().run();
+        if (outcome.kind === 'completed' && outcome.archive) insertArchiveTask(tx, job, outcome.archive, outcome.completedAt, who.now);
         const after = tx.select().from(jobs).where(eq(jobs.id, jobId)).get()!;
         return { settled: true as const, job: after, chargedMicros: charged, webhookEventId: event?.id ?? null };
       }, immediate);

@@ -17,6 +17,7 @@ import { coordinationStore } from './coordination-store.js';
 import { sharedStateStore } from './shared-state-store.js';
 import { ledgerCheck } from './ledger-check.js';
 import { webhooksStore } from './webhooks-store.js';
+import { archiveStore } from './archive-store.js';
 import { JobRowCache } from './job-row-cache.js';
 
 /**
@@ -42,6 +43,7 @@ function createSyncStore(database: Database_) {
     ...sharedStateStore(database),
     ...ledgerCheck(database),
     ...webhooksStore(database),
+    ...archiveStore(database),
     /** Cheap liveness probe for /healthz. */
     ping(): boolean {
       return database.sqlite.prepare('select 1 as ok').get() !== undefined;

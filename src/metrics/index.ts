@@ -13,6 +13,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import { HttpMetrics, type RequestObservation } from './http.js';
 import { JobMetrics, type MetricsSources, type SettledJob } from './jobs.js';
 import { registerProcessMetrics } from './process.js';
+import { ArchiveMetrics } from './archive.js';
 
 export type { RequestObservation, MetricsSources, SettledJob };
 
@@ -34,6 +35,9 @@ export const METRIC_NAMES = [
   'reelay_reconciler_lag_seconds',
   'reelay_instance_info',
   'reelay_webhook_deliveries_total',
+  'reelay_archive_bytes_total',
+  'reelay_archive_failures_total',
+  'reelay_archive_queue_length',
   'process_resident_memory_bytes',
   'process_heap_used_bytes',
   'process_cpu_seconds_total',
@@ -53,9 +57,12 @@ export class Metrics {
     labelNames: ['result'],
     registers: [this.registry],
   });
+  /** Archived bytes, failures and the queue (zero when the archive is off). */
+  readonly archive: ArchiveMetrics;
 
   constructor(sources: MetricsSources, instance: { id: string; version: string } = { id: 'unnamed', version: '0' }) {
     this.jobs = new JobMetrics(this.registry, sources);
+    this.archive = new ArchiveMetrics(this.registry, sources.archiveQueueLength ?? (async () => 0));
     registerProcessMetrics(this.registry);
     for (const result of WEBHOOK_RESULTS) this.webhookDeliveries.inc({ result }, 0);
     // Which instance this scrape came from (several instances may sit behind one load balancer).

@@ -15,6 +15,8 @@ export interface MetricsSources {
   heldMicros(): Promise<number>;
   /** How overdue the most overdue poll of an open job is (0 when none is). */
   reconcilerLagMs(): Promise<number>;
+  /** Archive tasks still to copy (none when the archive is off). */
+  archiveQueueLength?(): Promise<number>;
 }
 
 export const SETTLE_OUTCOMES = ['completed', 'failed', 'expired', 'rejected', 'unknown'] as const;

@@ -159,6 +159,7 @@ export function registerVideoRoutes(app: Hono, sim: Simulator): void {
       const why = status === 'failed' ? 'failed; it has no content' : `${status}; poll GET /v1/videos/${id} until it is completed`;
       throw notFound(`Video '${id}' is ${why}.`, 'video_id', status === 'failed' ? 'video_failed' : 'video_not_ready');
     }
+    if (sim.contentExpired(job)) throw notFound(`The content of video '${id}' has expired.`, 'video_id', 'video_expired');
     const src = variant === 'video' && sim.contentBytes !== undefined ? syntheticSource(sim.contentBytes) : assetSource(variant);
     return byteResponse(src, c.req.header('range'));
   });

@@ -18,6 +18,12 @@ export interface SimulatorOptions {
   contentBytes?: number;
   /** Clock in ms, default Date.now. */
   now?: () => number;
+  /**
+   * When set, a completed job's content is deleted this long after completion (content answers 404
+   * afterwards) and `expires_at` says so, like a provider's retention (default: reported as an
+   * hour, never enforced).
+   */
+  contentRetentionMs?: number;
 }
 
 export type VideoStatus = 'queued' | 'in_progress' | 'completed' | 'failed';
@@ -143,7 +149,7 @@ export function jobStatusAt(job: SimJob, nowMs: number): { status: VideoStatus; 
 }
 
 /** The OpenAI video object for a job at a given instant. Pure. */
-export function toVideoObject(job: SimJob, nowMs: number): VideoObject {
+export function toVideoObject(job: SimJob, nowMs: number, retentionMs?: number): VideoObject {
   const { status, progress } = jobStatusAt(job, nowMs);
   const completedAt = status === 'completed' ? Math.floor((job.createdAtMs + job.durationMs) / 1000) : null;
   return {
@@ -154,7 +160,7 @@ export function toVideoObject(job: SimJob, nowMs: number): VideoObject {
     progress,
     created_at: Math.floor(job.createdAtMs / 1000),
     completed_at: completedAt,
-    expires_at: completedAt === null ? null : completedAt + EXPIRY_S,
+    expires_at: completedAt === null ? null : retentionMs === undefined ? completedAt + EXPIRY_S : Math.floor((job.createdAtMs + job.durationMs + retentionMs) / 1000),
     size: job.size,
     seconds: job.seconds,
     quality: 'standard',
@@ -171,6 +177,7 @@ export class Simulator {
   requestCount = 0;
   readonly apiKey: string | undefined;
   readonly contentBytes: number | undefined;
+  readonly contentRetentionMs: number | undefined;
   readonly now: () => number;
   private readonly jobDurationMs: number;
   private readonly queuedMs: number;
@@ -190,6 +197,7 @@ export class Simulator {
     this.queuedMs = Math.min(queued, duration);
     this.apiKey = opts.apiKey;
     this.contentBytes = opts.contentBytes;
+    this.contentRetentionMs = opts.contentRetentionMs;
     this.now = opts.now ?? Date.now;
   }
 
@@ -282,11 +290,16 @@ export class Simulator {
   }
 
   view(job: SimJob): VideoObject {
-    return toVideoObject(job, this.now());
+    return toVideoObject(job, this.now(), this.contentRetentionMs);
   }
 
   status(job: SimJob): VideoStatus {
     return jobStatusAt(job, this.now()).status;
+  }
+
+  /** The job's content is gone: deleted by the retention (contentRetentionMs) after completion. */
+  contentExpired(job: SimJob): boolean {
+    return this.contentRetentionMs !== undefined && this.now() >= job.createdAtMs + job.durationMs + this.contentRetentionMs;
   }
 
   delete(videoId: string): boolean {
@@ -308,7 +321,7 @@ export class Simulator {
     const nowMs = this.now();
     return {
       object: 'list',
-      data: page.map((j) => toVideoObject(j, nowMs)),
+      data: page.map((j) => toVideoObject(j, nowMs, this.contentRetentionMs)),
       first_id: page[0]?.id ?? null,
       last_id: page[page.length - 1]?.id ?? null,
       has_more: start + limit < all.length,

@@ -219,3 +219,28 @@ export interface WebhookAttemptRow {
   durationMs: number;
   instanceId: string | null;
 }
+
+export const ARCHIVE_STATES = ['pending', 'archived', 'failed', 'deleted'] as const;
+export type ArchiveState = (typeof ARCHIVE_STATES)[number];
+
+/** A completed job's archive task (see src/db/schema/archive.ts). */
+export interface ArchiveTaskRow {
+  jobId: string;
+  videoId: string;
+  state: string;
+  /** JSON: the variants stored so far (see ArchivedVariants in src/archive/variants.ts). */
+  variants: string;
+  bytes: number;
+  attempts: number;
+  nextAttemptAt: number;
+  upstreamExpiresAt: number;
+  completedAt: number;
+  claimedBy: string | null;
+  claimUntil: number | null;
+  lastError: string | null;
+  createdAt: number;
+  updatedAt: number;
+  archivedAt: number | null;
+  deletedAt: number | null;
+  purgedAt: number | null;
+}

@@ -1,4 +1,4 @@
-import type { KeyRow, JobRow, LedgerRow, AuditRow, CharacterRow, StoredRequestLogRow, RequestLogRow, InstanceRow, AdminSessionRow, WebhookAttemptRow, WebhookEventRow, WebhookEventStatus } from './rows.js';
+import type { KeyRow, JobRow, LedgerRow, AuditRow, CharacterRow, StoredRequestLogRow, RequestLogRow, InstanceRow, AdminSessionRow, WebhookAttemptRow, WebhookEventRow, WebhookEventStatus, ArchiveTaskRow } from './rows.js';
 import type { Actor, ClaimResult, HoldResult, NewJob, NewKey, KeyPatch, NewWebhookSecret, Outcome, SettleResult, UpdatedKey } from './types.js';
 import type { KeySearch } from '../db/keys-store.js';
 import type {
@@ -302,7 +302,56 @@ export interface WebhooksStore {
   listWebhookDeliveries(q: WebhookDeliveryQuery): Promise<WebhookDelivery[]>;
 }
 
-export interface Store extends WebhooksStore, CoordinationStore, SharedStateStore, KeysStore, BillingStore, JobsStore, IdempotencyStore, RequestLogStore, AuditStore, CharactersStore, ReportsStore {
+/** What an archive worker may change on a task it holds (see ArchiveStore.updateArchiveTask). */
+export interface ArchiveTaskPatch {
+  state?: 'pending' | 'archived' | 'failed';
+  variants?: string;
+  bytes?: number;
+  attempts?: number;
+  nextAttemptAt?: number;
+  lastError?: string | null;
+  archivedAt?: number | null;
+  /** A new lease end; null releases the lease (with claimedBy). */
+  claimUntil?: number | null;
+  release?: boolean;
+}
+
+/**
+ * The archive's outbox (contract §11). Tasks are written by settleJob (a completed job with an
+ * `archive` order) in the settlement's transaction; workers on any instance lease them.
+ */
+export interface ArchiveStore {
+  /**
+   * Leases up to `limit` pending tasks that are due (next_attempt_at ≤ now) and that no live
+   * instance holds (no lease, its lease ran out, or its holder is dead: stopped or silent since
+   * `deadBefore`) to `instanceId` until `claimUntil`, oldest due first. Two live instances never
+   * get the same task while its lease runs.
+   */
+  claimArchiveTasks(r: { instanceId: string; now: number; claimUntil: number; deadBefore: number; limit: number }): Promise<ArchiveTaskRow[]>;
+  /**
+   * Changes a pending task that `holder` leases; false (nothing changed) when the task is no longer
+   * pending (deleted meanwhile) or no longer that holder's.
+   */
+  updateArchiveTask(jobId: string, holder: string, patch: ArchiveTaskPatch, now: number): Promise<boolean>;
+  getArchiveTask(jobId: string): Promise<ArchiveTaskRow | undefined>;
+  getArchiveTasks(jobIds: string[]): Promise<ArchiveTaskRow[]>;
+  /**
+   * Marks the task deleted (DELETE of the video, or retention) and drops its lease. Returns the
+   * task as it was when this call deleted it, undefined when there is none or it was deleted already.
+   */
+  markArchiveDeleted(jobId: string, now: number): Promise<ArchiveTaskRow | undefined>;
+  /** The stored objects of a deleted task are gone. */
+  markArchivePurged(jobId: string, now: number): Promise<void>;
+  /**
+   * Up to `limit` tasks whose stored objects must go: deleted but not purged, or (any other state)
+   * of a job completed before `completedBefore` (past ARCHIVE_RETENTION_DAYS).
+   */
+  archiveTasksToPurge(completedBefore: number, limit: number): Promise<ArchiveTaskRow[]>;
+  /** Tasks still to be copied (state pending). */
+  archiveQueueLength(): Promise<number>;
+}
+
+export interface Store extends WebhooksStore, ArchiveStore, CoordinationStore, SharedStateStore, KeysStore, BillingStore, JobsStore, IdempotencyStore, RequestLogStore, AuditStore, CharactersStore, ReportsStore {
   /** Cheap liveness probe for /healthz: resolves true, or rejects when the database is unreachable. */
   ping(): Promise<boolean>;
 }

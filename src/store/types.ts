@@ -43,6 +43,12 @@ export interface NewJob {
   instanceId?: string | null;
 }
 
+/** What settleJob needs to write a completed job's archive task. */
+export interface ArchiveOrder {
+  /** Until when the upstream keeps its copy (the task fails if it cannot copy it by then). */
+  upstreamExpiresAt: number;
+}
+
 /** Who changes something, for which request, and when. */
 export interface Actor {
   actor: string;
@@ -54,7 +60,16 @@ export type HoldResult = { ok: true; job: JobRow } | { ok: false; reason: 'insuf
 
 /** What ended a job. Every terminal path goes through settleJob with one of these. */
 export type Outcome =
-  | { kind: 'completed'; billedSeconds: number; /** the whole video's length; defaults to billedSeconds */ outputSeconds?: number | null; finalObject: string; completedAt: number }
+  | {
+      kind: 'completed';
+      billedSeconds: number;
+      /** the whole video's length; defaults to billedSeconds */
+      outputSeconds?: number | null;
+      finalObject: string;
+      completedAt: number;
+      /** When set, the job's archive task is written in the same transaction (contract §11). */
+      archive?: ArchiveOrder;
+    }
   | { kind: 'failed'; finalObject: string | null; errorCode: string | null }
   | { kind: 'expired'; reason: string }
   | { kind: 'rejected'; errorCode: string | null }

@@ -12,7 +12,8 @@ import { parseRequestBody } from './request-body.js';
 import { sourceVideoRef, validateCreate, validateEdit, validateExtension, validateRemix } from './validate.js';
 import { submitBillable } from './submit.js';
 import { refuseHopelessSubmit } from './early-refusal.js';
-import { sendContent } from './content.js';
+import { sendArchived, sendContent } from './content.js';
+import { withArchiveExpiry } from '../archive/service.js';
 import { downstreamResponseHeaders, upstreamRequestHeaders, upstreamRequestId } from '../relay/headers.js';
 import { parseVideoObject } from '../billing/settlement.js';
 import { toVideoObject } from './video-object.js';
@@ -63,6 +64,14 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
     if (found.failure) throw found.failure.toApiError();
     const after = await deps.settlement.observe(job, found.observation, `key:${job.keyId}`, state.requestId);
     return { job: await deps.store.getJobByVideoId(after.videoId!) ?? after, answered: found.observation.type !== 'transient' };
+  };
+
+  /** A finished job's stored object; a completed one's `expires_at` reflects the archive (contract §11). */
+  const finalObjectOf = async (job: JobRow): Promise<string> => {
+    if (!deps.archive || job.status !== 'completed') return job.finalObject!;
+    const archiveS = deps.archive.expiresAtS(await deps.archive.task(job.id));
+    const object = archiveS === null ? null : parseVideoObject(job.finalObject!);
+    return object ? JSON.stringify(withArchiveExpiry(object as Record<string, unknown>, archiveS)) : job.finalObject!;
   };
 
   const multipartLimit = deps.config.maxMultipartBytes;
@@ -185,7 +194,13 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
     }
     const rows = await deps.store.listVideosForKeys([key.id], { after, limit: limit + 1, order });
     const page = rows.slice(0, limit);
-    const data = page.map(toVideoObject);
+    let data = page.map(toVideoObject);
+    const archive = deps.archive;
+    if (archive) {
+      const completed = page.filter((j) => j.status === 'completed').map((j) => j.id);
+      const tasks = new Map((await archive.tasks(completed)).map((t) => [t.jobId, t]));
+      data = data.map((o, i) => withArchiveExpiry(o, archive.expiresAtS(tasks.get(page[i]!.id))));
+    }
     return respondJson(c, {
       object: 'list',
       data,
@@ -200,7 +215,7 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
     const job = await ownedJob(c, c.req.param('id'));
     if ((job.status === 'completed' || job.status === 'failed') && job.finalObject) {
       c.get('state').upstreamRequestId = null;
-      return respond(c, 200, { 'x-reelay-cache': 'final' }, job.finalObject);
+      return respond(c, 200, { 'x-reelay-cache': 'final' }, await finalObjectOf(job));
     }
     const res = await forwardSmall(c, 'GET', `/videos/${encodeURIComponent(job.videoId!)}`);
     const state = c.get('state');
@@ -227,7 +242,20 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
       throw new ApiError('upstream_error', 'The upstream could not confirm the state of this video; the delete was not sent. Try again.', null, { 'retry-after': '5' });
     }
     const res = await forwardSmall(c, 'DELETE', `/videos/${encodeURIComponent(job.videoId!)}`);
-    if (res.status >= 200 && res.status < 300) await deps.store.markDeleted(job.id, deps.now());
+    if (res.status === 404 && deps.archive && job.status === 'completed') {
+      // The upstream deleted its copy already (its retention), but reelay still keeps one: the
+      // delete is reelay's to do, and succeeds.
+      const task = await deps.archive.task(job.id);
+      if (task && task.state !== 'deleted') {
+        await deps.store.markDeleted(job.id, deps.now());
+        await deps.archive.deleteJob(job.id);
+        return respondJson(c, { id: job.videoId, object: 'video.deleted', deleted: true });
+      }
+    }
+    if (res.status >= 200 && res.status < 300) {
+      await deps.store.markDeleted(job.id, deps.now());
+      await deps.archive?.deleteJob(job.id);
+    }
     return respond(c, res.status, res.headers, res.bytes);
   });
 
@@ -250,6 +278,20 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
     } catch (err) {
       release();
       throw err;
+    }
+    if (deps.archive && job.status === 'completed') {
+      // The archived copy when there is one; otherwise the upstream, relayed as before. (What is
+      // relayed is not archived on the way: the worker copies the job on its own, so a client that
+      // hangs up or asks for a range never leaves a partial copy behind.)
+      let sent: Response | undefined;
+      try {
+        const copy = await deps.archive.copyOf(job, (variant ?? 'video') as 'video');
+        if (copy) sent = await sendArchived(c, deps, copy, release);
+      } catch (err) {
+        release();
+        throw err;
+      }
+      if (sent) return sent;
     }
     return sendContent(
       c,

@@ -64,7 +64,8 @@ describe('withoutSync', () => {
     expect(relaxed).toBe(before + 1);
     expect((await store.getKey(key.id))!.lastUsedAt).toBe(2000);
 
-    // A job's whole life (hold, submission, progress, settlement) commits at FULL.
+    // A job's hold, submission and settlement commit at FULL; a poll's result (progress) is the
+    // one job write that goes without a sync of its own (losing it costs a poll, never money).
     const hold = await store.placeHold(
       { id: 'job_1', keyId: key.id, kind: 'create', model: 'sora-2', size: '720x1280', requestedSeconds: 4, sourceVideoId: null, rateMicros: 100_000, flatPriceMicros: null, heldMicros: 400_000, requestId: 'req_2' },
       { actor: 'test', requestId: 'req_2', now: 3000 },
@@ -72,9 +73,12 @@ describe('withoutSync', () => {
     );
     expect(hold.ok).toBe(true);
     await store.recordSubmitted('job_1', { videoId: 'video_1', status: 'queued', progress: 0, upstreamRequestId: null, nextPollAt: 4000 }, 3000);
+    expect(relaxed).toBe(before + 1); // the hold and the submission: synced
     await store.recordProgress('job_1', { status: 'in_progress', progress: 50, nextPollAt: 6000 }, 5000);
+    expect(relaxed).toBe(before + 2); // a poll's result: relaxed
+    expect(synchronous()).toBe(FULL);
     await store.settleJob('job_1', { kind: 'completed', billedSeconds: 4, finalObject: '{}', completedAt: 7000 }, { actor: 'test', requestId: null, now: 7000 });
     expect(await store.getJob('job_1')).toMatchObject({ status: 'completed', chargedMicros: 400_000 });
-    expect(relaxed).toBe(before + 1);
+    expect(relaxed).toBe(before + 2); // the settlement: synced
   });
 });

@@ -8,6 +8,7 @@ import { insertAudit } from './audit-store.js';
 import { OPEN_STATUSES, type JobRow, type LedgerRow } from '../../store/rows.js';
 import { BalanceError, type Actor } from '../../store/types.js';
 import type { BillingStore } from '../../store/store.js';
+import { insertArchiveTask } from './archive-store.js';
 
 /**
  * The units of work that move money, on PostgreSQL. Each is one transaction at READ COMMITTED
@@ -219,6 +220,7 @@ export function pgBillingStore({ db }: PgDatabase): BillingStore {
         } else if (released > 0) {
           await insertEntry(tx, { kind: 'release', amountMicros: released, keyId: job.keyId, jobId, terminal: true, note }, who);
         }
+        if (outcome.kind === 'completed' && outcome.archive) await insertArchiveTask(tx, job, outcome.archive, outcome.completedAt, who.now);
         // The webhook event (contract §12), in this transaction: a crash can neither lose it nor
         // make two. The key row's URL is read under the lock the UPDATE above holds.
         const event = key?.webhookUrl ? newWebhookEvent(after, outcome.kind, who.now) : null;

@@ -15,6 +15,7 @@ import { pgCoordinationStore } from './coordination-store.js';
 import { pgSharedStateStore } from './shared-state-store.js';
 import { pgLedgerCheck } from './ledger-check.js';
 import { pgWebhooksStore } from './webhooks-store.js';
+import { pgArchiveStore } from './archive-store.js';
 
 /**
  * The PostgreSQL engine behind the async Store interface. Each unit of work is one statement or
@@ -37,6 +38,7 @@ export function createPgStore(database: PgDatabase): Store {
     ...pgSharedStateStore(database),
     ...pgLedgerCheck(database),
     ...pgWebhooksStore(database),
+    ...pgArchiveStore(database),
     async ping(): Promise<boolean> {
       await database.pool.query('select 1');
       return true;

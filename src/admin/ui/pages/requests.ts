@@ -61,6 +61,12 @@ function timeline(job: JobRow, rows: StoredRequestLogRow[], ledger: LedgerRow[],
 async function jobSection(deps: Deps, job: JobRow, names: KeyNames): Promise<Html> {
   const rows = await deps.store.requestLogForJob(job, 200);
   const entries = await deps.store.jobLedgerEntries(job.id);
+  const archive = deps.archive ? await deps.store.getArchiveTask(job.id) : undefined;
+  const archiveFact = !deps.archive
+    ? 'off'
+    : archive
+      ? `${archive.state} · ${archive.bytes.toLocaleString('en-US')} bytes${archive.attempts > 0 ? ` · ${archive.attempts} failed attempt${archive.attempts === 1 ? '' : 's'}` : ''}`
+      : '—';
   return html`<section class="panel" id="job-lifecycle">
   <h2>Job ${job.videoId ?? job.id} ${statusBadge(job.status)}</h2>
   <div class="grid">
@@ -81,6 +87,7 @@ async function jobSection(deps: Deps, job: JobRow, names: KeyNames): Promise<Htm
       <dt>Settled</dt><dd>${time(job.settledAt)}</dd>
       <dt>Error</dt><dd>${job.errorCode ?? '—'}</dd>
       <dt>Progress</dt><dd>${job.progress === null ? '—' : `${job.progress}%`}</dd>
+      <dt>Archive</dt><dd id="job-archive">${archiveFact}${archive?.lastError && archive.state !== 'archived' ? html`<div class="muted small">${archive.lastError}</div>` : ''}</dd>
     </dl>
   </div>
   <h3>Lifecycle</h3>
