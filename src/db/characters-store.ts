@@ -7,7 +7,7 @@ import type { CharacterRow } from '../store/rows.js';
 
 export function charactersStore({ db }: Database_) {
   return {
-    recordCharacter(c: CharacterRow): void {
+    recordCharacter(c: Omit<CharacterRow, 'upstreamId'> & { upstreamId?: string }): void {
       db.insert(characters).values(c).onConflictDoNothing().run();
     },
     getCharacter(id: string): CharacterRow | undefined {

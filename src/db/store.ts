@@ -1,7 +1,7 @@
 import type { Database_ } from './client.js';
 import type { AuditEntry, Store } from '../store/store.js';
 import type { Actor, KeyPatch, NewKey } from '../store/types.js';
-import type { KeyRow, LedgerRow } from '../store/rows.js';
+import type { KeyRow, LedgerRow, UpstreamHealthRow } from '../store/rows.js';
 import { keysStore } from './keys-store.js';
 import { billingStore } from './billing-store.js';
 import { jobsStore } from './jobs-store.js';
@@ -17,6 +17,7 @@ import { coordinationStore } from './coordination-store.js';
 import { sharedStateStore } from './shared-state-store.js';
 import { ledgerCheck } from './ledger-check.js';
 import { JobRowCache } from './job-row-cache.js';
+import { upstreamsStore } from './upstreams-store.js';
 
 /**
  * The SQLite units of work, synchronous: each is one statement or one BEGIN IMMEDIATE
@@ -40,6 +41,7 @@ function createSyncStore(database: Database_) {
     ...coordinationStore(database, jobRows),
     ...sharedStateStore(database),
     ...ledgerCheck(database),
+    ...upstreamsStore(database),
     /** Cheap liveness probe for /healthz. */
     ping(): boolean {
       return database.sqlite.prepare('select 1 as ok').get() !== undefined;
@@ -99,6 +101,13 @@ export function createStore(database: Database_): Store {
         return row;
       });
     },
+    setUpstreamEnabled(id: string, enabled: boolean | null, who: Actor, audit: AuditEntry): UpstreamHealthRow {
+      return inTransaction(() => {
+        const row = sync.putUpstreamManual(id, enabled, who.actor, who.now);
+        audited(who, audit);
+        return row;
+      });
+    },
     appendCredit(keyId: string, amountMicros: number, note: string | null, who: Actor, audit?: AuditEntry): LedgerRow {
       return inTransaction(() => {
         const entry = sync.appendCredit(keyId, amountMicros, note, who);
@@ -107,7 +116,7 @@ export function createStore(database: Database_): Store {
       });
     },
   };
-  const { insertKey: _insertKey, ...rest } = sync;
+  const { insertKey: _insertKey, putUpstreamManual: _putUpstreamManual, ...rest } = sync;
   return { ...asyncify(rest), ...asyncify(units) };
 }
 

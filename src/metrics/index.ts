@@ -31,6 +31,7 @@ export const METRIC_NAMES = [
   'reelay_usd_released_total',
   'reelay_usd_held',
   'reelay_upstream_inflight_jobs',
+  'reelay_upstream_create_attempts_total',
   'reelay_reconciler_lag_seconds',
   'reelay_instance_info',
   'process_resident_memory_bytes',
@@ -44,8 +45,8 @@ export class Metrics {
   private readonly http = new HttpMetrics(this.registry);
   private readonly jobs: JobMetrics;
 
-  constructor(sources: MetricsSources, instance: { id: string; version: string } = { id: 'unnamed', version: '0' }) {
-    this.jobs = new JobMetrics(this.registry, sources);
+  constructor(sources: MetricsSources, instance: { id: string; version: string } = { id: 'unnamed', version: '0' }, upstreamIds?: readonly string[]) {
+    this.jobs = new JobMetrics(this.registry, sources, upstreamIds);
     registerProcessMetrics(this.registry);
     // Which instance this scrape came from (several instances may sit behind one load balancer).
     new Gauge({
@@ -63,6 +64,11 @@ export class Metrics {
   /** Settlement's onSettled hook: one call per settled job. */
   jobSettled(s: SettledJob): void {
     this.jobs.jobSettled(s);
+  }
+
+  /** One billable create sent to an upstream, by result (see JobMetrics.createAttempt). */
+  createAttempt(upstream: string, result: string): void {
+    this.jobs.createAttempt(upstream, result);
   }
 
   async render(): Promise<string> {

@@ -32,7 +32,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await deps.requestLog.stop();
-  await deps.upstream.close().catch(() => {});
+  await deps.upstreams.close().catch(() => {});
   deps.database.close();
   await sim.close();
 });
@@ -62,6 +62,7 @@ const EXPECTED_TYPES: Record<(typeof METRIC_NAMES)[number], string> = {
   reelay_usd_released_total: 'counter',
   reelay_usd_held: 'gauge',
   reelay_upstream_inflight_jobs: 'gauge',
+  reelay_upstream_create_attempts_total: 'counter',
   reelay_reconciler_lag_seconds: 'gauge',
   reelay_instance_info: 'gauge',
   process_resident_memory_bytes: 'gauge',

@@ -65,8 +65,10 @@ describe.each(engines)('audit and characters stores on $name', (engine) => {
   describe('characters', () => {
     it('records a character once and reads it back', async () => {
       const k = await fundedKey(store, 0);
-      const c = { id: 'char_1', keyId: k.id, requestId: 'req_1', createdAt: T0 };
+      const c = { id: 'char_1', keyId: k.id, requestId: 'req_1', upstreamId: 'acct-b', createdAt: T0 };
       await store.recordCharacter(c);
+      await store.recordCharacter({ id: 'char_2', keyId: k.id, requestId: 'req_3', createdAt: T0 });
+      expect((await store.getCharacter('char_2'))?.upstreamId).toBe('default');
       await store.recordCharacter({ ...c, requestId: 'req_2', createdAt: T0 + 1 });
       expect(await store.getCharacter('char_1')).toEqual(c);
       expect(await store.getCharacter('char_nope')).toBeUndefined();

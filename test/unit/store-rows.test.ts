@@ -24,6 +24,7 @@ describe('store row types', () => {
       same<rows.RequestLogRow, typeof sqlite.requestLog.$inferInsert>(true),
       same<rows.InstanceRow, typeof sqlite.instances.$inferSelect>(true),
       same<rows.AdminSessionRow, typeof sqlite.adminSessions.$inferSelect>(true),
+      same<rows.UpstreamHealthRow, typeof sqlite.upstreamHealth.$inferSelect>(true),
     ];
     expect(checks.every(Boolean)).toBe(true);
     // And at run time: the same column names (types are the compiler's part).

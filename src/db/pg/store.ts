@@ -14,6 +14,7 @@ import { pgMetricsStore } from './metrics-store.js';
 import { pgCoordinationStore } from './coordination-store.js';
 import { pgSharedStateStore } from './shared-state-store.js';
 import { pgLedgerCheck } from './ledger-check.js';
+import { pgUpstreamsStore } from './upstreams-store.js';
 
 /**
  * The PostgreSQL engine behind the async Store interface. Each unit of work is one statement or
@@ -35,6 +36,7 @@ export function createPgStore(database: PgDatabase): Store {
     ...pgCoordinationStore(database),
     ...pgSharedStateStore(database),
     ...pgLedgerCheck(database),
+    ...pgUpstreamsStore(database),
     async ping(): Promise<boolean> {
       await database.pool.query('select 1');
       return true;

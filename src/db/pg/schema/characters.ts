@@ -6,5 +6,7 @@ export const characters = pgTable('characters', {
   id: text('id').primaryKey(),
   keyId: text('key_id').notNull().references(() => apiKeys.id),
   requestId: text('request_id').notNull(),
+  /** The upstream that created the character: reads of it go there. */
+  upstreamId: text('upstream_id').notNull().default('default'),
   createdAt: bigint('created_at', { mode: 'number' }).notNull(),
 });

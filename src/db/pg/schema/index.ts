@@ -7,3 +7,4 @@ export { requestLog } from './request-log.js';
 export { auditLog } from './audit.js';
 export { characters } from './characters.js';
 export { instances, adminSessions, authFailures, rateWindows } from './coordination.js';
+export { upstreamHealth } from './upstreams.js';
