@@ -10,6 +10,7 @@ import { usageRoutes } from './usage-routes.js';
 import { pricingRoutes } from './pricing-routes.js';
 import { auditRoutes } from './audit-routes.js';
 import { openapiRoutes } from './openapi-routes.js';
+import { upstreamsRoutes } from './upstreams-routes.js';
 
 /** The /admin API (admin token only). */
 export function adminRoutes(deps: Deps): Hono<AppEnv> {
@@ -22,6 +23,7 @@ export function adminRoutes(deps: Deps): Hono<AppEnv> {
   app.route('/usage', usageRoutes(deps));
   app.route('/pricing', pricingRoutes(deps));
   app.route('/audit', auditRoutes(deps));
+  app.route('/upstreams', upstreamsRoutes(deps));
   app.route('/', openapiRoutes());
   return app;
 }

@@ -27,6 +27,7 @@ const ROUTES = () => [
   '/admin/audit',
   '/admin/openapi.json',
   '/admin/keys',
+  '/admin/upstreams',
 ];
 
 describe('admin authentication on every route', () => {
@@ -84,6 +85,8 @@ describe('GET /admin/openapi.json', () => {
         '/admin/openapi.json',
         '/admin/pricing',
         '/admin/requests',
+        '/admin/upstreams',
+        '/admin/upstreams/{id}',
         '/admin/usage/export',
         '/admin/usage/summary',
       ].sort(),
