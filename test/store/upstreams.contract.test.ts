@@ -92,6 +92,20 @@ describe.each(engines)('upstreams store on $name', (engine) => {
     expect((await store.getJobByVideoId('video_same', other))!.id).toBe(b.id);
   });
 
+  it('request-log rows keep the upstream they reached (null when none)', async () => {
+    await store.insertRequestLogBatch([
+      { requestId: 'req_u1', method: 'POST', route: '/v1/videos', upstreamId: 'acct-a', status: 503, errorCode: 'failover_upstream_503', durationMs: 3, createdAt: T0 },
+      { requestId: 'req_u1', method: 'POST', route: '/v1/videos', upstreamId: 'acct-b', status: 200, durationMs: 5, createdAt: T0 },
+      { requestId: 'req_u2', method: 'GET', route: '/v1/models', status: 200, durationMs: 1, createdAt: T0 },
+    ]);
+    const rows = await store.searchRequestLog({ limit: 10 });
+    expect(rows.map((r) => [r.requestId, r.upstreamId]).sort()).toEqual([
+      ['req_u1', 'acct-a'],
+      ['req_u1', 'acct-b'],
+      ['req_u2', null],
+    ]);
+  });
+
   it('24 h figures per upstream: jobs taken (not refused creates) and those failed, expired or unknown', async () => {
     const j = async (upstreamId: string, outcome: 'completed' | 'failed' | 'rejected' | 'unknown' | null, at = T0) => {
       const job = await heldJob(store, keyId, { upstreamId }, at);

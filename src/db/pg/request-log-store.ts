@@ -49,6 +49,7 @@ export function pgRequestLogStore({ db }: PgDatabase) {
               method: r.method,
               route: r.route,
               videoId: r.videoId ?? null,
+              upstreamId: r.upstreamId ?? null,
               status: r.status,
               errorCode: r.errorCode ?? null,
               durationMs: r.durationMs,
