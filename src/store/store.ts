@@ -116,7 +116,8 @@ export interface AuditStore {
 export interface CharactersStore {
   /** `upstreamId` defaults to 'default'. */
   recordCharacter(c: Omit<CharacterRow, 'upstreamId'> & { upstreamId?: string }): Promise<void>;
-  getCharacter(id: string): Promise<CharacterRow | undefined>;
+  /** Character ids are unique per upstream: with `keyId`, only that key's character (what /v1 asks). */
+  getCharacter(id: string, keyId?: string): Promise<CharacterRow | undefined>;
 }
 
 export interface ReportsStore {

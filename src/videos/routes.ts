@@ -183,7 +183,7 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
 
   app.get('/videos/characters/:id', async (c) => {
     route(c, '/v1/videos/characters/:id');
-    const character = await deps.store.getCharacter(c.req.param('id'));
+    const character = await deps.store.getCharacter(c.req.param('id'), c.get('state').key!.id);
     if (!character || character.keyId !== c.get('state').key!.id) throw notFound('character');
     const res = await forwardSmall(c, character.upstreamId, 'GET', `/videos/characters/${encodeURIComponent(character.id)}`);
     return respond(c, res.status, res.headers, res.bytes);

@@ -293,6 +293,20 @@ describe('sticky follow-ups', () => {
     await r.close();
   });
 
+  it('a character is read back at the upstream that created it, even when that upstream is disabled for new work', async () => {
+    const r = boot([entry('a'), entry('b', { priority: 1 })]);
+    const k = await r.newKey();
+    const made = await r.call('/v1/videos/characters', { method: 'POST', key: k.secret, headers: { 'content-type': 'application/json' }, body: '{"name":"hero"}' });
+    expect(made.status).toBe(200);
+    const id = ((await made.json()) as { id: string }).id;
+    expect((await r.admin('/admin/upstreams/acct-a', { method: 'PATCH', body: JSON.stringify({ enabled: false }) })).status).toBe(200);
+    expect((await r.call(`/v1/videos/characters/${id}`, { key: k.secret })).status).toBe(200);
+    const reads = a.requests.filter((q) => q.method === 'GET' && q.path === `/v1/videos/characters/${id}`);
+    expect(reads.map((q) => q.headers.authorization)).toEqual([`Bearer ${KEY_A}`]);
+    expect(b.requests.some((q) => q.path.startsWith('/v1/videos/characters'))).toBe(false);
+    await r.close();
+  });
+
   it('two providers handing out the same video id: each key sees its own job, at its own upstream', async () => {
     const same = () =>
       startRecordingUpstream((req, res) => {
