@@ -187,8 +187,8 @@ export const upstreamSchema = z.object({
   max_inflight_jobs: int.nullable().meta({ description: 'null: no limit' }),
   jobs_24h: int.meta({ description: 'jobs it took in the last 24 h, in any state' }),
   failed_24h: int.meta({ description: 'of those, failed, expired or unknown' }),
-  p50_seconds_to_complete: z.number().nullable().meta({ description: 'not computed yet: null' }),
-  p95_seconds_to_complete: z.number().nullable().meta({ description: 'not computed yet: null' }),
+  p50_seconds_to_complete: z.number().nullable().meta({ description: 'median time from submission to completion of the jobs it completed among those created in the last 24 h (null: none)' }),
+  p95_seconds_to_complete: z.number().nullable().meta({ description: '95th percentile of the same (nearest rank)' }),
 });
 
 export const errorSchema = z.object({

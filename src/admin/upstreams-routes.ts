@@ -27,9 +27,20 @@ export interface UpstreamView {
   max_inflight_jobs: number | null;
   jobs_24h: number;
   failed_24h: number;
-  /** Not computed yet: always null. */
+  /** Of the jobs it completed among those created in the last 24 h (null: none). */
   p50_seconds_to_complete: number | null;
   p95_seconds_to_complete: number | null;
+}
+
+/** Completed jobs read for the time-to-complete percentiles: the most recent this many of the last 24 h. */
+export const COMPLETION_SAMPLE = 50_000;
+
+/** The nearest-rank percentile (p in (0, 1]) of `values`, rounded to 0.1 s; null when there are none. */
+export function percentile(values: number[], p: number): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((x, y) => x - y);
+  const v = sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
+  return Math.round(v * 10) / 10;
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -37,11 +48,15 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 /** Every configured upstream, then every id that jobs still refer to but the file no longer lists (`removed`). */
 export async function listUpstreams(deps: Deps): Promise<UpstreamView[]> {
   const now = deps.now();
-  const [health, inflight, stats] = await Promise.all([
+  const since = now - 24 * 3600_000;
+  const [health, inflight, stats, times] = await Promise.all([
     deps.store.listUpstreamHealth(),
     deps.store.openJobsByUpstream(),
-    deps.store.upstreamJobStats(now - 24 * 3600_000),
+    deps.store.upstreamJobStats(since),
+    deps.store.upstreamCompletionTimes(since, COMPLETION_SAMPLE),
   ]);
+  const timesOf = new Map<string, number[]>();
+  for (const t of times) (timesOf.get(t.upstreamId) ?? timesOf.set(t.upstreamId, []).get(t.upstreamId)!).push(t.ms / 1000);
   const healthOf = new Map(health.map((r) => [r.id, r]));
   const inflightOf = new Map(inflight.map((r) => [r.upstreamId, r.n]));
   const statsOf = new Map(stats.map((r) => [r.upstreamId, r]));
@@ -61,8 +76,8 @@ export async function listUpstreams(deps: Deps): Promise<UpstreamView[]> {
       max_inflight_jobs: spec?.maxInflightJobs ?? null,
       jobs_24h: statsOf.get(id)?.jobs ?? 0,
       failed_24h: statsOf.get(id)?.failed ?? 0,
-      p50_seconds_to_complete: null,
-      p95_seconds_to_complete: null,
+      p50_seconds_to_complete: percentile(timesOf.get(id) ?? [], 0.5),
+      p95_seconds_to_complete: percentile(timesOf.get(id) ?? [], 0.95),
     };
   };
   const configured = deps.upstreams.specs.map((s) => view(s.id, s, healthOf.get(s.id)));

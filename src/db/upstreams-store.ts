@@ -81,6 +81,16 @@ export function upstreamsStore({ db }: Database_) {
       }, immediate);
     },
 
+    upstreamCompletionTimes(since: number, limit: number): { upstreamId: string; ms: number }[] {
+      return db
+        .select({ upstreamId: jobs.upstreamId, ms: sql<number>`${jobs.completedAt} - ${jobs.createdAt}` })
+        .from(jobs)
+        .where(and(eq(jobs.status, 'completed'), gte(jobs.createdAt, since), sql`${jobs.completedAt} is not null`))
+        .orderBy(sql`${jobs.createdAt} desc`)
+        .limit(limit)
+        .all();
+    },
+
     /** Jobs each upstream took since `since`, and how many of them failed, expired or ended unknown. */
     upstreamJobStats(since: number): { upstreamId: string; jobs: number; failed: number }[] {
       return db

@@ -247,6 +247,11 @@ export interface UpstreamsStore {
   assignJobUpstream(jobId: string, upstreamId: string, maxInflightJobs: number | null, now: number): Promise<boolean>;
   /** Jobs each upstream took since `since` (not counting creates it refused), and how many failed, expired or ended unknown. */
   upstreamJobStats(since: number): Promise<{ upstreamId: string; jobs: number; failed: number }[]>;
+  /**
+   * How long the completed jobs created since `since` took (completed_at − created_at, ms), per
+   * upstream, the most recent `limit` of them in all (a bound on what one admin view reads).
+   */
+  upstreamCompletionTimes(since: number, limit: number): Promise<{ upstreamId: string; ms: number }[]>;
 }
 
 export interface Store extends UpstreamsStore, CoordinationStore, SharedStateStore, KeysStore, BillingStore, JobsStore, IdempotencyStore, RequestLogStore, AuditStore, CharactersStore, ReportsStore {

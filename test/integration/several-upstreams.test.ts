@@ -246,6 +246,11 @@ describe('sticky follow-ups', () => {
     clock.advance(120_000);
     await testReconciler(r.deps).tick();
     expect((await jobOf(r, id)).job.status).toBe('completed');
+    const [acctA] = (await upstreamsOf(r)).filter((u) => u.id === 'acct-a');
+    expect(acctA).toMatchObject({ jobs_24h: 1, failed_24h: 0, priority: 5, models: ['sora-2-pro'] });
+    expect(acctA!.p50_seconds_to_complete).toBeGreaterThanOrEqual(0);
+    expect(acctA!.p95_seconds_to_complete).toBe(acctA!.p50_seconds_to_complete);
+    expect((await upstreamsOf(r)).find((u) => u.id === 'acct-b')).toMatchObject({ p50_seconds_to_complete: null, p95_seconds_to_complete: null });
     const content = await r.call(`/v1/videos/${id}/content`, { key: k.secret });
     expect(content.status).toBe(200);
     await content.arrayBuffer();

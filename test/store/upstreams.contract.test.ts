@@ -124,4 +124,25 @@ describe.each(engines)('upstreams store on $name', (engine) => {
     const stats = await store.upstreamJobStats(T0);
     expect(stats).toEqual([{ upstreamId: 'a', jobs: 4, failed: 2 }]);
   });
+
+  it('completion times per upstream: completed jobs created since, newest first, at most `limit`', async () => {
+    const done = async (upstreamId: string, createdAt: number, tookMs: number) => {
+      const job = await heldJob(store, keyId, { upstreamId }, createdAt);
+      await sub(store, job.id, `video_${job.id}`, createdAt);
+      await store.settleJob(job.id, { kind: 'completed', billedSeconds: 4, finalObject: '{}', completedAt: createdAt + tookMs }, who(createdAt + tookMs));
+    };
+    await done('a', T0 + 10, 30_000);
+    await done('a', T0 + 20, 90_000);
+    await done('b', T0 + 30, 45_000);
+    await done('b', T0 - 1, 1_000); // before `since`
+    const failed = await heldJob(store, keyId, { upstreamId: 'b' }, T0 + 40);
+    await sub(store, failed.id, `video_${failed.id}`, T0 + 40);
+    await store.settleJob(failed.id, { kind: 'failed', finalObject: null, errorCode: null }, who(T0 + 50));
+    expect(await store.upstreamCompletionTimes(T0, 10)).toEqual([
+      { upstreamId: 'b', ms: 45_000 },
+      { upstreamId: 'a', ms: 90_000 },
+      { upstreamId: 'a', ms: 30_000 },
+    ]);
+    expect(await store.upstreamCompletionTimes(T0, 1)).toEqual([{ upstreamId: 'b', ms: 45_000 }]);
+  });
 });

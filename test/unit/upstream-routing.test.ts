@@ -5,6 +5,7 @@ import { classifyAnswer, classifyNoAnswer } from '../../src/relay/failover.js';
 import { UpstreamFailure } from '../../src/relay/upstream.js';
 import { parseUpstreamsFile, type UpstreamSpec } from '../../src/relay/upstreams-file.js';
 import type { UpstreamHealthRow } from '../../src/store/rows.js';
+import { percentile } from '../../src/admin/upstreams-routes.js';
 
 /** A seeded PRNG (mulberry32), so the statistical checks are reproducible. */
 function seeded(seed: number): () => number {
@@ -174,6 +175,17 @@ describe('failure classification for failover', () => {
     }
     // Even "unreachable" is not safe when the bytes may have left.
     expect(classifyNoAnswer(new UpstreamFailure('unreachable', true)).failover).toBe(false);
+  });
+});
+
+describe('time-to-complete percentiles', () => {
+  it('nearest rank, rounded to 0.1 s; null without data', () => {
+    const v = Array.from({ length: 100 }, (_, i) => i + 1); // 1..100 s
+    expect(percentile(v, 0.5)).toBe(50);
+    expect(percentile(v, 0.95)).toBe(95);
+    expect(percentile([12.345], 0.95)).toBe(12.3);
+    expect(percentile([3, 1, 2], 0.5)).toBe(2);
+    expect(percentile([], 0.5)).toBeNull();
   });
 });
 

@@ -86,6 +86,16 @@ export function pgUpstreamsStore({ db }: PgDatabase): UpstreamsStore {
       });
     },
 
+    async upstreamCompletionTimes(since, limit) {
+      const rows = await db
+        .select({ upstreamId: jobs.upstreamId, ms: sql<string>`${jobs.completedAt} - ${jobs.createdAt}` })
+        .from(jobs)
+        .where(and(eq(jobs.status, 'completed'), gte(jobs.createdAt, since), sql`${jobs.completedAt} is not null`))
+        .orderBy(sql`${jobs.createdAt} desc`)
+        .limit(limit);
+      return rows.map((r) => ({ upstreamId: r.upstreamId, ms: n(r.ms) }));
+    },
+
     async upstreamJobStats(since) {
       const rows = await db
         .select({
