@@ -122,6 +122,7 @@ export function finishRequest(deps: Deps, state: RequestState, method: string, s
     totalMs: finishedAt - state.startedAt,
     upstreamMs: state.upstreamMs,
     overheadMs: respondedMs - Math.min(state.upstreamMs ?? 0, respondedMs),
+    upstreamId: state.upstreamId,
   });
   const durationMs = Math.round(finishedAt - state.startedAt);
   const logged = state.route.startsWith('/v1') || state.route.startsWith('/admin');

@@ -9,7 +9,7 @@
  * The endpoint shows counts, timings and totals, never keys, ids or amounts per key. It is open
  * unless METRICS_TOKEN is set (see route.ts); set it wherever the port is reachable by others.
  */
-import { Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import { HttpMetrics, type RequestObservation } from './http.js';
 import { JobMetrics, type MetricsSources, type SettledJob } from './jobs.js';
 import { registerProcessMetrics } from './process.js';
@@ -32,6 +32,7 @@ export const METRIC_NAMES = [
   'reelay_usd_held',
   'reelay_upstream_inflight_jobs',
   'reelay_upstream_create_attempts_total',
+  'reelay_upstream_requests_total',
   'reelay_reconciler_lag_seconds',
   'reelay_instance_info',
   'process_resident_memory_bytes',
@@ -44,9 +45,16 @@ export class Metrics {
   private readonly registry = new Registry();
   private readonly http = new HttpMetrics(this.registry);
   private readonly jobs: JobMetrics;
+  private readonly upstreamRequests: Counter<'upstream' | 'route'>;
 
   constructor(sources: MetricsSources, instance: { id: string; version: string } = { id: 'unnamed', version: '0' }, upstreamIds?: readonly string[]) {
     this.jobs = new JobMetrics(this.registry, sources, upstreamIds);
+    this.upstreamRequests = new Counter({
+      name: 'reelay_upstream_requests_total',
+      help: 'Requests that reached an upstream, by upstream and route pattern (a create that failed over counts once, at the upstream that answered last; its attempts are in reelay_upstream_create_attempts_total).',
+      labelNames: ['upstream', 'route'],
+      registers: [this.registry],
+    });
     registerProcessMetrics(this.registry);
     // Which instance this scrape came from (several instances may sit behind one load balancer).
     new Gauge({
@@ -59,6 +67,7 @@ export class Metrics {
 
   observeRequest(o: RequestObservation): void {
     this.http.observe(o);
+    if (o.upstreamId) this.upstreamRequests.labels(o.upstreamId, o.route).inc();
   }
 
   /** Settlement's onSettled hook: one call per settled job. */

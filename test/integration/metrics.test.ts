@@ -63,6 +63,7 @@ const EXPECTED_TYPES: Record<(typeof METRIC_NAMES)[number], string> = {
   reelay_usd_held: 'gauge',
   reelay_upstream_inflight_jobs: 'gauge',
   reelay_upstream_create_attempts_total: 'counter',
+  reelay_upstream_requests_total: 'counter',
   reelay_reconciler_lag_seconds: 'gauge',
   reelay_instance_info: 'gauge',
   process_resident_memory_bytes: 'gauge',

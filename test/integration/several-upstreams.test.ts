@@ -266,6 +266,9 @@ describe('sticky follow-ups', () => {
       expect.arrayContaining([`GET /v1/videos/${id}`, `GET /v1/videos/${id}/content`, `POST /v1/videos/${id}/remix`, `DELETE /v1/videos/${id}`]),
     );
     expect(new Set(a.requests.map((q) => q.headers.authorization))).toEqual(new Set([`Bearer ${KEY_A}`]));
+    const metrics = await (await r.call('/metrics')).text();
+    expect(metrics).toMatch(/reelay_upstream_requests_total\{upstream="acct-a",route="\/v1\/videos\/:id\/content"\} 1/);
+    expect(metrics).not.toMatch(/reelay_upstream_requests_total\{upstream="acct-b"/);
     await r.close();
   });
 
