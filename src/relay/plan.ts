@@ -53,6 +53,8 @@ export async function recordAttemptHealth(
   retryAfter: string | string[] | undefined,
   status: number | null = null,
 ): Promise<void> {
+  // The implicit `default` upstream has nowhere else to send jobs: no health is kept for it.
+  if (!deps.upstreams.fromFile) return;
   const now = deps.now();
   if (verdict.healthFailure) {
     const retryAfterMs = verdict.result === 'rate_limited' ? parseRetryAfter(retryAfter, now) : null;

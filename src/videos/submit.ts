@@ -220,7 +220,9 @@ async function holdAndForward(c: Context<AppEnv>, deps: Deps, spec: BillableSpec
       const failure = err instanceof UpstreamFailure ? err : new UpstreamFailure('reset', true, err);
       const verdict = classifyNoAnswer(failure);
       deps.metrics.createAttempt(id, verdict.result);
-      await recordAttemptHealth(deps, id, verdict, plan.health.get(id), undefined).catch(() => {});
+      await recordAttemptHealth(deps, id, verdict, plan.health.get(id), undefined).catch((healthErr) => {
+        deps.logger.warn({ err: (healthErr as Error).message, upstream_id: id }, 'could not record the upstream health');
+      });
       if (verdict.failover) {
         lastErrorCode = `upstream_${failure.kind}`;
         logAttempt(c, deps, id, 503, `failover_upstream_${failure.kind}`, performance.now() - attemptStarted);
@@ -257,8 +259,9 @@ async function holdAndForward(c: Context<AppEnv>, deps: Deps, spec: BillableSpec
   }
 
   // No upstream took the job: nothing was started anywhere, the hold goes back.
-  if (attempts === 1 && lastRefusal) {
-    // The only upstream there was to try refused it: its answer (status, body, retry-after) as before.
+  if (!deps.upstreams.fromFile && lastRefusal) {
+    // The implicit `default` upstream (no UPSTREAMS_FILE) refused it: its answer (status, body,
+    // retry-after) passes through, as before there were several upstreams.
     state.upstreamId = lastRefusal.upstreamId;
     return await recordForwarded(c, deps, spec, job, who, lastRefusal.upstreamRes, lastRefusal.upstreamRes.bytes);
   }

@@ -229,6 +229,23 @@ describe('failover without duplicates', () => {
   });
 });
 
+describe('one upstream in the file', () => {
+  it("its 429 is not relayed: reelay's own 503 upstream_unavailable, with the 429's retry-after", async () => {
+    const r = boot([entry('a')]);
+    const k = await r.newKey('10.00');
+    a.script({ method: 'POST', path: '/v1/videos', times: 1, behaviour: { kind: 'status', status: 429, retryAfter: '20' } });
+    const res = await r.create(k.secret);
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('upstream_unavailable');
+    expect(res.headers.get('retry-after')).toBe('20');
+    expect((await r.deps.store.getKey(k.id))!.heldMicros).toBe(0);
+    // Cooling down for those 20 s: the next create is refused without a call.
+    expect((await r.create(k.secret)).status).toBe(503);
+    expect(creates(a)).toBe(1);
+    await r.close();
+  });
+});
+
 describe('sticky follow-ups', () => {
   it('polls, content, remix, delete and the reconciler go to the creating upstream with its credential, after the file changes and a restart', async () => {
     const first = boot([entry('a'), entry('b', { priority: 1 })]);
