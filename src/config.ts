@@ -121,6 +121,8 @@ export interface Config {
   readonly upstreamApiKey: string | undefined;
   /** The upstreams (UPSTREAMS_FILE, or `default` from UPSTREAM_BASE_URL/UPSTREAM_API_KEY). Credentials are not enumerable. */
   readonly upstreams: readonly UpstreamSpec[];
+  /** UPSTREAMS_FILE, when set. */
+  readonly upstreamsFile: string | undefined;
   readonly adminToken: string | undefined;
   /** When set, GET /metrics requires it as a bearer token. */
   readonly metricsToken: string | undefined;
@@ -238,6 +240,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     database: Object.freeze(parseDatabaseUrl(e.DATABASE_URL, e.DATABASE_POOL_SIZE)),
     upstreamBaseUrl: e.UPSTREAM_BASE_URL.replace(/\/+$/, ''),
     upstreamApiKey: e.UPSTREAM_API_KEY,
+    upstreamsFile: e.UPSTREAMS_FILE,
     upstreams: Object.freeze(loadUpstreams(e.UPSTREAMS_FILE, cleaned, { baseUrl: e.UPSTREAM_BASE_URL, apiKey: e.UPSTREAM_API_KEY })),
     adminToken: e.ADMIN_TOKEN,
     metricsToken: e.METRICS_TOKEN,
