@@ -385,6 +385,30 @@ describe('health', () => {
     await r.close();
   });
 
+  it('the state is shared: a cooldown caused on one instance, and max_inflight_jobs, hold on another instance on the same database', async () => {
+    const one = boot([entry('a', { max_inflight_jobs: 3 }), entry('b', { priority: 1 })]);
+    const two = boot([entry('a', { max_inflight_jobs: 3 }), entry('b', { priority: 1 })]);
+    const k = await one.newKey();
+    expect((await one.create(k.secret)).status).toBe(200);
+    expect((await two.create(k.secret)).status).toBe(200);
+    expect((await one.create(k.secret)).status).toBe(200);
+    expect((await two.create(k.secret)).status).toBe(200); // a is full (3 open jobs, counted in the database)
+    expect(creates(a)).toBe(3);
+    expect(creates(b)).toBe(1);
+    a.script({ method: 'POST', path: '/v1/videos', times: 5, behaviour: { kind: 'status', status: 503 } });
+    for (const id of [...a.jobs.keys()]) a.setJob(id, { status: 'failed', error: { code: 'x', message: 'x' } });
+    clock.advance(120_000);
+    await testReconciler(one.deps).tick(); // a's jobs end: room again
+    for (let i = 0; i < 5; i++) expect((await (i % 2 ? one : two).create(k.secret)).status).toBe(200);
+    expect(creates(a)).toBe(8);
+    // Cooling down, as both instances see it.
+    for (const r of [one, two]) expect((await upstreamsOf(r)).find((u) => u.id === 'acct-a')).toMatchObject({ state: 'cooling_down' });
+    expect((await two.create(k.secret)).status).toBe(200);
+    expect(creates(a)).toBe(8);
+    await one.close();
+    await two.close();
+  });
+
   it("a 429's retry-after cools the upstream down at once, for that long", async () => {
     const r = boot([entry('a'), entry('b', { priority: 1 })]);
     const k = await r.newKey();
