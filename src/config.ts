@@ -1,3 +1,4 @@
+import { loadUpstreams, type UpstreamSpec } from './relay/upstreams-file.js';
 import { z } from 'zod';
 import { MoneyFormatError, parseUsd } from './money.js';
 
@@ -42,6 +43,8 @@ const schema = z.object({
     }, 'UPSTREAM_BASE_URL must be an http(s) URL such as https://api.openai.com/v1')
     .refine((v) => v.replace(/\/+$/, '').endsWith('/v1'), 'UPSTREAM_BASE_URL must end in /v1'),
   UPSTREAM_API_KEY: z.string().optional(),
+  // Several upstreams (contract §10): a JSON file listing them; without it, UPSTREAM_BASE_URL is `default`.
+  UPSTREAMS_FILE: z.string().optional(),
   ADMIN_TOKEN: z.string().min(16, 'ADMIN_TOKEN must be at least 16 characters').optional(),
   // A bearer token is one word: a token with spaces could never be presented.
   METRICS_TOKEN: z
@@ -128,6 +131,10 @@ export interface Config {
   readonly database: DatabaseConfig;
   readonly upstreamBaseUrl: string;
   readonly upstreamApiKey: string | undefined;
+  /** The upstreams (UPSTREAMS_FILE, or `default` from UPSTREAM_BASE_URL/UPSTREAM_API_KEY). Credentials are not enumerable. */
+  readonly upstreams: readonly UpstreamSpec[];
+  /** UPSTREAMS_FILE, when set. */
+  readonly upstreamsFile: string | undefined;
   readonly adminToken: string | undefined;
   /** When set, GET /metrics requires it as a bearer token. */
   readonly metricsToken: string | undefined;
@@ -286,6 +293,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     database: Object.freeze(parseDatabaseUrl(e.DATABASE_URL, e.DATABASE_POOL_SIZE)),
     upstreamBaseUrl: e.UPSTREAM_BASE_URL.replace(/\/+$/, ''),
     upstreamApiKey: e.UPSTREAM_API_KEY,
+    upstreamsFile: e.UPSTREAMS_FILE,
+    upstreams: Object.freeze(loadUpstreams(e.UPSTREAMS_FILE, cleaned, { baseUrl: e.UPSTREAM_BASE_URL, apiKey: e.UPSTREAM_API_KEY })),
     adminToken: e.ADMIN_TOKEN,
     metricsToken: e.METRICS_TOKEN,
     pricingFile: e.PRICING_FILE,

@@ -2,6 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { loadConfig, ConfigError, describeDatabase } from './config.js';
+import { defaultUpstream } from './relay/upstreams-file.js';
 import { startReelay, type RunningReelay } from './server.js';
 import { startSimulator } from './simulator/index.js';
 import { parseUsd, formatUsd } from './money.js';
@@ -70,7 +71,8 @@ async function main(): Promise<void> {
     fail(err instanceof ConfigError ? err.message : String(err), 2);
   }
   const simulator = await startSimulator({ port: 0, apiKey: upstreamKey, jobDurationMs: 8000 });
-  config = { ...config, upstreamBaseUrl: simulator.url.replace(/\/+$/, '') };
+  const simulatorUrl = simulator.url.replace(/\/+$/, '');
+  config = { ...config, upstreamBaseUrl: simulatorUrl, upstreams: [defaultUpstream(simulatorUrl, upstreamKey)] };
 
   let reelay: RunningReelay;
   try {

@@ -1,6 +1,6 @@
 import type { Config } from './config.js';
 import type { Store } from './db/store.js';
-import type { Upstream } from './relay/upstream.js';
+import type { UpstreamRegistry } from './relay/registry.js';
 import type { Catalog } from './billing/catalog.js';
 import type { Logger } from './logging/logger.js';
 import type { RequestLogWriter } from './logging/request-log-writer.js';
@@ -18,7 +18,10 @@ import type { Archive } from './archive/service.js';
 export interface Deps {
   config: Config;
   store: Store;
-  upstream: Upstream;
+  /** One client per configured upstream, by id (contract §10). */
+  upstreams: UpstreamRegistry;
+  /** [0, 1): the weighted choice among upstreams of equal priority (tests pass a seeded one). */
+  random: () => number;
   catalog: Catalog;
   logger: Logger;
   requestLog: RequestLogWriter;

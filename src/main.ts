@@ -20,8 +20,10 @@ async function main(): Promise<void> {
     process.stderr.write(`reelay: could not start: ${(err as Error).message}\n`);
     process.exit(err instanceof ConfigError ? 2 : 1);
   }
-  reelay.deps.logger.info({ url: reelay.url, upstream: config.upstreamBaseUrl, database: describeDatabase(config.database), engine: config.database.engine }, 'reelay listening');
-  if (!config.upstreamApiKey) reelay.deps.logger.warn('UPSTREAM_API_KEY is not set: upstream calls carry no credential');
+  // Each upstream's id and base URL (never its credential).
+  const upstreams = config.upstreams.map((u) => `${u.id}=${u.baseUrl}`).join(', ');
+  reelay.deps.logger.info({ url: reelay.url, upstreams, database: describeDatabase(config.database), engine: config.database.engine }, 'reelay listening');
+  if (!config.upstreamsFile && !config.upstreamApiKey) reelay.deps.logger.warn('UPSTREAM_API_KEY is not set: upstream calls carry no credential');
   if (!config.adminToken) reelay.deps.logger.warn('ADMIN_TOKEN is not set: the admin API answers 403');
 
   const shutdown = (signal: string) => {

@@ -6,7 +6,7 @@ import type { Config } from './config.js';
 import { ConfigError } from './config.js';
 import { openMigratedDatabase, type Database_ } from './db/client.js';
 import { openStore, sqliteOpened, type OpenedStore } from './db/open.js';
-import { Upstream } from './relay/upstream.js';
+import { UpstreamRegistry } from './relay/registry.js';
 import { DownloadLimiter } from './keys/download-limiter.js';
 import { buildCatalog, DEFAULT_CATALOG, maxSecondsOf, type Catalog } from './billing/catalog.js';
 import { createLogger, type Logger } from './logging/logger.js';
@@ -63,6 +63,8 @@ export interface BuildOptions {
   archiveObjects?: ArchiveObjectStore;
   /** The archive worker's timings (tests). */
   archiveTiming?: Partial<ArchiveTiming>;
+  /** [0, 1): the weighted choice among upstreams (default Math.random). */
+  random?: () => number;
 }
 
 /** What buildDeps adds to Deps: the opened storage, and the SQLite handle tests look under the store with. */
@@ -85,9 +87,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps & Stora
   const catalog = loadCatalog(config.pricingFile);
   const storage = opts.storage ?? sqliteOpened(opts.database ?? openSqliteFromConfig(config));
   const store = storage.store;
-  const upstream = new Upstream({
-    baseUrl: config.upstreamBaseUrl,
-    apiKey: config.upstreamApiKey,
+  const upstreams = new UpstreamRegistry(config.upstreams, {
     timeouts: config.upstreamTimeouts,
     connections: config.upstreamConnections.api,
     downloadConnections: config.upstreamConnections.downloads,
@@ -100,7 +100,8 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps & Stora
     heldMicros: () => store.heldMicrosTotal(),
     reconcilerLagMs: () => store.reconcilerLagMs(now()),
     archiveQueueLength: () => (archive ? store.archiveQueueLength() : Promise.resolve(0)),
-  }, { id: instance.id, version: VERSION });
+    openJobsByUpstream: () => store.openJobsByUpstream(),
+  }, { id: instance.id, version: VERSION }, config.upstreams.map((u) => u.id));
   const pollTiming = { ...DEFAULT_POLL_TIMING, minPollMs: config.reconcilerMinPollMs, ...opts.pollTiming };
   const webhooks = new WebhookWorker({
     store,
@@ -122,7 +123,8 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps & Stora
   return {
     config,
     store,
-    upstream,
+    upstreams,
+    random: opts.random ?? Math.random,
     catalog,
     logger,
     requestLog,
@@ -224,7 +226,7 @@ export async function startReelay(config: Config, opts: BuildOptions & { reconci
   httpServer.on('clientError', onClientError(deps.logger, config.linger));
   const reconciler = new Reconciler({
     store: deps.store,
-    upstream: deps.upstream,
+    upstreams: deps.upstreams,
     settlement: deps.settlement,
     logger: deps.logger,
     now: deps.now,
@@ -247,7 +249,7 @@ export async function startReelay(config: Config, opts: BuildOptions & { reconci
   const archiveWorker = deps.archive
     ? new ArchiveWorker({
         store: deps.store,
-        upstream: deps.upstream,
+        upstreams: deps.upstreams,
         objects: deps.archive.objects,
         logger: deps.logger,
         now: deps.now,
@@ -293,7 +295,7 @@ export async function startReelay(config: Config, opts: BuildOptions & { reconci
       await deps.requestLog.stop();
       // Last: while requests were draining, this instance's pending creates were still its own.
       await heartbeat.stop();
-      await deps.upstream.close().catch(() => {});
+      await deps.upstreams.close().catch(() => {});
       await deps.storage.close();
     })());
 

@@ -31,6 +31,7 @@ export const EXPORT_COLUMNS = [
   'completed_at',
   'request_id',
   'upstream_request_id',
+  'upstream_id',
 ] as const;
 
 export type ExportColumn = (typeof EXPORT_COLUMNS)[number];
@@ -68,6 +69,7 @@ export function exportRow(r: UsageRow): ExportRow {
     completed_at: isoOrNull(r.completedAt),
     request_id: r.requestId,
     upstream_request_id: r.upstreamRequestId,
+    upstream_id: r.upstreamId,
   };
 }
 

@@ -8,6 +8,7 @@ import { usageExportQuerySchema, usageSummaryQuerySchema } from './usage-routes.
 import { EXPORT_COLUMNS, type ExportColumn } from './export.js';
 import type { presentAudit, presentDelivery, presentJob, presentKey, presentLedger, presentPricing, presentRequest, presentUsageGroup } from './present.js';
 import { deliveriesQuerySchema } from './webhooks-routes.js';
+import { patchUpstreamSchema, type UpstreamView } from './upstreams-routes.js';
 
 /**
  * The OpenAPI 3.1 description of /admin, generated: request bodies and query parameters from the
@@ -101,6 +102,7 @@ export const jobSchema = z.object({
   error_code: text.nullable(),
   request_id: text,
   upstream_request_id: text.nullable(),
+  upstream_id: text.meta({ description: 'the upstream that took the create (contract §10); its follow-ups all go there' }),
   created_at: time,
   completed_at: time.nullable(),
   settled_at: time.nullable(),
@@ -126,6 +128,7 @@ export const requestLogRowSchema = z.object({
   request_id: text,
   client_request_id: text.nullable(),
   upstream_request_id: text.nullable(),
+  upstream_id: text.nullable().meta({ description: 'the upstream the request (or a failover attempt) reached; null when none' }),
   key_id: text.nullable(),
   method: text,
   route: text,
@@ -206,6 +209,25 @@ export const exportRowSchema = z.object({
   completed_at: time.nullable(),
   request_id: text,
   upstream_request_id: text.nullable(),
+  upstream_id: text,
+});
+
+export const upstreamSchema = z.object({
+  id: text,
+  base_url: text.nullable().meta({ description: 'null for a removed upstream' }),
+  models: z.array(text).nullable().meta({ description: 'null: every priced model' }),
+  priority: int.nullable(),
+  weight: int.nullable(),
+  enabled: z.boolean(),
+  state: z.enum(['ok', 'cooling_down', 'disabled', 'removed']).meta({ description: '`removed`: jobs refer to it but UPSTREAMS_FILE no longer lists it' }),
+  cooldown_until: time.nullable(),
+  last_error: text.nullable(),
+  inflight_jobs: int,
+  max_inflight_jobs: int.nullable().meta({ description: 'null: no limit' }),
+  jobs_24h: int.meta({ description: 'jobs it took in the last 24 h, in any state' }),
+  failed_24h: int.meta({ description: 'of those, failed, expired or unknown' }),
+  p50_seconds_to_complete: z.number().nullable().meta({ description: 'median time from submission to completion of the jobs it completed among those created in the last 24 h (null: none)' }),
+  p95_seconds_to_complete: z.number().nullable().meta({ description: '95th percentile of the same (nearest rank)' }),
 });
 
 export const errorSchema = z.object({
@@ -225,6 +247,7 @@ export type PresenterChecks = [
   Check<Same<z.output<typeof usageGroupSchema>, ReturnType<typeof presentUsageGroup>>>,
   Check<Same<z.output<typeof pricingModelSchema>, ReturnType<typeof presentPricing>[number]>>,
   Check<Same<keyof z.output<typeof exportRowSchema>, ExportColumn>>,
+  Check<Same<z.output<typeof upstreamSchema>, UpstreamView>>,
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -384,6 +407,20 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       '/admin/audit': {
         get: operation('The audit trail of admin changes (newest first)', { query: auditQuerySchema, ok: { 200: json(listOf('AuditEntry'), 'a page of entries') }, errors: [400] }),
       },
+      '/admin/upstreams': {
+        get: operation('The upstreams (provider accounts): configuration, state, load and 24 h figures; never their credentials', {
+          ok: { 200: json(listOf('Upstream'), 'every configured upstream, then removed ones that jobs refer to') },
+          errors: [],
+        }),
+      },
+      '/admin/upstreams/{id}': {
+        patch: operation('Disable or enable an upstream at runtime (audited; never undone automatically)', {
+          path: idParam('the upstream id'),
+          body: patchUpstreamSchema,
+          ok: { 200: json(ref('Upstream'), 'the upstream after the change') },
+          errors: [400, 404],
+        }),
+      },
       '/admin/openapi.json': {
         get: operation('This document', { ok: { 200: json({ type: 'object' }, 'OpenAPI 3.1') }, errors: [] }),
       },
@@ -404,6 +441,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
         UsageSummary: jsonSchema(usageSummarySchema, 'output'),
         PricingModel: jsonSchema(pricingModelSchema, 'output'),
         ExportRow: jsonSchema(exportRowSchema, 'output'),
+        Upstream: jsonSchema(upstreamSchema, 'output'),
         Error: jsonSchema(errorSchema, 'output'),
       },
       responses: {

@@ -11,6 +11,7 @@ import { pricingRoutes } from './pricing-routes.js';
 import { auditRoutes } from './audit-routes.js';
 import { openapiRoutes } from './openapi-routes.js';
 import { webhooksRoutes } from './webhooks-routes.js';
+import { upstreamsRoutes } from './upstreams-routes.js';
 
 /** The /admin API (admin token only). */
 export function adminRoutes(deps: Deps): Hono<AppEnv> {
@@ -24,6 +25,7 @@ export function adminRoutes(deps: Deps): Hono<AppEnv> {
   app.route('/pricing', pricingRoutes(deps));
   app.route('/audit', auditRoutes(deps));
   app.route('/webhooks', webhooksRoutes(deps));
+  app.route('/upstreams', upstreamsRoutes(deps));
   app.route('/', openapiRoutes());
   return app;
 }

@@ -19,13 +19,13 @@ export const usageExportQuerySchema = z
   .strict()
   .superRefine(rangeCheck);
 
-export const USAGE_GROUPS = ['key', 'model', 'day'] as const;
+export const USAGE_GROUPS = ['key', 'model', 'day', 'upstream'] as const;
 
 export const usageSummaryQuerySchema = z
   .object({
     ...timeRange,
     key_id: idFilter('only jobs of this key'),
-    group_by: z.enum(USAGE_GROUPS).default('key').meta({ description: 'key id, model, or UTC day (YYYY-MM-DD) of submission' }),
+    group_by: z.enum(USAGE_GROUPS).default('key').meta({ description: 'key id, model, UTC day (YYYY-MM-DD) of submission, or upstream id' }),
   })
   .strict()
   .superRefine(rangeCheck);

@@ -1,6 +1,6 @@
 import type { Store } from '../store/store.js';
 import type { ArchiveTaskRow } from '../store/rows.js';
-import type { Upstream } from '../relay/upstream.js';
+import type { UpstreamClients } from '../relay/registry.js';
 import type { Logger } from '../logging/logger.js';
 import { upstreamRequestHeaders } from '../relay/headers.js';
 import { ARCHIVE_VARIANTS, archiveKey, type ArchiveObjectStore, type ArchiveVariant } from './object-store.js';
@@ -20,7 +20,8 @@ export const DEFAULT_ARCHIVE_TIMING: ArchiveTiming = { intervalMs: 1000, retryBa
 
 export interface ArchiveWorkerOptions {
   store: Store;
-  upstream: Upstream;
+  /** The upstream clients by id: a job's content is copied from the upstream that made it. */
+  upstreams: UpstreamClients;
   objects: ArchiveObjectStore;
   logger: Logger;
   now: () => number;
@@ -171,10 +172,14 @@ export class ArchiveWorker {
 
   /** Streams one variant from the upstream into the store; null when the upstream serves none of it. */
   private async copy(task: ArchiveTaskRow, variant: ArchiveVariant): Promise<{ bytes: number; contentType: string } | null> {
-    const res = await this.o.upstream.request({
+    const job = await this.o.store.getJob(task.jobId);
+    const upstream = job ? this.o.upstreams.client(job.upstreamId) : undefined;
+    // An upstream no longer configured: retried (with backoff) until its copy would have expired.
+    if (!upstream) throw new Error(`the job's upstream (${job?.upstreamId ?? 'unknown job'}) is not configured`);
+    const res = await upstream.request({
       method: 'GET',
       path: `/videos/${encodeURIComponent(task.videoId)}/content?variant=${variant}`,
-      headers: upstreamRequestHeaders({}, this.o.upstream.apiKey),
+      headers: upstreamRequestHeaders({}, upstream.apiKey),
       signal: this.abort.signal,
     });
     if (res.status !== 200) {

@@ -1,6 +1,6 @@
 import type { Store } from '../db/store.js';
 import type { JobRow } from '../db/billing-store.js';
-import type { Upstream } from '../relay/upstream.js';
+import type { UpstreamClients } from '../relay/registry.js';
 import type { Observation, Settlement } from './settlement.js';
 import { lookUpJob } from './lookup.js';
 import type { Logger } from '../logging/logger.js';
@@ -20,7 +20,8 @@ import { IDEMPOTENCY_TTL_MS } from '../db/idempotency-store.js';
  */
 export interface ReconcilerOptions {
   store: Store;
-  upstream: Upstream;
+  /** Each job is polled at the upstream that created it, with that upstream's credential. */
+  upstreams: UpstreamClients;
   settlement: Settlement;
   logger: Logger;
   now: () => number;
@@ -164,6 +165,9 @@ export class Reconciler {
   }
 
   private async observe(job: JobRow, signal: AbortSignal): Promise<Observation> {
-    return (await lookUpJob(this.o.upstream, job, this.o.now(), signal)).observation;
+    const upstream = this.o.upstreams.client(job.upstreamId);
+    // Its upstream is no longer configured: nothing to ask; back off (the maximum job age ends it).
+    if (!upstream) return { type: 'transient', retryAfterMs: 10 * 60_000 };
+    return (await lookUpJob(upstream, job, this.o.now(), signal)).observation;
   }
 }

@@ -102,7 +102,7 @@ function progressOf(object: VideoObject): number | null {
 }
 
 /** Told of each job settled, once, after its transaction committed (e.g. for metrics). */
-export type OnSettled = (s: { outcome: Outcome['kind']; heldMicros: number; chargedMicros: number }) => void;
+export type OnSettled = (s: { outcome: Outcome['kind']; upstreamId: string; heldMicros: number; chargedMicros: number }) => void;
 
 export interface SettlementHooks {
   /** Told of every settlement that happened (once per job): the metrics count them. */
@@ -162,7 +162,7 @@ export class Settlement {
         { job_id: job.id, video_id: job.videoId, key_id: job.keyId, outcome: outcome.kind, charged_micros: result.chargedMicros, request_id: requestId },
         'job settled',
       );
-      this.hooks.onSettled?.({ outcome: outcome.kind, heldMicros: result.job.heldMicros, chargedMicros: result.chargedMicros });
+      this.hooks.onSettled?.({ outcome: outcome.kind, upstreamId: result.job.upstreamId, heldMicros: result.job.heldMicros, chargedMicros: result.chargedMicros });
       if (result.webhookEventId) this.hooks.onWebhookEvent?.(result.webhookEventId);
     }
     return result;

@@ -16,7 +16,15 @@ export const POLL_SCHEDULE_FLUSH_MS = 1000;
  * fsync rate (about 130 polls/s here, below the 167/s that 10,000 jobs polled once a minute need).
  */
 export function jobsStore({ db, withoutSync }: Database_, cache: JobRowCache) {
-  const byVideo = db.select().from(jobs).where(eq(jobs.videoId, sql.placeholder('videoId'))).prepare();
+  // Video ids are unique per upstream only: a key's own job for an id, else (admin) the newest.
+  const byVideo = db.select().from(jobs).where(eq(jobs.videoId, sql.placeholder('videoId'))).orderBy(desc(jobs.createdAt), desc(jobs.id)).limit(1).prepare();
+  const byKeyVideo = db
+    .select()
+    .from(jobs)
+    .where(and(eq(jobs.videoId, sql.placeholder('videoId')), eq(jobs.keyId, sql.placeholder('keyId'))))
+    .orderBy(desc(jobs.createdAt), desc(jobs.id))
+    .limit(1)
+    .prepare();
   const byId = db.select().from(jobs).where(eq(jobs.id, sql.placeholder('id'))).prepare();
   // A running job whose last poll went through: no failures or 404s counted that a write must clear.
   const pollsClean = sql`${jobs.pollFailures} = 0 and ${jobs.notFoundCount} = 0 and ${jobs.lastNotFoundAt} is null`;
@@ -82,17 +90,17 @@ export function jobsStore({ db, withoutSync }: Database_, cache: JobRowCache) {
     getJob(id: string): JobRow | undefined {
       return byId.get({ id });
     },
-    getJobByVideoId(videoId: string): JobRow | undefined {
-      return byVideo.get({ videoId });
+    getJobByVideoId(videoId: string, keyId?: string): JobRow | undefined {
+      return keyId === undefined ? byVideo.get({ videoId }) : byKeyVideo.get({ videoId, keyId });
     },
     /**
      * getJobByVideoId for the /v1 routes: the row is reused for a moment (see JobRowCache), so a
      * client polling a video many times a second costs no query per poll.
      */
-    getJobForRequest(videoId: string): JobRow | undefined {
-      const hit = cache.get(videoId);
+    getJobForRequest(keyId: string, videoId: string): JobRow | undefined {
+      const hit = cache.get(keyId, videoId);
       if (hit) return hit;
-      const row = byVideo.get({ videoId });
+      const row = byKeyVideo.get({ videoId, keyId });
       if (row) cache.set(row);
       return row;
     },

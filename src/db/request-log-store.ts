@@ -13,8 +13,8 @@ export function requestLogStore({ db, sqlite, withoutSync }: Database_) {
   // request, and drizzle's placeholder filling would cost more than SQLite's own insert work.
   const insertOne = sqlite.prepare(
     `insert into request_log (request_id, client_request_id, upstream_request_id, key_id, method, route, video_id,
-       status, error_code, duration_ms, upstream_duration_ms, bytes_in, bytes_out, created_at)
-     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       upstream_id, status, error_code, duration_ms, upstream_duration_ms, bytes_in, bytes_out, created_at)
+     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
 
   // Oldest first through request_log_created_idx; seq is the rowid, so each row is found directly.
@@ -44,6 +44,7 @@ export function requestLogStore({ db, sqlite, withoutSync }: Database_) {
             r.method,
             r.route,
             r.videoId ?? null,
+            r.upstreamId ?? null,
             r.status,
             r.errorCode ?? null,
             r.durationMs,

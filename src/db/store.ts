@@ -1,7 +1,7 @@
 import type { Database_ } from './client.js';
 import type { AuditEntry, Store } from '../store/store.js';
 import type { Actor, KeyPatch, NewKey, NewWebhookSecret, UpdatedKey } from '../store/types.js';
-import type { KeyRow, LedgerRow, WebhookEventRow } from '../store/rows.js';
+import type { KeyRow, LedgerRow, WebhookEventRow, UpstreamHealthRow } from '../store/rows.js';
 import { keysStore } from './keys-store.js';
 import { billingStore } from './billing-store.js';
 import { jobsStore } from './jobs-store.js';
@@ -19,6 +19,7 @@ import { ledgerCheck } from './ledger-check.js';
 import { webhooksStore } from './webhooks-store.js';
 import { archiveStore } from './archive-store.js';
 import { JobRowCache } from './job-row-cache.js';
+import { upstreamsStore } from './upstreams-store.js';
 
 /**
  * The SQLite units of work, synchronous: each is one statement or one BEGIN IMMEDIATE
@@ -44,6 +45,7 @@ function createSyncStore(database: Database_) {
     ...ledgerCheck(database),
     ...webhooksStore(database),
     ...archiveStore(database),
+    ...upstreamsStore(database),
     /** Cheap liveness probe for /healthz. */
     ping(): boolean {
       return database.sqlite.prepare('select 1 as ok').get() !== undefined;
@@ -126,6 +128,13 @@ export function createStore(database: Database_): Store {
         return row;
       });
     },
+    setUpstreamEnabled(id: string, enabled: boolean | null, who: Actor, audit: AuditEntry): UpstreamHealthRow {
+      return inTransaction(() => {
+        const row = sync.putUpstreamManual(id, enabled, who.actor, who.now);
+        audited(who, audit);
+        return row;
+      });
+    },
     appendCredit(keyId: string, amountMicros: number, note: string | null, who: Actor, audit?: AuditEntry): LedgerRow {
       return inTransaction(() => {
         const entry = sync.appendCredit(keyId, amountMicros, note, who);
@@ -134,7 +143,7 @@ export function createStore(database: Database_): Store {
       });
     },
   };
-  const { insertKey: _insertKey, applyWebhookUrl: _applyWebhookUrl, rotateSecret: _rotateSecret, ...rest } = sync;
+  const { insertKey: _insertKey, applyWebhookUrl: _applyWebhookUrl, rotateSecret: _rotateSecret, putUpstreamManual: _putUpstreamManual, ...rest } = sync;
   return { ...asyncify(rest), ...asyncify(units) };
 }
 

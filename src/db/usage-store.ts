@@ -43,6 +43,7 @@ export function usageStore({ db }: Database_) {
           errorCode: jobs.errorCode,
           requestId: jobs.requestId,
           upstreamRequestId: jobs.upstreamRequestId,
+          upstreamId: jobs.upstreamId,
           createdAt: jobs.createdAt,
           completedAt: jobs.completedAt,
         })
@@ -61,7 +62,9 @@ export function usageStore({ db }: Database_) {
           ? sql<string>`${jobs.keyId}`
           : groupBy === 'model'
             ? sql<string>`${jobs.model}`
-            : sql<string>`strftime('%Y-%m-%d', ${jobs.createdAt} / 1000, 'unixepoch')`;
+            : groupBy === 'upstream'
+              ? sql<string>`${jobs.upstreamId}`
+              : sql<string>`strftime('%Y-%m-%d', ${jobs.createdAt} / 1000, 'unixepoch')`;
       return db
         .select({
           group: groupExpr.as('grp'),

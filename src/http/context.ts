@@ -19,6 +19,8 @@ export interface RequestState {
   adminAuthenticated: boolean;
   videoId: string | null;
   upstreamRequestId: string | null;
+  /** The upstream the request reached (contract §10); null when it reached none. */
+  upstreamId: string | null;
   upstreamMs: number | null;
   /** performance.now() when the response headers were ready (server-timing, overhead metric) */
   respondedAt: number | null;

@@ -26,6 +26,7 @@ export function requestContext(deps: Deps): MiddlewareHandler<AppEnv> {
       adminAuthenticated: false,
       videoId: null,
       upstreamRequestId: null,
+      upstreamId: null,
       upstreamMs: null,
       respondedAt: null,
       errorCode: null,
@@ -121,6 +122,7 @@ export function finishRequest(deps: Deps, state: RequestState, method: string, s
     totalMs: finishedAt - state.startedAt,
     upstreamMs: state.upstreamMs,
     overheadMs: respondedMs - Math.min(state.upstreamMs ?? 0, respondedMs),
+    upstreamId: state.upstreamId,
   });
   const durationMs = Math.round(finishedAt - state.startedAt);
   const logged = state.route.startsWith('/v1') || state.route.startsWith('/admin');
@@ -135,6 +137,7 @@ export function finishRequest(deps: Deps, state: RequestState, method: string, s
       method,
       route,
       videoId: authenticated ? state.videoId : bounded(state.videoId),
+      upstreamId: state.upstreamId,
       status,
       errorCode: state.errorCode,
       durationMs,
@@ -153,6 +156,7 @@ export function finishRequest(deps: Deps, state: RequestState, method: string, s
         method,
         route,
         video_id: authenticated ? state.videoId : bounded(state.videoId),
+        upstream_id: state.upstreamId,
         status,
         error_code: state.errorCode,
         duration_ms: durationMs,

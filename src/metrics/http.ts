@@ -15,6 +15,8 @@ export interface RequestObservation {
   upstreamMs: number | null;
   /** reelay's own time: until the response headers were ready, minus the upstream's time */
   overheadMs: number;
+  /** the upstream the request reached (contract §10); null or absent when none */
+  upstreamId?: string | null;
 }
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];

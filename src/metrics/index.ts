@@ -32,6 +32,8 @@ export const METRIC_NAMES = [
   'reelay_usd_released_total',
   'reelay_usd_held',
   'reelay_upstream_inflight_jobs',
+  'reelay_upstream_create_attempts_total',
+  'reelay_upstream_requests_total',
   'reelay_reconciler_lag_seconds',
   'reelay_instance_info',
   'reelay_webhook_deliveries_total',
@@ -60,9 +62,17 @@ export class Metrics {
   /** Archived bytes, failures and the queue (zero when the archive is off). */
   readonly archive: ArchiveMetrics;
 
-  constructor(sources: MetricsSources, instance: { id: string; version: string } = { id: 'unnamed', version: '0' }) {
-    this.jobs = new JobMetrics(this.registry, sources);
+  private readonly upstreamRequests: Counter<'upstream' | 'route'>;
+
+  constructor(sources: MetricsSources, instance: { id: string; version: string } = { id: 'unnamed', version: '0' }, upstreamIds?: readonly string[]) {
+    this.jobs = new JobMetrics(this.registry, sources, upstreamIds);
     this.archive = new ArchiveMetrics(this.registry, sources.archiveQueueLength ?? (async () => 0));
+    this.upstreamRequests = new Counter({
+      name: 'reelay_upstream_requests_total',
+      help: 'Requests that reached an upstream, by upstream and route pattern (a create that failed over counts once, at the upstream that answered last; its attempts are in reelay_upstream_create_attempts_total).',
+      labelNames: ['upstream', 'route'],
+      registers: [this.registry],
+    });
     registerProcessMetrics(this.registry);
     for (const result of WEBHOOK_RESULTS) this.webhookDeliveries.inc({ result }, 0);
     // Which instance this scrape came from (several instances may sit behind one load balancer).
@@ -76,6 +86,7 @@ export class Metrics {
 
   observeRequest(o: RequestObservation): void {
     this.http.observe(o);
+    if (o.upstreamId) this.upstreamRequests.labels(o.upstreamId, o.route).inc();
   }
 
   /** Settlement's onSettled hook: one call per settled job. */
@@ -86,6 +97,11 @@ export class Metrics {
   /** The webhook worker's onResult hook: one call per attempt, and one per event given up. */
   webhookDelivery(result: string): void {
     this.webhookDeliveries.inc({ result });
+  }
+
+  /** One billable create sent to an upstream, by result (see JobMetrics.createAttempt). */
+  createAttempt(upstream: string, result: string): void {
+    this.jobs.createAttempt(upstream, result);
   }
 
   async render(): Promise<string> {

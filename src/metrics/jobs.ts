@@ -17,6 +17,8 @@ export interface MetricsSources {
   reconcilerLagMs(): Promise<number>;
   /** Archive tasks still to copy (none when the archive is off). */
   archiveQueueLength?(): Promise<number>;
+  /** Open jobs per upstream (contract §10). */
+  openJobsByUpstream?(): Promise<{ upstreamId: string; n: number }[]>;
 }
 
 export const SETTLE_OUTCOMES = ['completed', 'failed', 'expired', 'rejected', 'unknown'] as const;
@@ -25,17 +27,20 @@ export type SettleOutcome = (typeof SETTLE_OUTCOMES)[number];
 /** One settled job, as Settlement reports it. */
 export interface SettledJob {
   outcome: SettleOutcome;
+  /** The job's upstream (default 'default'). */
+  upstreamId?: string;
   heldMicros: number;
   chargedMicros: number;
 }
 
-/** The upstream label. One upstream exists for now; several upstreams will name theirs. */
+/** The upstream label of the implicit upstream (no UPSTREAMS_FILE). */
 export const DEFAULT_UPSTREAM = 'default';
 
 const dollars = (micros: number) => micros / 1_000_000;
 
 export class JobMetrics {
-  private readonly settled = new Map<SettleOutcome, Counter.Internal>();
+  private readonly settled: Counter<'outcome' | 'upstream'>;
+  private readonly attempts: Counter<'upstream' | 'result'>;
   private capturedMicros = 0;
   private releasedMicros = 0;
   /** Read once per scrape (see refresh), shown by three gauges that must agree. */
@@ -44,6 +49,7 @@ export class JobMetrics {
   constructor(
     registry: Registry,
     private readonly sources: MetricsSources,
+    upstreamIds: readonly string[] = [DEFAULT_UPSTREAM],
   ) {
     const registers = [registry];
     const self = this;
@@ -72,17 +78,21 @@ export class JobMetrics {
       },
     });
 
-    const settled = new Counter({
+    const settled = (this.settled = new Counter({
       name: 'reelay_jobs_settled_total',
       help: 'Jobs settled (their hold captured or released), by outcome and upstream.',
       labelNames: ['outcome', 'upstream'],
       registers,
-    });
-    for (const outcome of SETTLE_OUTCOMES) {
-      const child = settled.labels(outcome, DEFAULT_UPSTREAM);
-      child.inc(0); // every outcome is shown from the start, at 0
-      this.settled.set(outcome, child);
+    }));
+    for (const upstream of upstreamIds) {
+      for (const outcome of SETTLE_OUTCOMES) settled.labels(outcome, upstream).inc(0); // every outcome is shown from the start, at 0
     }
+    this.attempts = new Counter({
+      name: 'reelay_upstream_create_attempts_total',
+      help: 'Billable creates sent to each upstream, by result: ok (2xx), refused (another 4xx), rate_limited (429), unavailable (503), error (other 5xx), unreachable (connection failed before sending), unknown (timeout or connection lost after sending).',
+      labelNames: ['upstream', 'result'],
+      registers,
+    });
     new Counter({
       name: 'reelay_usd_captured_total',
       help: 'USD captured from holds by settled jobs (what finished videos were charged).',
@@ -114,8 +124,12 @@ export class JobMetrics {
       help: 'Open jobs (pending, queued, in progress), by upstream.',
       labelNames: ['upstream'],
       registers,
-      collect() {
-        this.set({ upstream: DEFAULT_UPSTREAM }, self.holds.jobs);
+      async collect() {
+        this.reset();
+        const counts = new Map<string, number>(upstreamIds.map((id) => [id, 0]));
+        if (sources.openJobsByUpstream) for (const r of await sources.openJobsByUpstream()) counts.set(r.upstreamId, r.n);
+        else counts.set(DEFAULT_UPSTREAM, self.holds.jobs);
+        for (const [upstream, n] of counts) this.set({ upstream }, n);
       },
     });
     new Gauge({
@@ -130,9 +144,14 @@ export class JobMetrics {
 
   /** Called once per settled job, after its transaction committed. */
   jobSettled(s: SettledJob): void {
-    this.settled.get(s.outcome)?.inc();
+    this.settled.labels(s.outcome, s.upstreamId ?? DEFAULT_UPSTREAM).inc();
     this.capturedMicros += s.chargedMicros;
     this.releasedMicros += s.heldMicros - s.chargedMicros;
+  }
+
+  /** One billable create sent to an upstream (each failover attempt counts). */
+  createAttempt(upstream: string, result: string): void {
+    this.attempts.labels(upstream, result).inc();
   }
 
   /** Reads what the gauges share, once per scrape. */

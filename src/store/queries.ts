@@ -54,7 +54,7 @@ export interface UsageFilter {
   keyId?: string;
 }
 
-export type UsageGroupBy = 'key' | 'model' | 'day';
+export type UsageGroupBy = 'key' | 'model' | 'day' | 'upstream';
 
 /** One billable job as the export needs it (only the columns it shows). */
 export interface UsageRow {
@@ -74,6 +74,8 @@ export interface UsageRow {
   errorCode: string | null;
   requestId: string;
   upstreamRequestId: string | null;
+  /** The upstream that took the create (contract §10). */
+  upstreamId: string;
   createdAt: number;
   completedAt: number | null;
 }

@@ -42,10 +42,10 @@ export function withReadCaches(store: Store, clock: () => number = () => perform
       else keys.delete(hash);
       return row;
     },
-    async getJobForRequest(videoId: string) {
-      const hit = jobs.get(videoId);
+    async getJobForRequest(keyId: string, videoId: string) {
+      const hit = jobs.get(keyId, videoId);
       if (hit) return hit;
-      const row = await store.getJobForRequest(videoId);
+      const row = await store.getJobForRequest(keyId, videoId);
       if (row) jobs.set(row);
       return row;
     },

@@ -74,6 +74,8 @@ export interface JobRow {
   /** The reconciler's lease on the job's next poll. */
   claimedBy: string | null;
   claimUntil: number | null;
+  /** The upstream that took the create (contract §10); its follow-ups all go there. */
+  upstreamId: string;
 }
 
 export interface LedgerRow {
@@ -105,6 +107,8 @@ export interface CharacterRow {
   id: string;
   keyId: string;
   requestId: string;
+  /** The upstream that created the character; reads of it go there. */
+  upstreamId: string;
   createdAt: number;
 }
 
@@ -130,6 +134,8 @@ export interface StoredRequestLogRow {
   method: string;
   route: string;
   videoId: string | null;
+  /** The upstream the request (or failover attempt) reached; null when none. */
+  upstreamId: string | null;
   status: number;
   errorCode: string | null;
   durationMs: number;
@@ -149,6 +155,7 @@ export interface RequestLogRow {
   method: string;
   route: string;
   videoId?: string | null;
+  upstreamId?: string | null;
   status: number;
   errorCode?: string | null;
   durationMs: number;
@@ -243,4 +250,21 @@ export interface ArchiveTaskRow {
   archivedAt: number | null;
   deletedAt: number | null;
   purgedAt: number | null;
+}
+
+/** An upstream's shared health (see src/db/schema/upstreams.ts). */
+export interface UpstreamHealthRow {
+  id: string;
+  consecutiveFailures: number;
+  cooldownUntil: number | null;
+  /** The current cooldown's length; doubles with each failed trial, up to 10 minutes. */
+  cooldownMs: number;
+  /** A trial create after a cooldown is in flight until then (one instance claimed it). */
+  trialUntil: number | null;
+  lastError: string | null;
+  lastErrorAt: number | null;
+  /** An admin's override: false disabled, true enabled, null as the file says. */
+  manualEnabled: boolean | null;
+  manualBy: string | null;
+  updatedAt: number;
 }

@@ -1,4 +1,5 @@
-import type { KeyRow, JobRow, LedgerRow, AuditRow, CharacterRow, StoredRequestLogRow, RequestLogRow, InstanceRow, AdminSessionRow, WebhookAttemptRow, WebhookEventRow, WebhookEventStatus, ArchiveTaskRow } from './rows.js';
+import type { KeyRow, JobRow, LedgerRow, AuditRow, CharacterRow, StoredRequestLogRow, RequestLogRow, InstanceRow, AdminSessionRow, WebhookAttemptRow, WebhookEventRow, WebhookEventStatus, ArchiveTaskRow, UpstreamHealthRow } from './rows.js';
+import type { CreateResult } from '../relay/health.js';
 import type { Actor, ClaimResult, HoldResult, NewJob, NewKey, KeyPatch, NewWebhookSecret, Outcome, SettleResult, UpdatedKey } from './types.js';
 import type { KeySearch } from '../db/keys-store.js';
 import type {
@@ -68,9 +69,13 @@ export interface BillingStore {
 
 export interface JobsStore {
   getJob(id: string): Promise<JobRow | undefined>;
-  getJobByVideoId(videoId: string): Promise<JobRow | undefined>;
-  /** The job for a /v1 request on a video id; may be served from a short-lived cache. */
-  getJobForRequest(videoId: string): Promise<JobRow | undefined>;
+  /**
+   * A job by its video id. Video ids are unique per upstream, not globally: with `keyId`, only that
+   * key's jobs are looked at (what every /v1 call does); without it (admin look-ups), the newest.
+   */
+  getJobByVideoId(videoId: string, keyId?: string): Promise<JobRow | undefined>;
+  /** The key's job for a /v1 request on a video id; may be served from a short-lived cache. */
+  getJobForRequest(keyId: string, videoId: string): Promise<JobRow | undefined>;
   listVideosForKeys(keyIds: string[], opts: { after?: JobRow; limit: number; order: 'asc' | 'desc' }): Promise<JobRow[]>;
   recordProgress(jobId: string, s: { status: 'queued' | 'in_progress'; progress: number | null; nextPollAt: number }, now: number): Promise<void>;
   /** Moves a job's next poll on; may be batched (flushPollSchedule writes the batch). */
@@ -124,8 +129,10 @@ export interface AuditStore {
 }
 
 export interface CharactersStore {
-  recordCharacter(c: CharacterRow): Promise<void>;
-  getCharacter(id: string): Promise<CharacterRow | undefined>;
+  /** `upstreamId` defaults to 'default'. */
+  recordCharacter(c: Omit<CharacterRow, 'upstreamId'> & { upstreamId?: string }): Promise<void>;
+  /** Character ids are unique per upstream: with `keyId`, only that key's character (what /v1 asks). */
+  getCharacter(id: string, keyId?: string): Promise<CharacterRow | undefined>;
 }
 
 export interface ReportsStore {
@@ -351,7 +358,35 @@ export interface ArchiveStore {
   archiveQueueLength(): Promise<number>;
 }
 
-export interface Store extends WebhooksStore, ArchiveStore, CoordinationStore, SharedStateStore, KeysStore, BillingStore, JobsStore, IdempotencyStore, RequestLogStore, AuditStore, CharactersStore, ReportsStore {
+/**
+ * Several upstreams (contract §10): each one's health, shared by every instance (a row appears once
+ * something happened to it), and the open jobs that fill its max_inflight_jobs.
+ */
+export interface UpstreamsStore {
+  listUpstreamHealth(): Promise<UpstreamHealthRow[]>;
+  /** Applies a create's result to the upstream's row in one transaction (see src/relay/health.ts). */
+  recordUpstreamCreate(id: string, result: CreateResult, now: number): Promise<UpstreamHealthRow>;
+  /** Claims the one trial create after a cooldown until `until`; false when cooling or another instance has it. */
+  claimUpstreamTrial(id: string, now: number, until: number): Promise<boolean>;
+  /** An admin's enable/disable (null: back to the file's setting), with its audit entry, in one transaction. */
+  setUpstreamEnabled(id: string, enabled: boolean | null, who: Actor, audit: AuditEntry): Promise<UpstreamHealthRow>;
+  /** Open jobs (pending, queued, in progress) per upstream. */
+  openJobsByUpstream(): Promise<{ upstreamId: string; n: number }[]>;
+  /**
+   * Moves a pending job to `upstreamId` if that upstream has fewer than `maxInflightJobs` other open
+   * jobs (null: no limit), atomically across instances. False when full (or the job is not pending).
+   */
+  assignJobUpstream(jobId: string, upstreamId: string, maxInflightJobs: number | null, now: number): Promise<boolean>;
+  /** Jobs each upstream took since `since` (not counting creates it refused), and how many failed, expired or ended unknown. */
+  upstreamJobStats(since: number): Promise<{ upstreamId: string; jobs: number; failed: number }[]>;
+  /**
+   * How long the completed jobs created since `since` took (completed_at − created_at, ms), per
+   * upstream, the most recent `limit` of them in all (a bound on what one admin view reads).
+   */
+  upstreamCompletionTimes(since: number, limit: number): Promise<{ upstreamId: string; ms: number }[]>;
+}
+
+export interface Store extends WebhooksStore, ArchiveStore, UpstreamsStore, CoordinationStore, SharedStateStore, KeysStore, BillingStore, JobsStore, IdempotencyStore, RequestLogStore, AuditStore, CharactersStore, ReportsStore {
   /** Cheap liveness probe for /healthz: resolves true, or rejects when the database is unreachable. */
   ping(): Promise<boolean>;
 }

@@ -41,6 +41,8 @@ export interface NewJob {
   requestId: string;
   /** The instance making the create (its pending job is taken over only once it is dead). */
   instanceId?: string | null;
+  /** The upstream the create is sent to first (default 'default'); failover moves it with assignJobUpstream. */
+  upstreamId?: string;
 }
 
 /** What settleJob needs to write a completed job's archive task. */

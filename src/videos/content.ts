@@ -3,7 +3,7 @@ import type { Context } from 'hono';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { AppEnv, RequestState } from '../http/context.js';
 import type { Deps } from '../deps.js';
-import { RelayInterrupted, type UpstreamHead, type UpstreamRequest } from '../relay/upstream.js';
+import { RelayInterrupted, type Upstream, type UpstreamHead, type UpstreamRequest } from '../relay/upstream.js';
 import { downstreamResponseHeaders, upstreamRequestId } from '../relay/headers.js';
 import { finishRequest, serverTiming } from '../http/request-context.js';
 import { ApiError } from '../errors.js';
@@ -33,14 +33,14 @@ const toApiError = (err: unknown) => (err as { toApiError?: () => ApiError }).to
  * request-log row is written when the transfer ends. Elsewhere (app.request() in tests) the body
  * is handed over as a web stream.
  */
-export async function sendContent(c: Context<AppEnv>, deps: Deps, req: UpstreamRequest, done: () => void = () => {}): Promise<Response> {
+export async function sendContent(c: Context<AppEnv>, upstream: Upstream, deps: Deps, req: UpstreamRequest, done: () => void = () => {}): Promise<Response> {
   const state = c.get('state');
   const started = performance.now();
   const outgoing = c.env?.outgoing;
   if (!outgoing) {
     let res;
     try {
-      res = await deps.upstream.request({ ...req, signal: c.req.raw.signal });
+      res = await upstream.request({ ...req, signal: c.req.raw.signal });
     } catch (err) {
       done();
       throw toApiError(err);
@@ -56,7 +56,7 @@ export async function sendContent(c: Context<AppEnv>, deps: Deps, req: UpstreamR
   const method = c.req.method;
   let status = 0;
   try {
-    const bytes = await deps.upstream.relay(req, outgoing, (head) => {
+    const bytes = await upstream.relay(req, outgoing, (head) => {
       status = head.status;
       state.upstreamMs = head.headersMs;
       state.upstreamRequestId = upstreamRequestId(head.headers);

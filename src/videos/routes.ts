@@ -18,6 +18,8 @@ import { downstreamResponseHeaders, upstreamRequestHeaders, upstreamRequestId } 
 import { parseVideoObject } from '../billing/settlement.js';
 import { toVideoObject } from './video-object.js';
 import { sizesOf } from '../billing/catalog.js';
+import { routeCreate } from '../relay/routing.js';
+import { noUpstreamAvailable } from '../relay/registry.js';
 
 const isOpen = (job: JobRow) => (OPEN_STATUSES as readonly string[]).includes(job.status);
 
@@ -34,14 +36,14 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
   const ownedJob = async (c: Context<AppEnv>, videoId: string): Promise<JobRow> => {
     const state = c.get('state');
     state.videoId = videoId;
-    const job = await deps.store.getJobForRequest(videoId);
+    const job = await deps.store.getJobForRequest(state.key!.id, videoId);
     if (!job || job.keyId !== state.key!.id || job.deletedAt !== null) throw notFound('video');
     return job;
   };
 
   /** The source of a remix/edit/extension: known to reelay and owned by the caller, else 400 on `video`. */
   const sourceJob = async (c: Context<AppEnv>, videoId: string): Promise<JobRow> => {
-    const job = await deps.store.getJobByVideoId(videoId);
+    const job = await deps.store.getJobByVideoId(videoId, c.get('state').key!.id);
     if (!job || job.keyId !== c.get('state').key!.id || job.deletedAt !== null) {
       throw invalid(`The source video '${videoId.slice(0, 100)}' is not known to this gateway for this key.`, 'video');
     }
@@ -58,12 +60,15 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
   const settleFromUpstream = async (c: Context<AppEnv>, job: JobRow): Promise<{ job: JobRow; answered: boolean }> => {
     if (!isOpen(job)) return { job, answered: true };
     const state = c.get('state');
+    // The job's own upstream, with its credential; 503 when it is no longer configured.
+    const upstream = deps.upstreams.forJob(job.upstreamId);
+    state.upstreamId = upstream.spec.id;
     const started = performance.now();
-    const found = await lookUpJob(deps.upstream, job, deps.now());
+    const found = await lookUpJob(upstream.client, job, deps.now());
     state.upstreamMs = performance.now() - started;
     if (found.failure) throw found.failure.toApiError();
     const after = await deps.settlement.observe(job, found.observation, `key:${job.keyId}`, state.requestId);
-    return { job: await deps.store.getJobByVideoId(after.videoId!) ?? after, answered: found.observation.type !== 'transient' };
+    return { job: (await deps.store.getJob(after.id)) ?? after, answered: found.observation.type !== 'transient' };
   };
 
   /** A finished job's stored object; a completed one's `expires_at` reflects the archive (contract §11). */
@@ -83,10 +88,15 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
     return parseRequestBody(raw, c.req.header('content-type'));
   };
 
-  /** Forwards a small request and answers with the upstream's bytes, status and filtered headers. */
-  const forwardSmall = async (c: Context<AppEnv>, method: 'GET' | 'DELETE' | 'POST', path: string, body?: { raw: Buffer; contentType: string }) => {
+  /**
+   * Forwards a small request to `upstreamId` (the job's or character's own upstream; 503 when it is
+   * no longer configured) and answers with the upstream's bytes, status and filtered headers.
+   */
+  const forwardSmall = async (c: Context<AppEnv>, upstreamId: string, method: 'GET' | 'DELETE' | 'POST', path: string, body?: { raw: Buffer; contentType: string }) => {
     const state = c.get('state');
-    const headers = upstreamRequestHeaders(clientHeaders(c), deps.upstream.apiKey);
+    const upstream = deps.upstreams.forJob(upstreamId);
+    state.upstreamId = upstream.spec.id;
+    const headers = upstreamRequestHeaders(clientHeaders(c), upstream.spec.apiKey);
     if (body) headers['content-type'] = body.contentType;
     const started = performance.now();
     try {
@@ -94,7 +104,7 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
       // in tests) the request's signal. `c.req.raw.signal` would build a whole fetch Request on Node.
       const outgoing = c.env?.outgoing;
       const hangUp = outgoing ? { client: outgoing } : { signal: c.req.raw.signal };
-      const res = await deps.upstream.fetchSmall({ method, path, headers, body: body?.raw, ...hangUp }, (head) => {
+      const res = await upstream.client.fetchSmall({ method, path, headers, body: body?.raw, ...hangUp }, (head) => {
         state.upstreamRequestId = upstreamRequestId(head.headers);
       });
       return { status: res.status, headers: downstreamResponseHeaders(res.headers), bytes: res.bytes };
@@ -116,7 +126,7 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
     route(c, '/v1/videos');
     const body = await bodyOf(c);
     const quote = validateCreate(body.fields, deps.catalog);
-    return submitBillable(c, deps, { kind: 'create', quote, sourceVideoId: null, upstreamPath: '/videos', body });
+    return submitBillable(c, deps, { kind: 'create', quote, sourceVideoId: null, stickyUpstreamId: null, upstreamPath: '/videos', body });
   });
 
   app.post('/videos/edits', async (c) => {
@@ -124,7 +134,7 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
     const body = await bodyOf(c);
     const { job: source } = await settleFromUpstream(c, await sourceJob(c, sourceVideoRef(body.fields)));
     const quote = validateEdit(body.fields, deps.catalog, source);
-    return submitBillable(c, deps, { kind: 'edit', quote, sourceVideoId: source.videoId, upstreamPath: '/videos/edits', body });
+    return submitBillable(c, deps, { kind: 'edit', quote, sourceVideoId: source.videoId, stickyUpstreamId: source.upstreamId, upstreamPath: '/videos/edits', body });
   });
 
   app.post('/videos/extensions', async (c) => {
@@ -132,7 +142,7 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
     const body = await bodyOf(c);
     const source = await sourceJob(c, sourceVideoRef(body.fields));
     const quote = validateExtension(body.fields, deps.catalog, source);
-    return submitBillable(c, deps, { kind: 'extension', quote, sourceVideoId: source.videoId, upstreamPath: '/videos/extensions', body });
+    return submitBillable(c, deps, { kind: 'extension', quote, sourceVideoId: source.videoId, stickyUpstreamId: source.upstreamId, upstreamPath: '/videos/extensions', body });
   });
 
   app.post('/videos/:id/remix', async (c) => {
@@ -145,6 +155,7 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
       kind: 'remix',
       quote,
       sourceVideoId: source.videoId,
+      stickyUpstreamId: source.upstreamId,
       upstreamPath: `/videos/${encodeURIComponent(source.videoId!)}/remix`,
       body,
     });
@@ -156,13 +167,24 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
     route(c, '/v1/videos/characters');
     const isMultipart = /^multipart\/form-data/i.test(c.req.header('content-type') ?? '');
     const raw = await readBody(c, isMultipart ? multipartLimit : JSON_LIMIT_BYTES);
-    const res = await forwardSmall(c, 'POST', '/videos/characters', { raw, contentType: c.req.header('content-type') ?? 'application/json' });
+    // A character belongs to no video: it goes to the first upstream routing offers (any model).
+    const [first] = routeCreate({
+      upstreams: deps.upstreams.specs,
+      model: null,
+      health: new Map((await deps.store.listUpstreamHealth()).map((r) => [r.id, r])),
+      inflight: new Map(),
+      now: deps.now(),
+      random: deps.random,
+      applyHealth: deps.upstreams.fromFile,
+    });
+    if (!first) throw noUpstreamAvailable(5);
+    const res = await forwardSmall(c, first.spec.id, 'POST', '/videos/characters', { raw, contentType: c.req.header('content-type') ?? 'application/json' });
     if (res.status >= 200 && res.status < 300) {
       // Remember who created the character, so only that key can read it back.
       const id = (parseVideoObject(res.bytes.toString('utf8'))?.id ?? null) as unknown;
       const state = c.get('state');
       if (typeof id === 'string' && id.length > 0 && id.length <= 200) {
-        await deps.store.recordCharacter({ id, keyId: state.key!.id, requestId: state.requestId, createdAt: deps.now() });
+        await deps.store.recordCharacter({ id, keyId: state.key!.id, requestId: state.requestId, upstreamId: first.spec.id, createdAt: deps.now() });
       }
     }
     return respond(c, res.status, res.headers, res.bytes);
@@ -170,9 +192,9 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
 
   app.get('/videos/characters/:id', async (c) => {
     route(c, '/v1/videos/characters/:id');
-    const character = await deps.store.getCharacter(c.req.param('id'));
+    const character = await deps.store.getCharacter(c.req.param('id'), c.get('state').key!.id);
     if (!character || character.keyId !== c.get('state').key!.id) throw notFound('character');
-    const res = await forwardSmall(c, 'GET', `/videos/characters/${encodeURIComponent(character.id)}`);
+    const res = await forwardSmall(c, character.upstreamId, 'GET', `/videos/characters/${encodeURIComponent(character.id)}`);
     return respond(c, res.status, res.headers, res.bytes);
   });
 
@@ -189,7 +211,7 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
     const afterId = c.req.query('after');
     let after: JobRow | undefined;
     if (afterId !== undefined) {
-      after = await deps.store.getJobByVideoId(afterId);
+      after = await deps.store.getJobByVideoId(afterId, key.id);
       if (!after || after.keyId !== key.id) throw invalid("'after' is not one of your video ids.", 'after');
     }
     const rows = await deps.store.listVideosForKeys([key.id], { after, limit: limit + 1, order });
@@ -217,7 +239,7 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
       c.get('state').upstreamRequestId = null;
       return respond(c, 200, { 'x-reelay-cache': 'final' }, await finalObjectOf(job));
     }
-    const res = await forwardSmall(c, 'GET', `/videos/${encodeURIComponent(job.videoId!)}`);
+    const res = await forwardSmall(c, job.upstreamId, 'GET', `/videos/${encodeURIComponent(job.videoId!)}`);
     const state = c.get('state');
     if (res.status === 200) {
       const text = res.bytes.toString('utf8');
@@ -241,7 +263,7 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
     if (!answered) {
       throw new ApiError('upstream_error', 'The upstream could not confirm the state of this video; the delete was not sent. Try again.', null, { 'retry-after': '5' });
     }
-    const res = await forwardSmall(c, 'DELETE', `/videos/${encodeURIComponent(job.videoId!)}`);
+    const res = await forwardSmall(c, job.upstreamId, 'DELETE', `/videos/${encodeURIComponent(job.videoId!)}`);
     if (res.status === 404 && deps.archive && job.status === 'completed') {
       // The upstream deleted its copy already (its retention), but reelay still keeps one: the
       // delete is reelay's to do, and succeeds.
@@ -293,13 +315,22 @@ export function videoRoutes(deps: Deps): Hono<AppEnv> {
       }
       if (sent) return sent;
     }
+    let upstream;
+    try {
+      upstream = deps.upstreams.forJob(job.upstreamId);
+    } catch (err) {
+      release();
+      throw err;
+    }
+    c.get('state').upstreamId = upstream.spec.id;
     return sendContent(
       c,
+      upstream.client,
       deps,
       {
         method: 'GET',
         path: pathWithQuery(c, `/videos/${encodeURIComponent(job.videoId!)}/content`),
-        headers: upstreamRequestHeaders(clientHeaders(c), deps.upstream.apiKey),
+        headers: upstreamRequestHeaders(clientHeaders(c), upstream.spec.apiKey),
       },
       release,
     );

@@ -9,7 +9,10 @@ import type { ParsedBody } from './request-body.js';
 import { ApiError, errorBody } from '../errors.js';
 import { newId } from '../ids.js';
 import { formatUsd } from '../money.js';
-import { UpstreamFailure } from '../relay/upstream.js';
+import { UpstreamFailure, type SmallResponse } from '../relay/upstream.js';
+import { planCreate, recordAttemptHealth, retryAfterSeconds } from '../relay/plan.js';
+import { classifyAnswer, classifyNoAnswer } from '../relay/failover.js';
+import { noUpstreamAvailable } from '../relay/registry.js';
 import { downstreamResponseHeaders, upstreamRequestHeaders, upstreamRequestId } from '../relay/headers.js';
 import { parseVideoObject } from '../billing/settlement.js';
 import { checkModelAllowed } from './validate.js';
@@ -25,6 +28,8 @@ export interface BillableSpec {
   kind: JobKind;
   quote: PriceQuote;
   sourceVideoId: string | null;
+  /** A remix, edit or extension goes to its source's upstream (null: routed). */
+  stickyUpstreamId: string | null;
   /** Path below /v1, e.g. `/videos` or `/videos/video_1/remix` */
   upstreamPath: string;
   body: ParsedBody;
@@ -166,9 +171,12 @@ async function holdAndForward(c: Context<AppEnv>, deps: Deps, spec: BillableSpec
   const q = spec.quote;
   const jobId = newId('job');
   const who = { actor: `key:${key.id}`, requestId: state.requestId, now: deps.now() };
+  // Where the create may go, before anything is held: no upstream → 503, nothing held.
+  const plan = await planCreate(deps, q.model, spec.stickyUpstreamId);
   const hold = await deps.store.placeHold(
     {
       id: jobId,
+      upstreamId: plan.candidates[0]!.spec.id,
       keyId: key.id,
       kind: spec.kind,
       model: q.model,
@@ -199,43 +207,106 @@ async function holdAndForward(c: Context<AppEnv>, deps: Deps, spec: BillableSpec
   }
   const job = hold.job;
 
-  // Forward exactly once. The client's abort signal is deliberately not passed: a client that
-  // hangs up after sending must still get its job recorded and settled.
-  let upstreamRes;
-  let body: Buffer;
+  // Forward exactly once per upstream, and to another upstream only when the previous one
+  // certainly started no job (contract §10). The client's abort signal is deliberately not passed:
+  // a client that hangs up after sending must still get its job recorded and settled.
+  const headersFor = (apiKey: string | undefined) => ({ ...upstreamRequestHeaders(clientHeaders(c), apiKey), 'content-type': spec.body.contentType });
+  const maxCreateMs = deps.config.upstreamTimeouts.connectMs + deps.config.upstreamTimeouts.headersMs + deps.config.upstreamTimeouts.bodyMs;
+  let attempts = 0;
+  let lastRefusal: { upstreamRes: SmallResponse; upstreamId: string } | null = null;
+  let lastErrorCode = 'upstream_unavailable';
   const started = performance.now();
-  try {
-    upstreamRes = await deps.upstream.fetchSmall(
-      {
-        method: 'POST',
-        path: spec.upstreamPath,
-        headers: { ...upstreamRequestHeaders(clientHeaders(c), deps.upstream.apiKey), 'content-type': spec.body.contentType },
-        body: spec.body.raw,
-      },
-      (head) => {
-        state.upstreamRequestId = upstreamRequestId(head.headers);
-      },
-    );
-    body = upstreamRes.bytes;
-  } catch (err) {
-    state.upstreamMs = performance.now() - started;
-    const failure = err instanceof UpstreamFailure ? err : new UpstreamFailure('reset', true, err);
+  for (const [i, candidate] of plan.candidates.entries()) {
+    const id = candidate.spec.id;
+    const upstream = deps.upstreams.get(id)!;
+    // The job counts against the upstream it is sent to: move it there, within max_inflight_jobs
+    // (checked in the database, so instances sharing it never overfill an upstream together).
+    if ((i > 0 || candidate.spec.maxInflightJobs !== null) && !(await deps.store.assignJobUpstream(job.id, id, candidate.spec.maxInflightJobs, deps.now()))) continue;
+    // A cooled-down upstream gets one trial create, claimed by one instance.
+    if (candidate.trial && !(await deps.store.claimUpstreamTrial(id, deps.now(), deps.now() + maxCreateMs))) continue;
+    attempts++;
+    state.upstreamId = id;
+    const attemptStarted = performance.now();
+    let upstreamRes: SmallResponse;
     try {
-      await releaseUnknown(deps, job, failure, state.requestId);
-    } catch (dbErr) {
-      // Certainly not sent: database_unavailable is the truth. Maybe sent: the outcome is unknown.
-      if (failure.maySent && isDatabaseUnavailable(dbErr)) throw recordingLost(deps, job, state.requestId, dbErr);
-      throw dbErr;
+      upstreamRes = await upstream.client.fetchSmall({ method: 'POST', path: spec.upstreamPath, headers: headersFor(upstream.spec.apiKey), body: spec.body.raw }, (head) => {
+        state.upstreamRequestId = upstreamRequestId(head.headers);
+      });
+    } catch (err) {
+      state.upstreamMs = performance.now() - started;
+      const failure = err instanceof UpstreamFailure ? err : new UpstreamFailure('reset', true, err);
+      const verdict = classifyNoAnswer(failure);
+      deps.metrics.createAttempt(id, verdict.result);
+      await recordAttemptHealth(deps, id, verdict, plan.health.get(id), undefined).catch((healthErr) => {
+        deps.logger.warn({ err: (healthErr as Error).message, upstream_id: id }, 'could not record the upstream health');
+      });
+      if (verdict.failover) {
+        lastErrorCode = `upstream_${failure.kind}`;
+        logAttempt(c, deps, id, 503, `failover_upstream_${failure.kind}`, performance.now() - attemptStarted);
+        continue;
+      }
+      try {
+        await releaseUnknown(deps, job, failure, state.requestId);
+      } catch (dbErr) {
+        // Certainly not sent: database_unavailable is the truth. Maybe sent: the outcome is unknown.
+        if (failure.maySent && isDatabaseUnavailable(dbErr)) throw recordingLost(deps, job, state.requestId, dbErr);
+        throw dbErr;
+      }
+      throw failure.maySent ? unknownOutcomeError(failure) : failure.toApiError();
     }
-    throw failure.maySent ? unknownOutcomeError(failure) : failure.toApiError();
+    state.upstreamMs = performance.now() - started;
+    const verdict = classifyAnswer(upstreamRes.status);
+    deps.metrics.createAttempt(id, verdict.result);
+    await recordAttemptHealth(deps, id, verdict, plan.health.get(id), upstreamRes.headers['retry-after'], upstreamRes.status).catch((err) => {
+      deps.logger.warn({ err: (err as Error).message, upstream_id: id }, 'could not record the upstream health');
+    });
+    if (verdict.failover) {
+      // 429/503: no job was started there. Try the next upstream; the last answer is kept.
+      lastRefusal = { upstreamRes, upstreamId: id };
+      lastErrorCode = `upstream_${upstreamRes.status}`;
+      logAttempt(c, deps, id, upstreamRes.status, `failover_upstream_${upstreamRes.status}`, performance.now() - attemptStarted);
+      continue;
+    }
+    try {
+      return await recordForwarded(c, deps, spec, job, who, upstreamRes, upstreamRes.bytes);
+    } catch (err) {
+      if (isDatabaseUnavailable(err)) throw recordingLost(deps, job, state.requestId, err);
+      throw err;
+    }
   }
-  state.upstreamMs = performance.now() - started;
-  try {
-    return await recordForwarded(c, deps, spec, job, who, upstreamRes, body);
-  } catch (err) {
-    if (isDatabaseUnavailable(err)) throw recordingLost(deps, job, state.requestId, err);
-    throw err;
+
+  // No upstream took the job: nothing was started anywhere, the hold goes back.
+  if (!deps.upstreams.fromFile && lastRefusal) {
+    // The implicit `default` upstream (no UPSTREAMS_FILE) refused it: its answer (status, body,
+    // retry-after) passes through, as before there were several upstreams.
+    state.upstreamId = lastRefusal.upstreamId;
+    return await recordForwarded(c, deps, spec, job, who, lastRefusal.upstreamRes, lastRefusal.upstreamRes.bytes);
   }
+  state.upstreamId = null;
+  state.errorCode = 'upstream_unavailable';
+  await deps.settlement.settle(job, { kind: 'rejected', errorCode: lastErrorCode }, who.actor, state.requestId);
+  const health = deps.upstreams.fromFile ? new Map((await deps.store.listUpstreamHealth()).map((r) => [r.id, r])) : new Map();
+  throw noUpstreamAvailable(retryAfterSeconds(health, deps.now()));
+}
+
+/** One failover attempt that did not take the job, as its own request-log row (the request's own row names the upstream that answered). */
+function logAttempt(c: Context<AppEnv>, deps: Deps, upstreamId: string, status: number, errorCode: string, ms: number): void {
+  const state = c.get('state');
+  deps.requestLog.push({
+    requestId: state.requestId,
+    clientRequestId: state.clientRequestId,
+    upstreamRequestId: state.upstreamRequestId,
+    keyId: state.key?.id ?? null,
+    method: 'POST',
+    route: state.route,
+    upstreamId,
+    status,
+    errorCode,
+    durationMs: Math.round(ms),
+    upstreamDurationMs: Math.round(ms),
+    createdAt: deps.now(),
+  });
+  state.upstreamRequestId = null;
 }
 
 /** Everything after the upstream answered a create: record the job (or release its hold) and build the answer. */

@@ -210,6 +210,8 @@ export async function startFaultUpstream(opts: FaultUpstreamOptions = {}) {
       if (!jobs.has(decodeURIComponent(content[1]!))) return sendJson(res, 404, { error: { message: 'not found', type: 'invalid_request_error', param: null, code: null } });
       return streamContent(res, contentBytes, null, null);
     }
+    // Before `/v1/videos/{id}`: `characters` is not a video id.
+    if (path.startsWith('/v1/videos/characters')) return sendJson(res, 200, { id: 'char_1', object: 'character' });
     const one = /^\/v1\/videos\/([^/]+)$/.exec(path);
     if (one) {
       const job = jobs.get(decodeURIComponent(one[1]!));
@@ -220,7 +222,6 @@ export async function startFaultUpstream(opts: FaultUpstreamOptions = {}) {
       }
       return sendJson(res, okStatus, jobView(job));
     }
-    if (path.startsWith('/v1/videos/characters')) return sendJson(res, 200, { id: 'char_1', object: 'character' });
     return sendJson(res, 404, { error: { message: 'unknown url', type: 'invalid_request_error', param: null, code: 'unknown_url' } });
   };
 

@@ -6,10 +6,10 @@ import type { Deps } from '../../src/deps.js';
  * a day's maximum job age, and the app's own instance (so its pending creates are its own, never
  * taken over) unless the test says otherwise, e.g. `instanceId: 'a-later-process'`.
  */
-export function testReconciler(deps: Pick<Deps, 'store' | 'upstream' | 'settlement' | 'logger' | 'now' | 'instance'>, opts: Partial<ReconcilerOptions> = {}): Reconciler {
+export function testReconciler(deps: Pick<Deps, 'store' | 'upstreams' | 'settlement' | 'logger' | 'now' | 'instance'>, opts: Partial<ReconcilerOptions> = {}): Reconciler {
   return new Reconciler({
     store: deps.store,
-    upstream: deps.upstream,
+    upstreams: deps.upstreams,
     settlement: deps.settlement,
     logger: deps.logger,
     now: deps.now,

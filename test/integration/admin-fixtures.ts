@@ -73,7 +73,7 @@ export function adminHarness(opts: { flatModel?: boolean } = {}): AdminHarness {
     },
     async close() {
       await deps.requestLog.stop();
-      await deps.upstream.close().catch(() => {});
+      await deps.upstreams.close().catch(() => {});
       deps.database.close();
     },
   };

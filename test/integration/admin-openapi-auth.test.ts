@@ -28,6 +28,7 @@ const ROUTES = () => [
   '/admin/openapi.json',
   '/admin/keys',
   '/admin/webhooks/deliveries',
+  '/admin/upstreams',
 ];
 
 describe('admin authentication on every route', () => {
@@ -86,6 +87,8 @@ describe('GET /admin/openapi.json', () => {
         '/admin/openapi.json',
         '/admin/pricing',
         '/admin/requests',
+        '/admin/upstreams',
+        '/admin/upstreams/{id}',
         '/admin/usage/export',
         '/admin/usage/summary',
         '/admin/webhooks/deliveries',

@@ -23,7 +23,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await h.deps.requestLog.stop();
-  await h.deps.upstream.close().catch(() => {});
+  await h.deps.upstreams.close().catch(() => {});
   await sim.close();
 });
 

@@ -8,6 +8,7 @@ import { Upstream } from '../../src/relay/upstream.js';
 import { ledgerViolations } from '../helpers/ledger-invariants.js';
 import { TestClock } from '../helpers/app-harness.js';
 import { ENGINE_NAMES, newTestDatabase } from '../helpers/engine-databases.js';
+import { singleUpstream } from '../../src/relay/registry.js';
 
 /**
  * Random sequences of credits, creates, polls, completions, failures, expiries, restarts and
@@ -116,7 +117,7 @@ describe.each(ENGINE_NAMES)('ledger invariants (property-based, %s)', (engine) =
               }
               case 'expire': {
                 clock.advance(25 * 3600_000);
-                const r = new Reconciler({ store, upstream, settlement: s, logger: silentLogger(), now: clock.now, intervalMs: 1, maxJobAgeMs: 24 * 3600_000, instanceId: 'property-test', instanceTimeoutMs: 30_000, batchSize: 1000 });
+                const r = new Reconciler({ store, upstreams: singleUpstream(upstream), settlement: s, logger: silentLogger(), now: clock.now, intervalMs: 1, maxJobAgeMs: 24 * 3600_000, instanceId: 'property-test', instanceTimeoutMs: 30_000, batchSize: 1000 });
                 await r.tick();
                 break;
               }

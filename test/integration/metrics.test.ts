@@ -32,7 +32,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await deps.requestLog.stop();
-  await deps.upstream.close().catch(() => {});
+  await deps.upstreams.close().catch(() => {});
   deps.database.close();
   await sim.close();
 });
@@ -62,6 +62,8 @@ const EXPECTED_TYPES: Record<(typeof METRIC_NAMES)[number], string> = {
   reelay_usd_released_total: 'counter',
   reelay_usd_held: 'gauge',
   reelay_upstream_inflight_jobs: 'gauge',
+  reelay_upstream_create_attempts_total: 'counter',
+  reelay_upstream_requests_total: 'counter',
   reelay_reconciler_lag_seconds: 'gauge',
   reelay_instance_info: 'gauge',
   reelay_webhook_deliveries_total: 'counter',

@@ -30,7 +30,7 @@ beforeAll(async () => {
   h = buildHarness({ upstreamUrl: sim.url, now: clock.now });
 });
 afterAll(async () => {
-  await h.deps.upstream.close().catch(() => {});
+  await h.deps.upstreams.close().catch(() => {});
   h.close();
   await sim.close();
 });

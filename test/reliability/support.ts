@@ -186,7 +186,7 @@ export function inProcess(opts: ReelayOptions) {
     leaks: () => [...capture.leaks(), ...Capture.findSecrets(databaseBytes(dbPath), capture.secrets, 'database file')],
     async close() {
       await deps.requestLog.stop();
-      await deps.upstream.destroy().catch(() => {});
+      await deps.upstreams.destroy().catch(() => {});
       database.close();
       rmSync(dir, { recursive: true, force: true });
     },

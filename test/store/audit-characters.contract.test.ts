@@ -65,11 +65,22 @@ describe.each(engines)('audit and characters stores on $name', (engine) => {
   describe('characters', () => {
     it('records a character once and reads it back', async () => {
       const k = await fundedKey(store, 0);
-      const c = { id: 'char_1', keyId: k.id, requestId: 'req_1', createdAt: T0 };
+      const c = { id: 'char_1', keyId: k.id, requestId: 'req_1', upstreamId: 'acct-b', createdAt: T0 };
       await store.recordCharacter(c);
+      await store.recordCharacter({ id: 'char_2', keyId: k.id, requestId: 'req_3', createdAt: T0 });
+      expect((await store.getCharacter('char_2'))?.upstreamId).toBe('default');
       await store.recordCharacter({ ...c, requestId: 'req_2', createdAt: T0 + 1 });
       expect(await store.getCharacter('char_1')).toEqual(c);
       expect(await store.getCharacter('char_nope')).toBeUndefined();
+    });
+
+    it('character ids are unique per upstream: the same id from two providers, each key reads its own', async () => {
+      const k1 = await fundedKey(store, 0);
+      const k2 = await fundedKey(store, 0);
+      await store.recordCharacter({ id: 'char_same', keyId: k1.id, requestId: 'req_1', upstreamId: 'acct-a', createdAt: T0 });
+      await store.recordCharacter({ id: 'char_same', keyId: k2.id, requestId: 'req_2', upstreamId: 'acct-b', createdAt: T0 + 1 });
+      expect(await store.getCharacter('char_same', k1.id)).toMatchObject({ keyId: k1.id, upstreamId: 'acct-a' });
+      expect(await store.getCharacter('char_same', k2.id)).toMatchObject({ keyId: k2.id, upstreamId: 'acct-b' });
     });
   });
 });

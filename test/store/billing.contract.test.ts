@@ -47,6 +47,7 @@ describe.each(engines)('billing store on $name', (engine) => {
           instanceId: null,
           claimedBy: null,
           claimUntil: null,
+          upstreamId: 'default',
         },
       });
       expect(await store.getJob(j.id)).toEqual(r.ok && r.job);

@@ -192,6 +192,7 @@ export function jobRow(id: string) {
     instanceId: null,
     claimedBy: null,
     claimUntil: null,
+    upstreamId: 'default',
   };
 }
 
@@ -211,6 +212,7 @@ export function requestRow(seq: number) {
     method: r.method,
     route: r.route,
     videoId: r.videoId ?? null,
+    upstreamId: r.upstreamId ?? null,
     status: r.status,
     errorCode: r.errorCode ?? null,
     durationMs: r.durationMs,

@@ -24,10 +24,11 @@ describe.each(engines)('jobs store on $name', (engine) => {
     const j = await submittedJob(store, keyId);
     expect(await store.getJob(j.id)).toEqual(j);
     expect(await store.getJobByVideoId(j.videoId!)).toEqual(j);
-    expect(await store.getJobForRequest(j.videoId!)).toEqual(j);
+    expect(await store.getJobForRequest(keyId, j.videoId!)).toEqual(j);
+    expect(await store.getJobForRequest('key_other', j.videoId!)).toBeUndefined();
     expect(await store.getJob('nope')).toBeUndefined();
     expect(await store.getJobByVideoId('nope')).toBeUndefined();
-    expect(await store.getJobForRequest('nope')).toBeUndefined();
+    expect(await store.getJobForRequest(keyId, 'nope')).toBeUndefined();
   });
 
   describe('listVideosForKeys', () => {

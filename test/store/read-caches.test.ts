@@ -23,7 +23,7 @@ describe.each(engines)('read caches over $name', (engine) => {
     const counting: Store = {
       ...os.store,
       findKeyForAuth: (hash) => (reads.push(`key:${hash}`), os.store.findKeyByHash(hash)),
-      getJobForRequest: (videoId) => (reads.push(`job:${videoId}`), os.store.getJobByVideoId(videoId)),
+      getJobForRequest: (keyId, videoId) => (reads.push(`job:${videoId}`), os.store.getJobByVideoId(videoId, keyId)),
     };
     cached = withReadCaches(counting, () => clock);
   });
@@ -34,12 +34,12 @@ describe.each(engines)('read caches over $name', (engine) => {
     const job = await submittedJob(os.store, key.id);
     for (let i = 0; i < 5; i++) {
       expect((await cached.findKeyForAuth(key.hash))?.id).toBe(key.id);
-      expect((await cached.getJobForRequest(job.videoId!))?.id).toBe(job.id);
+      expect((await cached.getJobForRequest(key.id, job.videoId!))?.id).toBe(job.id);
     }
     expect(reads).toEqual([`key:${key.hash}`, `job:${job.videoId}`]);
     clock += Math.max(KEY_AUTH_CACHE_MS, JOB_ROW_CACHE_MS);
     await cached.findKeyForAuth(key.hash);
-    await cached.getJobForRequest(job.videoId!);
+    await cached.getJobForRequest(key.id, job.videoId!);
     expect(reads).toHaveLength(4);
   });
 
@@ -47,11 +47,11 @@ describe.each(engines)('read caches over $name', (engine) => {
     const key = await fundedKey(os.store, 1_000_000);
     const job = await submittedJob(os.store, key.id);
     await cached.findKeyForAuth(key.hash);
-    await cached.getJobForRequest(job.videoId!);
+    await cached.getJobForRequest(key.id, job.videoId!);
     await cached.revokeKey(key.id, T0 + 5);
     expect((await cached.findKeyForAuth(key.hash))?.revokedAt).toBe(T0 + 5);
     await cached.settleJob(job.id, { kind: 'failed', finalObject: null, errorCode: 'x' }, who(T0 + 6));
-    expect((await cached.getJobForRequest(job.videoId!))?.status).toBe('failed');
+    expect((await cached.getJobForRequest(key.id, job.videoId!))?.status).toBe('failed');
   });
 
   it('sees another instance’s changes within the bound, and never caches an unknown key', async () => {
@@ -62,7 +62,7 @@ describe.each(engines)('read caches over $name', (engine) => {
     expect((await cached.findKeyForAuth('hash_of_a_key_made_later'))?.id).toBe('key_later');
 
     await cached.findKeyForAuth(key.hash);
-    await cached.getJobForRequest(job.videoId!);
+    await cached.getJobForRequest(key.id, job.videoId!);
     // Another instance (the uncached store) revokes the key and settles the job.
     await os.store.revokeKey(key.id, T0 + 7);
     await os.store.settleJob(job.id, { kind: 'failed', finalObject: null, errorCode: 'x' }, who(T0 + 8));
@@ -70,6 +70,6 @@ describe.each(engines)('read caches over $name', (engine) => {
     expect((await cached.findKeyForAuth(key.hash))?.revokedAt).toBeNull(); // still within the bound
     clock += 1;
     expect((await cached.findKeyForAuth(key.hash))?.revokedAt).toBe(T0 + 7);
-    expect((await cached.getJobForRequest(job.videoId!))?.status).toBe('failed');
+    expect((await cached.getJobForRequest(key.id, job.videoId!))?.status).toBe('failed');
   });
 });

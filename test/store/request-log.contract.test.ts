@@ -23,7 +23,7 @@ describe.each(engines)('$name: request log', (engine) => {
     // A seq given by the caller is not used.
     await o.store.insertRequestLogBatch([{ seq: 1, requestId: 'req_new', method: 'GET', route: '/v1/models', status: 200, durationMs: 1, createdAt: DAY2 + 1 }]);
     expect(await o.store.searchRequestLog({ requestId: 'req_new', limit: 10 })).toEqual([
-      { seq: 11, requestId: 'req_new', clientRequestId: null, upstreamRequestId: null, keyId: null, method: 'GET', route: '/v1/models', videoId: null, status: 200, errorCode: null, durationMs: 1, upstreamDurationMs: null, bytesIn: 0, bytesOut: 0, createdAt: DAY2 + 1 },
+      { seq: 11, requestId: 'req_new', clientRequestId: null, upstreamRequestId: null, keyId: null, method: 'GET', route: '/v1/models', videoId: null, upstreamId: null, status: 200, errorCode: null, durationMs: 1, upstreamDurationMs: null, bytesIn: 0, bytesOut: 0, createdAt: DAY2 + 1 },
     ]);
   });
 

@@ -48,6 +48,7 @@ describe.each(enginesWithLinguistic(engines))('$label: usage', (engine) => {
       errorCode: null,
       requestId: 'req_a1',
       upstreamRequestId: 'up_a1',
+      upstreamId: 'default',
       createdAt: j.createdAt,
       completedAt: j.completedAt,
     });
@@ -82,6 +83,22 @@ describe.each(enginesWithLinguistic(engines))('$label: usage', (engine) => {
       { group: 'sora-2', keyName: null, jobs: 11, chargedJobs: 2, billedSeconds: 15, amountMicros: 1_500_000 },
       { group: 'sora-2-pro', keyName: null, jobs: 2, chargedJobs: 1, billedSeconds: 4, amountMicros: 1_500_000 },
     ]);
+  });
+
+  it('usageSummary by upstream: each job counts at the upstream that took it', async () => {
+    const byModel = await o.store.usageSummary({}, 'model');
+    await o.sql(`update jobs set upstream_id = 'acct-b' where id in ('job_b1', 'job_b2', 'job_b3', 'job_b4', 'job_b5')`);
+    try {
+      const byUpstream = await o.store.usageSummary({}, 'upstream');
+      expect(byUpstream.map((g) => [g.group, g.jobs, g.keyName])).toEqual([
+        ['acct-b', 5, null],
+        ['default', 8, null],
+      ]);
+      const sum = (rows: typeof byModel, k: 'jobs' | 'chargedJobs' | 'billedSeconds' | 'amountMicros') => rows.reduce((n, r) => n + r[k], 0);
+      for (const k of ['jobs', 'chargedJobs', 'billedSeconds', 'amountMicros'] as const) expect(sum(byUpstream, k)).toBe(sum(byModel, k));
+    } finally {
+      await o.sql(`update jobs set upstream_id = 'default'`);
+    }
   });
 
   it('usageSummary by UTC day of submission: the last and first ms of a day fall on their own side', async () => {

@@ -24,6 +24,7 @@ function row(i: number, over: Partial<UsageRow> = {}): UsageRow {
     videoId: `video_${i}`,
     keyId: 'key_1',
     keyName: 'team',
+    upstreamId: 'default',
     kind: 'create',
     model: 'sora-2',
     size: '720x1280',
@@ -166,7 +167,7 @@ describe('export chunks', () => {
       video_id: 'string', job_id: 'string', key_id: 'string', key_name: 'string', kind: 'string', model: 'string', size: 'string',
       requested_seconds: 'number', seconds: 'number',
       pricing: 'string', unit_price_usd: 'string', amount_usd: 'string', status: 'string',
-      error_code: 'null', created_at: 'string', completed_at: 'null', request_id: 'string', upstream_request_id: 'null',
+      error_code: 'null', created_at: 'string', completed_at: 'null', request_id: 'string', upstream_request_id: 'null', upstream_id: 'string',
     });
     expect(parsed).toMatchObject({ requested_seconds: 8, seconds: 0, unit_price_usd: '0.100000', amount_usd: '0.000000', created_at: '2026-11-01T00:00:09.000Z' });
   });

@@ -28,6 +28,7 @@ describe('store row types', () => {
       same<rows.WebhookEventRow, typeof sqlite.webhookEvents.$inferSelect>(true),
       same<rows.WebhookAttemptRow, typeof sqlite.webhookAttempts.$inferSelect>(true),
       same<rows.ArchiveTaskRow, typeof sqlite.archiveTasks.$inferSelect>(true),
+      same<rows.UpstreamHealthRow, typeof sqlite.upstreamHealth.$inferSelect>(true),
     ];
     expect(checks.every(Boolean)).toBe(true);
     // And at run time: the same column names (types are the compiler's part).

@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { and, desc, eq } from 'drizzle-orm';
 import type { PgDatabase } from './client.js';
 import { characters } from './schema/index.js';
 import type { CharactersStore } from '../../store/store.js';
@@ -9,8 +9,13 @@ export function pgCharactersStore({ db }: PgDatabase): CharactersStore {
     async recordCharacter(c) {
       await db.insert(characters).values(c).onConflictDoNothing();
     },
-    async getCharacter(id) {
-      const [row] = await db.select().from(characters).where(eq(characters.id, id));
+    async getCharacter(id, keyId) {
+      const [row] = await db
+        .select()
+        .from(characters)
+        .where(and(eq(characters.id, id), keyId === undefined ? undefined : eq(characters.keyId, keyId)))
+        .orderBy(desc(characters.createdAt))
+        .limit(1);
       return row;
     },
   };

@@ -17,7 +17,15 @@ export const POLL_SCHEDULE_FLUSH_MS = 1000;
 export function pgJobsStore({ db }: PgDatabase): JobsStore {
   const idC = sql`${jobs.id} collate "C"`;
   const byId = (id: string) => db.select().from(jobs).where(eq(jobs.id, id)).then((rows) => rows[0]);
-  const byVideo = (videoId: string) => db.select().from(jobs).where(eq(jobs.videoId, videoId)).then((rows) => rows[0]);
+  // Video ids are unique per upstream only: a key's own job for an id, else (admin) the newest.
+  const byVideo = (videoId: string, keyId?: string) =>
+    db
+      .select()
+      .from(jobs)
+      .where(and(eq(jobs.videoId, videoId), keyId === undefined ? undefined : eq(jobs.keyId, keyId)))
+      .orderBy(desc(jobs.createdAt), desc(idC))
+      .limit(1)
+      .then((rows) => rows[0]);
   // A running job whose last poll went through: no failures or 404s counted that a write must clear.
   const pollsClean = sql`${jobs.pollFailures} = 0 and ${jobs.notFoundCount} = 0 and ${jobs.lastNotFoundAt} is null`;
   const submittedAndOpen = inArray(jobs.status, ['queued', 'in_progress']);
@@ -75,7 +83,7 @@ export function pgJobsStore({ db }: PgDatabase): JobsStore {
   return {
     getJob: byId,
     getJobByVideoId: byVideo,
-    getJobForRequest: byVideo,
+    getJobForRequest: (keyId: string, videoId: string) => byVideo(videoId, keyId),
 
     /**
      * A key's own visible jobs, OpenAI list semantics: ordered by creation, cursor `after` is a

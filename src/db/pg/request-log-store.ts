@@ -38,12 +38,12 @@ export function pgRequestLogStore({ db }: PgDatabase) {
       await db.transaction(async (tx) => {
         await tx.execute(sql`set local synchronous_commit = off`);
         await tx.execute(sql`
-          insert into request_log (request_id, client_request_id, upstream_request_id, key_id, method, route, video_id,
+          insert into request_log (request_id, client_request_id, upstream_request_id, key_id, method, route, video_id, upstream_id,
             status, error_code, duration_ms, upstream_duration_ms, bytes_in, bytes_out, created_at)
           select * from unnest(
             ${column((r) => r.requestId)}::text[], ${column((r) => r.clientRequestId ?? null)}::text[],
             ${column((r) => r.upstreamRequestId ?? null)}::text[], ${column((r) => r.keyId ?? null)}::text[],
-            ${column((r) => r.method)}::text[], ${column((r) => r.route)}::text[], ${column((r) => r.videoId ?? null)}::text[],
+            ${column((r) => r.method)}::text[], ${column((r) => r.route)}::text[], ${column((r) => r.videoId ?? null)}::text[], ${column((r) => r.upstreamId ?? null)}::text[],
             ${column((r) => r.status)}::integer[], ${column((r) => r.errorCode ?? null)}::text[],
             ${column((r) => r.durationMs)}::integer[], ${column((r) => r.upstreamDurationMs ?? null)}::integer[],
             ${column((r) => r.bytesIn ?? 0)}::bigint[], ${column((r) => r.bytesOut ?? 0)}::bigint[],

@@ -16,6 +16,7 @@ import { pgSharedStateStore } from './shared-state-store.js';
 import { pgLedgerCheck } from './ledger-check.js';
 import { pgWebhooksStore } from './webhooks-store.js';
 import { pgArchiveStore } from './archive-store.js';
+import { pgUpstreamsStore } from './upstreams-store.js';
 
 /**
  * The PostgreSQL engine behind the async Store interface. Each unit of work is one statement or
@@ -39,6 +40,7 @@ export function createPgStore(database: PgDatabase): Store {
     ...pgLedgerCheck(database),
     ...pgWebhooksStore(database),
     ...pgArchiveStore(database),
+    ...pgUpstreamsStore(database),
     async ping(): Promise<boolean> {
       await database.pool.query('select 1');
       return true;

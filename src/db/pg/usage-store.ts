@@ -48,6 +48,7 @@ export function pgUsageStore({ db }: PgDatabase) {
           errorCode: jobs.errorCode,
           requestId: jobs.requestId,
           upstreamRequestId: jobs.upstreamRequestId,
+          upstreamId: jobs.upstreamId,
           createdAt: jobs.createdAt,
           completedAt: jobs.completedAt,
         })
@@ -60,7 +61,7 @@ export function pgUsageStore({ db }: PgDatabase) {
 
     /** Totals per key, model or UTC day of submission, ordered by group (byte order, as SQLite). */
     async usageSummary(f: UsageFilter, groupBy: UsageGroupBy): Promise<UsageGroupRow[]> {
-      const groupExpr = groupBy === 'key' ? sql`${jobs.keyId}` : groupBy === 'model' ? sql`${jobs.model}` : utcDay(sql`${jobs.createdAt}`);
+      const groupExpr = groupBy === 'key' ? sql`${jobs.keyId}` : groupBy === 'model' ? sql`${jobs.model}` : groupBy === 'upstream' ? sql`${jobs.upstreamId}` : utcDay(sql`${jobs.createdAt}`);
       return db
         .select({
           group: sql<string>`${groupExpr} collate "C"`.as('grp'),

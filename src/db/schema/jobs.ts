@@ -1,4 +1,4 @@
-import { sqliteTable, text, integer, index } from 'drizzle-orm/sqlite-core';
+import { sqliteTable, text, integer, index, uniqueIndex } from 'drizzle-orm/sqlite-core';
 import { apiKeys } from './keys.js';
 
 /**
@@ -11,7 +11,7 @@ export const jobs = sqliteTable(
   'jobs',
   {
     id: text('id').primaryKey(),
-    videoId: text('video_id').unique(),
+    videoId: text('video_id'),
     keyId: text('key_id').notNull().references(() => apiKeys.id),
     kind: text('kind').notNull(),
     model: text('model').notNull(),
@@ -48,6 +48,12 @@ export const jobs = sqliteTable(
     instanceId: text('instance_id'),
     /** The reconciler's lease on the job's next poll: which instance polls it, and until when. */
     claimedBy: text('claimed_by'),
+    /**
+     * The upstream (contract §10) that took the create, for good: every follow-up goes there with
+     * its credential. Video ids are unique per upstream, not globally (two providers may hand out
+     * the same id).
+     */
+    upstreamId: text('upstream_id').notNull().default('default'),
     claimUntil: integer('claim_until'),
   },
   (t) => [
@@ -58,5 +64,8 @@ export const jobs = sqliteTable(
     // that never got a video id, from the dashboard's request lookup.
     index('jobs_request_id_idx').on(t.requestId),
     index('jobs_upstream_request_id_idx').on(t.upstreamRequestId),
+    uniqueIndex('jobs_upstream_video_idx').on(t.upstreamId, t.videoId),
+    index('jobs_video_idx').on(t.videoId, t.keyId),
+    index('jobs_upstream_status_idx').on(t.upstreamId, t.status),
   ],
 );

@@ -12,6 +12,8 @@ export const requestLog = sqliteTable(
     method: text('method').notNull(),
     route: text('route').notNull(),
     videoId: text('video_id'),
+    /** The upstream this request (or this failover attempt) reached; null when it reached none. */
+    upstreamId: text('upstream_id'),
     status: integer('status').notNull(),
     errorCode: text('error_code'),
     durationMs: integer('duration_ms').notNull(),

@@ -12,7 +12,7 @@ import { keyDirectory, type UiContext, type UiEnv } from '../context.js';
 import { presetRange, rangeInputs, rangeMessage, readRange, type Range } from '../range.js';
 
 /** The usage summary (GET /admin/usage/summary) per key, model or day, with a chart and a CSV. */
-const GROUP_LABELS: Record<UsageGroupBy, string> = { key: 'Key', model: 'Model', day: 'Day' };
+const GROUP_LABELS: Record<UsageGroupBy, string> = { key: 'Key', model: 'Model', day: 'Day', upstream: 'Upstream' };
 const MAX_DAY_BARS = 366;
 
 interface UsageQuery {

@@ -9,3 +9,4 @@ export { characters } from './characters.js';
 export { instances, adminSessions, authFailures, rateWindows } from './coordination.js';
 export { webhookSecrets, webhookEvents, webhookAttempts } from './webhooks.js';
 export { archiveTasks } from './archive.js';
+export { upstreamHealth } from './upstreams.js';

@@ -1,4 +1,4 @@
-import { pgTable, text, integer, bigint, index } from 'drizzle-orm/pg-core';
+import { pgTable, text, integer, bigint, index, uniqueIndex } from 'drizzle-orm/pg-core';
 import { apiKeys } from './keys.js';
 
 /** PostgreSQL twin of src/db/schema/jobs.ts (the column meanings are documented there). */
@@ -6,7 +6,7 @@ export const jobs = pgTable(
   'jobs',
   {
     id: text('id').primaryKey(),
-    videoId: text('video_id').unique(),
+    videoId: text('video_id'),
     keyId: text('key_id').notNull().references(() => apiKeys.id),
     kind: text('kind').notNull(),
     model: text('model').notNull(),
@@ -37,6 +37,7 @@ export const jobs = pgTable(
     lastNotFoundAt: bigint('last_not_found_at', { mode: 'number' }),
     instanceId: text('instance_id'),
     claimedBy: text('claimed_by'),
+    upstreamId: text('upstream_id').notNull().default('default'),
     claimUntil: bigint('claim_until', { mode: 'number' }),
   },
   (t) => [
@@ -45,5 +46,8 @@ export const jobs = pgTable(
     index('jobs_created_idx').on(t.createdAt),
     index('jobs_request_id_idx').on(t.requestId),
     index('jobs_upstream_request_id_idx').on(t.upstreamRequestId),
+    uniqueIndex('jobs_upstream_video_idx').on(t.upstreamId, t.videoId),
+    index('jobs_video_idx').on(t.videoId, t.keyId),
+    index('jobs_upstream_status_idx').on(t.upstreamId, t.status),
   ],
 );

@@ -15,6 +15,8 @@ export const requestLog = pgTable(
     method: text('method').notNull(),
     route: text('route').notNull(),
     videoId: text('video_id'),
+    /** The upstream this request (or this failover attempt) reached; null when it reached none. */
+    upstreamId: text('upstream_id'),
     status: integer('status').notNull(),
     errorCode: text('error_code'),
     durationMs: integer('duration_ms').notNull(),
