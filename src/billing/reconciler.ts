@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Store } from '../db/store.js';
 import type { JobRow } from '../db/billing-store.js';
 import type { UpstreamClients } from '../relay/registry.js';
@@ -140,6 +141,8 @@ export class Reconciler {
       // Each poll gives up before its lease runs out, so the job is never polled by two at once.
       const deadline = AbortSignal.timeout(Math.max(1000, leaseMs - LEASE_MARGIN_MS));
       const signal = AbortSignal.any([this.aborter.signal, deadline]);
+      // Every poll in flight listens on it (up to the concurrency): not a leak, so no warning.
+      setMaxListeners(concurrency + 16, signal);
       let next = 0;
       const worker = async () => {
         while (!this.stopped && next < due.length) {

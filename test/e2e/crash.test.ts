@@ -45,6 +45,7 @@ async function startReelayProcess(): Promise<void> {
       RECONCILER_INTERVAL_MS: '100',
       // A killed instance's unfinished creates are released once it has been silent this long.
       INSTANCE_TIMEOUT_MS: '1500',
+      ARCHIVE_URL: 'off',
       RECONCILER_MIN_POLL_MS: '100',
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -46,6 +46,9 @@ export class ReelayProcess {
         UPSTREAM_API_KEY: UPSTREAM_KEY,
         ADMIN_TOKEN,
         LOG_LEVEL: 'info',
+        // Off unless a test asks for it: otherwise every child would archive into ./data/archive
+        // of the checkout, and the archive's downloads would mix with what tests count upstream.
+        ARCHIVE_URL: 'off',
         ...this.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -188,7 +188,10 @@ describe.each(ENGINE_NAMES)('SIGKILL at random points of job lifecycles (%s)', (
           expect(j.charged).toBe(0);
         }
       }
-      expect(jobs.filter((j) => j.status === 'completed').length).toBeGreaterThan(LIFECYCLES / 2);
+      // Enough lifecycles got through for the checks above to mean something. (A create in flight
+      // at a kill is an unknown outcome for good: its retries with the same Idempotency-Key get
+      // that answer, so those lifecycles never complete.)
+      expect(jobs.filter((j) => j.status === 'completed').length).toBeGreaterThan(LIFECYCLES / 4);
       expect(jobs.filter((j) => j.status === 'failed').length).toBeGreaterThan(0);
       // No create was ever sent twice for one client request.
       const perRequest = new Map<string, number>();

@@ -77,6 +77,9 @@ function configFor(dbPath: string, opts: ReelayOptions) {
     UPSTREAM_API_KEY: UPSTREAM_KEY,
     ADMIN_TOKEN,
     LOG_LEVEL: 'trace',
+    // These tests count what reaches the upstream; the archive's background downloads (tested
+    // on their own in test/e2e/archive*.test.ts) would add to it. A test may turn it on.
+    ARCHIVE_URL: 'off',
     ...opts.env,
   });
 }

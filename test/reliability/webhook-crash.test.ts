@@ -51,7 +51,9 @@ describe('SIGKILL between settlement and delivery', () => {
     });
     const client = { authorization: `Bearer ${created.key}`, 'content-type': 'application/json' };
     const { id: video } = (await (await fetch(`${reelay.base}/v1/videos`, { method: 'POST', headers: client, body: JSON.stringify({ prompt: 'p' }) })).json()) as { id: string };
-    expect((await fetch(`${reelay.base}/v1/videos/${video}`, { headers: client })).status).toBe(200);
+    // The poll settles the job (it completes at once); the settlement's webhook may kill reelay
+    // before this very answer is written, so the poll itself may fail: only the settlement matters.
+    await fetch(`${reelay.base}/v1/videos/${video}`, { headers: client }).catch(() => null);
     const deadline = Date.now() + 15_000;
     while (!(killed && !reelay.alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     expect(reelay.alive).toBe(false);
