@@ -147,4 +147,19 @@ describe.runIf(BROWSER.run)('the Upstreams page of the dashboard', () => {
     const unknown = await page.request.post(ui('/upstreams/no-such/enabled'), { form: { enabled: 'false', _csrf: csrf }, headers: { origin: reelay.url }, maxRedirects: 0 });
     expect(unknown.status()).toBe(404);
   });
+
+  it('shows an upstream cooling down after a 429 with retry-after: until when, and its last error', async () => {
+    // Only acct-b can take the create (acct-a disabled through the store, as the PATCH does it).
+    await reelay.deps.store.setUpstreamEnabled('acct-a', false, { actor: 'test', requestId: null, now: Date.now() }, { action: 'upstream.disable', targetId: 'acct-a', details: { enabled: false } });
+    b.script({ method: 'POST', path: '/v1/videos', times: 1, behaviour: { kind: 'status', status: 429, retryAfter: '600' } });
+    const refused = await create();
+    expect(refused.status).toBe(503);
+    await page.goto(ui('/upstreams'));
+    await expect(page.locator('tr[data-upstream="acct-b"] .state').textContent()).resolves.toBe('cooling_down');
+    const until = await page.locator('tr[data-upstream="acct-b"] .cooldown-until').textContent();
+    expect(Date.parse(`${until!.replace(' ', 'T')}Z`)).toBeGreaterThan(Date.now() + 500_000);
+    await expect(page.locator('tr[data-upstream="acct-b"] .last-error').textContent()).resolves.toContain('429');
+    await expect(page.locator('tr[data-upstream="acct-a"] .state').textContent()).resolves.toBe('disabled');
+    await checkPage(page, 'upstreams-cooling');
+  });
 });
