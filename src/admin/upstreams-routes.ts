@@ -7,6 +7,7 @@ import { jsonBody } from './input.js';
 import { isEnabled, upstreamState } from '../relay/routing.js';
 import type { UpstreamHealthRow } from '../store/rows.js';
 import type { UpstreamSpec } from '../relay/upstreams-file.js';
+import type { Actor } from '../db/billing-store.js';
 
 export const patchUpstreamSchema = z.object({ enabled: z.boolean() }).strict();
 
@@ -87,6 +88,14 @@ export async function listUpstreams(deps: Deps): Promise<UpstreamView[]> {
   return [...configured, ...removed];
 }
 
+/**
+ * Enables or disables an upstream by hand, with its audit entry, in one store unit: what
+ * PATCH /admin/upstreams/{id} and the dashboard's button both do. Never undone automatically.
+ */
+export async function setUpstreamEnabled(deps: Deps, id: string, enabled: boolean, who: Actor): Promise<void> {
+  await deps.store.setUpstreamEnabled(id, enabled, who, { action: enabled ? 'upstream.enable' : 'upstream.disable', targetId: id, details: { enabled } });
+}
+
 /** GET /admin/upstreams and PATCH /admin/upstreams/{id} ({enabled}, audited; never undone automatically). */
 export function upstreamsRoutes(deps: Deps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -98,7 +107,7 @@ export function upstreamsRoutes(deps: Deps): Hono<AppEnv> {
     if (!spec) throw notFound('upstream');
     const body = await jsonBody(c, patchUpstreamSchema);
     const who = { actor: c.get('adminActor'), requestId: c.get('state').requestId, now: deps.now() };
-    await deps.store.setUpstreamEnabled(id, body.enabled, who, { action: body.enabled ? 'upstream.enable' : 'upstream.disable', targetId: id, details: body });
+    await setUpstreamEnabled(deps, id, body.enabled, who);
     return c.json((await listUpstreams(deps)).find((u) => u.id === id));
   });
   return app;

@@ -79,7 +79,7 @@ The SQLite file is only read. Refuses (exit 1, nothing changed) a target that al
 a --from file that does not exist is exit 2. Stop reelay before copying, then point DATABASE_URL
 at the PostgreSQL database.`,
   simulator:
-    'usage: reelay simulator [--port 8090] [--host 127.0.0.1] [--duration-ms 3000] [--api-key KEY] [--content-bytes N]\nRuns the built-in upstream simulator alone.',
+    'usage: reelay simulator [--port 8090] [--host 127.0.0.1] [--duration-ms 3000] [--api-key KEY] [--content-bytes N]\n                        [--accounts N [--upstreams-file PATH]]\nRuns the built-in upstream simulator alone; --accounts N runs N independent accounts (own port and\ncredential each, KEY-1, KEY-2, … with --api-key) and --upstreams-file writes an UPSTREAMS_FILE over them.',
 };
 
 /** Commands that take a sub-command (the help key is then `<command> <sub>`). */

@@ -8,11 +8,18 @@
  *   --api-key <key>       require `Authorization: Bearer <key>` on /v1
  *   --content-bytes <n>   serve a synthetic video of exactly n bytes instead of the sample MP4
  *   --latency-ms <n>      delay every /v1 response by n ms
+ *   --accounts <n>        run n independent accounts (1-16), each its own simulator on its own
+ *                         port (--port, --port+1, …; all free ones with --port 0) with its own
+ *                         credential (--api-key KEY gives account i KEY-i; otherwise random)
+ *   --upstreams-file <p>  with --accounts: write reelay's UPSTREAMS_FILE over the accounts to p
+ *                         (credentials only by variable name, SIM_ACCT_1_KEY, …)
  *
  * Also runnable directly: `tsx src/simulator/cli.ts --port 8090`.
  */
 import { pathToFileURL } from 'node:url';
+import { writeFileSync } from 'node:fs';
 import { type SimulatorHandle, startSimulator } from './index.js';
+import { startSimulatorAccounts } from './accounts.js';
 
 export interface SimulatorCliOptions {
   port: number;
@@ -22,10 +29,13 @@ export interface SimulatorCliOptions {
   apiKey?: string;
   contentBytes?: number;
   latencyMs?: number;
+  accounts?: number;
+  upstreamsFile?: string;
 }
 
 export const SIMULATOR_USAGE = `Usage: reelay simulator [--port 8090] [--host 127.0.0.1] [--duration-ms 3000]
-                        [--queued-ms N] [--api-key KEY] [--content-bytes N] [--latency-ms N]`;
+                        [--queued-ms N] [--api-key KEY] [--content-bytes N] [--latency-ms N]
+                        [--accounts N [--upstreams-file PATH]]`;
 
 const NUMERIC: Record<string, keyof SimulatorCliOptions> = {
   '--port': 'port',
@@ -33,6 +43,7 @@ const NUMERIC: Record<string, keyof SimulatorCliOptions> = {
   '--queued-ms': 'queuedMs',
   '--content-bytes': 'contentBytes',
   '--latency-ms': 'latencyMs',
+  '--accounts': 'accounts',
 };
 
 /** Parses the simulator's command-line flags (`--flag value` or `--flag=value`). */
@@ -61,11 +72,31 @@ export function parseSimulatorArgs(argv: string[]): SimulatorCliOptions {
       opts.host = takeValue();
     } else if (flag === '--api-key') {
       opts.apiKey = takeValue();
+    } else if (flag === '--upstreams-file') {
+      opts.upstreamsFile = takeValue();
     } else {
       throw new Error(`Unknown option '${arg}'\n${SIMULATOR_USAGE}`);
     }
   }
+  if (opts.accounts !== undefined && (opts.accounts < 1 || opts.accounts > 16)) throw new Error(`--accounts must be from 1 to 16, got '${opts.accounts}'`);
+  if (opts.upstreamsFile !== undefined && opts.accounts === undefined) throw new Error(`--upstreams-file needs --accounts\n${SIMULATOR_USAGE}`);
   return opts;
+}
+
+/** Starts the accounts, prints each one and (with --upstreams-file) writes the file; returns its close. */
+async function startAccounts(opts: SimulatorCliOptions): Promise<() => Promise<void>> {
+  const { latencyMs, accounts: count, upstreamsFile, ...simOpts } = opts;
+  const running = await startSimulatorAccounts(count!, simOpts);
+  for (const a of running.accounts) {
+    if (latencyMs) a.handle.sim.setLatencyMs(latencyMs);
+    console.log(`account ${a.id} listening on ${a.handle.url}  (API key ${a.apiKey}, as ${a.envVar}; controls under ${a.handle.url.replace(/\/v1$/, '')}/_sim/)`);
+  }
+  if (upstreamsFile) {
+    writeFileSync(upstreamsFile, `${JSON.stringify(running.upstreamsFile(), null, 2)}\n`);
+    const env = Object.entries(running.env()).map(([k, v]) => `${k}=${v}`).join(' ');
+    console.log(`UPSTREAMS_FILE written to ${upstreamsFile}; start reelay with:\n  UPSTREAMS_FILE=${upstreamsFile} ${env} npm start`);
+  }
+  return () => running.close();
 }
 
 /**
@@ -77,23 +108,29 @@ export async function runSimulatorCli(argv: string[]): Promise<void> {
     console.log(SIMULATOR_USAGE);
     return;
   }
-  const { latencyMs, ...opts } = parseSimulatorArgs(argv);
-  const handle: SimulatorHandle = await startSimulator(opts);
-  if (latencyMs) handle.sim.setLatencyMs(latencyMs);
-  const details = [
-    `job duration ${opts.jobDurationMs ?? 3000} ms`,
-    opts.apiKey ? 'API key required' : 'no API key required',
-    opts.contentBytes !== undefined ? `synthetic content of ${opts.contentBytes} bytes` : 'sample MP4 content',
-  ];
-  console.log(`reelay upstream simulator listening on ${handle.url}`);
-  console.log(`  (${details.join(', ')}; controls under ${handle.url.replace(/\/v1$/, '')}/_sim/)`);
+  const parsed = parseSimulatorArgs(argv);
+  let close: () => Promise<void>;
+  if (parsed.accounts !== undefined) close = await startAccounts(parsed);
+  else {
+    const { latencyMs, accounts: _a, upstreamsFile: _f, ...opts } = parsed;
+    const handle: SimulatorHandle = await startSimulator(opts);
+    if (latencyMs) handle.sim.setLatencyMs(latencyMs);
+    const details = [
+      `job duration ${opts.jobDurationMs ?? 3000} ms`,
+      opts.apiKey ? 'API key required' : 'no API key required',
+      opts.contentBytes !== undefined ? `synthetic content of ${opts.contentBytes} bytes` : 'sample MP4 content',
+    ];
+    console.log(`reelay upstream simulator listening on ${handle.url}`);
+    console.log(`  (${details.join(', ')}; controls under ${handle.url.replace(/\/v1$/, '')}/_sim/)`);
+    close = () => handle.close();
+  }
 
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
       console.log(`${signal} received, stopping simulator`);
-      handle.close().then(resolve, (err: unknown) => {
+      close().then(resolve, (err: unknown) => {
         console.error('error while closing the simulator:', err);
         resolve();
       });

@@ -2,7 +2,7 @@
  * `/_sim/*`: HTTP controls so a simulator in another process can be scripted. No auth, no
  * latency, not counted in `requestCount`.
  *
- *   POST /_sim/fail-next-create {kind, count?}   kind: content_policy | rate_limit | server_error
+ *   POST /_sim/fail-next-create {kind, count?}   kind: content_policy (400) | rate_limit (429) | server_error (500) | unavailable (503)
  *   POST /_sim/fail-job         {id, code?}      409 when the job already finished
  *   POST /_sim/latency          {ms}
  *   POST /_sim/forget           {id}

@@ -33,7 +33,7 @@ export const notFound = (message: string, param: string | null = null, code = 'n
 export const videoNotFound = (id: string): SimError => notFound(`Video with id '${id}' not found.`, 'video_id');
 
 /** The rejections `failNextCreate` and the `[reject]` prompt marker produce. */
-export type CreateFailureKind = 'content_policy' | 'rate_limit' | 'server_error';
+export type CreateFailureKind = 'content_policy' | 'rate_limit' | 'server_error' | 'unavailable';
 
 export function createFailure(kind: CreateFailureKind): SimError {
   switch (kind) {
@@ -62,7 +62,9 @@ export function createFailure(kind: CreateFailureKind): SimError {
         null,
         'server_error',
       );
+    case 'unavailable':
+      return new SimError(503, 'server_error', 'The engine is currently overloaded, please try again later.', null, 'service_unavailable');
   }
 }
 
-export const CREATE_FAILURE_KINDS: readonly CreateFailureKind[] = ['content_policy', 'rate_limit', 'server_error'];
+export const CREATE_FAILURE_KINDS: readonly CreateFailureKind[] = ['content_policy', 'rate_limit', 'server_error', 'unavailable'];

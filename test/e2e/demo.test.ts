@@ -43,11 +43,11 @@ function freePort(): Promise<number> {
 
 const SCRIPT = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { demo: string } }).scripts.demo.split(' ');
 
-function startDemo(how: 'npm run demo' | 'the script'): Proc {
+function startDemo(how: 'npm run demo' | 'the script', extra: string[] = []): Proc {
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), DEMO_DATA_DIR: dataDir, LOG_LEVEL: 'silent' };
   for (const name of ['DATABASE_URL', 'ADMIN_TOKEN', 'HOST', 'PRICING_FILE']) delete env[name];
   env.PATH = `${join(ROOT, 'node_modules', '.bin')}:${env.PATH}`;
-  const [cmd, ...args] = how === 'npm run demo' ? ['npm', 'run', 'demo'] : SCRIPT;
+  const [cmd, ...args] = how === 'npm run demo' ? ['npm', 'run', 'demo', ...(extra.length ? ['--', ...extra] : [])] : [...SCRIPT, ...extra];
   const child = spawn(cmd, args, { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   const p: Proc = { child, out: '', err: '', exit: new Promise((resolve) => child.once('exit', (code) => resolve(code))) };
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (p.out += d));
@@ -182,5 +182,37 @@ describe('npm run demo', () => {
     expect(again.out).toContain('stopping…');
     expect(again.child.exitCode === 0 || again.child.signalCode === 'SIGINT').toBe(true);
     expect(again.err).toBe('');
+  });
+});
+
+describe('npm run demo -- --accounts 2', () => {
+  it('runs two simulator accounts, and the printed commands show a create failing over from sim-1 to sim-2', async () => {
+    const demo = startDemo('the script', ['--accounts', '2']);
+    await ready(demo);
+    const accounts = [...demo.out.matchAll(/^ {2}(sim-\d) {2}(http:\/\/\S+\/v1) {2}priority (\d)/gm)].map((m) => [m[1], m[3]]);
+    expect(accounts).toEqual([['sim-1', '0'], ['sim-2', '1']]);
+    const adminToken = field(demo.out, 'admin token')!;
+
+    const failNext = /^ {2}(curl -s -X POST \S+\/_sim\/fail-next-create .*)$/m.exec(demo.out)?.[1];
+    expect(failNext).toBeDefined();
+    expect((await sh(failNext!)).code).toBe(0);
+    const curl = await sh(block(demo.out, 'Try it with curl:', 'or with the OpenAI SDK'));
+    expect(curl.code).toBe(0);
+    const video = JSON.parse(curl.stdout);
+    expect(video).toMatchObject({ object: 'video', status: 'queued' });
+
+    const job = await admin(`/admin/jobs/${video.id}`, adminToken);
+    expect(job.upstream_id).toBe('sim-2');
+    const ups = (await admin('/admin/upstreams', adminToken)).data as { id: string; state: string; last_error: string | null; jobs_24h: number }[];
+    // The same data directory as the single-account runs above: their jobs' upstream is now removed.
+    expect(ups.map((u) => [u.id, u.state])).toEqual([['sim-1', 'ok'], ['sim-2', 'ok'], ['default', 'removed']]);
+    expect(ups[0]!.last_error).toContain('503');
+    expect(ups[1]!.jobs_24h).toBeGreaterThanOrEqual(1);
+    // The credentials are printed nowhere (only the names of their variables).
+    expect(demo.out).toContain('SIM_ACCT_1_KEY');
+    expect(demo.out).not.toMatch(/sim-acct\d-[0-9a-f]{24}/);
+
+    expect(await ctrlC(demo)).toBe(0);
+    expect(demo.err).toBe('');
   });
 });

@@ -19,6 +19,7 @@ import { registerExports } from './pages/exports.js';
 import { registerUsagePage } from './pages/usage.js';
 import { registerAuditPage } from './pages/audit.js';
 import { registerPricingPage } from './pages/pricing.js';
+import { registerUpstreamsPage } from './pages/upstreams.js';
 
 /** No caching of pages holding account data, no framing, no inline script or style. */
 const securityHeaders: MiddlewareHandler<UiEnv> = async (c, next) => {
@@ -101,6 +102,7 @@ export function dashboardRoutes(deps: Deps): Hono<UiEnv> {
   registerLedgerPages(app, deps);
   registerRequestPages(app, deps);
   registerHealthPage(app, deps);
+  registerUpstreamsPage(app, deps);
   registerUsagePage(app, deps);
   registerAuditPage(app, deps);
   registerPricingPage(app, deps);

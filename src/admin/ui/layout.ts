@@ -17,6 +17,7 @@ const NAV: [string, string, string][] = [
   ['usage', 'Usage', `${BASE}/usage`],
   ['requests', 'Request lookup', `${BASE}/requests`],
   ['health', 'Upstream health', `${BASE}/health`],
+  ['upstreams', 'Upstreams', `${BASE}/upstreams`],
   ['audit', 'Audit', `${BASE}/audit`],
   ['pricing', 'Pricing', `${BASE}/pricing`],
 ];
