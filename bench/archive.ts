@@ -208,7 +208,7 @@ async function rssWhileArchiving(o: ArchiveBenchOptions, upstream: Child): Promi
       const cpu = win.end();
       const growth = (top - idle) / MB;
       o.log(`  ${label}: idle ${fmt(idle / MB, 1)} MB → peak ${fmt(top / MB, 1)} MB (+${fmt(growth, 1)} MB), archived 200 MB in ${fmt(ms / 1000, 2)} s`);
-      rows.push(`| ${label} | ${fmt(idle / MB, 1)} | ${fmt(top / MB, 1)} | **${fmt(growth, 1)}** | ${fmt(ms / 1000, 2)} |${cpu.foreignCores > NOISY_CORES ? ` ⚠ ${fmt(cpu.foreignCores, 2)} foreign cores` : ''}`);
+      rows.push(`| ${label} | ${fmt(idle / MB, 1)} | ${fmt(top / MB, 1)} | **${fmt(growth, 1)}** | ${fmt(ms / 1000, 2)}${cpu.foreignCores > NOISY_CORES ? ` ⚠ ${fmt(cpu.foreignCores, 2)} foreign cores` : ''} |`);
       checks.push(
         t === dir
           ? { what: 'archive: RSS growth while archiving 200 MB (directory store)', target: '≤ 64 MB', actual: `${fmt(growth, 1)} MB`, met: growth <= 64 }
