@@ -3,7 +3,7 @@
  * SQLite file database, auth, key lookup, billing, the request log and the reconciler all on, and
  * access logs at `info` (the parent points stdout at a file). One API key with ample credit.
  *
- * Child process: env UPSTREAM_BASE_URL, DATABASE_URL; reports `{ port, key }` over IPC.
+ * Child process: env UPSTREAM_BASE_URL, DATABASE_URL (and ARCHIVE_URL, ARCHIVE_CONCURRENCY, S3_*, AWS_*, MAX_DOWNLOADS_PER_KEY); reports `{ port, key }` over IPC.
  */
 import { loadConfig } from '../src/config.js';
 import { startReelay } from '../src/server.js';
@@ -19,6 +19,16 @@ const config = loadConfig({
   UPSTREAM_API_KEY: 'sk-upstream-bench',
   ADMIN_TOKEN: 'bench-admin-token-0123456789',
   LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+  // The archive: where the parent says (bench/targets.ts puts it in the target's temp directory),
+  // and the S3 settings of the archive scenarios (bench/archive.ts).
+  ARCHIVE_URL: process.env.ARCHIVE_URL,
+  MAX_DOWNLOADS_PER_KEY: process.env.MAX_DOWNLOADS_PER_KEY,
+  ARCHIVE_CONCURRENCY: process.env.ARCHIVE_CONCURRENCY,
+  S3_ENDPOINT: process.env.S3_ENDPOINT,
+  S3_FORCE_PATH_STYLE: process.env.S3_FORCE_PATH_STYLE,
+  AWS_REGION: process.env.AWS_REGION,
+  AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID,
+  AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY,
 });
 const reelay = await startReelay(config);
 const { store } = reelay.deps;

@@ -3,7 +3,7 @@
  *
  *   npm run bench                      full run (10–13 minutes; 18 with --rounds 5)
  *   npm run bench -- --quick           short windows, no warm-up pass (about 4 minutes)
- *   options: --rounds N (≥ 3)  --only poll-running,download,…  --no-portkey  --force  --wait-quiet S  --pin
+ *   options: --rounds N (≥ 3)  --only poll-running,download,archive-download,archive-rss,archive-slow-readers,…  --no-portkey  --force  --wait-quiet S  --pin
  *            --retries N     measure a disturbed time or throughput sample again up to N times
  *                            (default 2; 0 = never; memory samples never are)
  *            --compare DIR   also run reelay from another checkout (with this bench in it), e.g. the
@@ -49,6 +49,7 @@ import { cpuPerRequest, fmt, markdown, med, median, NOISY_CORES, type Check, typ
 import { measureSample } from './disturbed.js';
 import { startBenchPg, cpuOf, PG_SETTINGS, type BenchPg } from './pg.js';
 import { reconcilerScale, SCALE_ID, type ScaleOptions } from './reconciler-scale.js';
+import { archiveBench, ARCHIVE_SCENARIOS } from './archive.js';
 import { NODE_FLAGS } from '../src/runtime-flags.js';
 
 // --- options -----------------------------------------------------------------------------------
@@ -620,8 +621,10 @@ async function main(): Promise<void> {
   const wantWebhooks = !opts.only || opts.only.includes('webhooks');
   // The reconciler at scale takes several minutes per configuration: only when asked for by name.
   const wantScale = !!opts.only?.includes(SCALE_ID);
-  if (opts.only && selected.length === 0 && !wantIdle && !wantWebhooks && !wantScale) {
-    throw new Error(`--only: no such scenario (have: idle, webhooks, ${SCENARIOS.map((s) => s.id).join(', ')}, ${SCALE_ID})`);
+  // The archive's scenarios (bench/archive.ts); `--only archive` selects all three.
+  const wantArchive = new Set<string>(ARCHIVE_SCENARIOS.filter((id) => !opts.only || opts.only.includes(id) || opts.only.includes('archive')));
+  if (opts.only && selected.length === 0 && !wantIdle && !wantWebhooks && !wantScale && wantArchive.size === 0) {
+    throw new Error(`--only: no such scenario (have: idle, webhooks, ${SCENARIOS.map((s) => s.id).join(', ')}, ${ARCHIVE_SCENARIOS.join(', ')} (or archive), ${SCALE_ID})`);
   }
 
   let busyNote = await waitForQuiet();
@@ -657,6 +660,7 @@ async function main(): Promise<void> {
   const results = new Map<string, ScenarioResult>();
   let idle: { text: string; reelayMB: number } | null = null;
   let scale: string | null = null;
+  let archive: Awaited<ReturnType<typeof archiveBench>> | null = null;
   try {
     if (wantIdle) {
       log(`idle memory (${T.idleMs / 1000} s) …`);
@@ -666,6 +670,9 @@ async function main(): Promise<void> {
     for (const def of selected) {
       log(`${def.title} …`);
       results.set(def.id, await runScenario(def, loadgen, portkey, pgState));
+    }
+    if (wantArchive.size > 0) {
+      archive = await archiveBench({ which: wantArchive, quick: opts.quick, rounds: opts.rounds, log, run: (job) => loadgen.run(job), loadgenPid: loadgen.pid });
     }
     if (wantScale) {
       const so: ScaleOptions = { jobs: opts.scaleJobs, minutes: opts.scaleMinutes, pg: pgState && 'pg' in pgState ? pgState.pg : null, pgError: pgState && 'error' in pgState ? pgState.error : opts.pg ? null : 'not run (--no-pg)', log };
@@ -699,8 +706,8 @@ async function main(): Promise<void> {
     },
     [...results.values()],
     idle?.text ?? '',
-    checks(results, idle?.reelayMB ?? null),
-    scale,
+    [...checks(results, idle?.reelayMB ?? null), ...(archive?.checks ?? [])],
+    [scale, archive?.text].filter((x): x is string => !!x).join('\n\n') || null,
   );
   // Webhooks (bench/webhooks.ts): settlement with webhooks on vs off, and delivery of 1,000 events.
   let webhooks = '';

@@ -161,8 +161,11 @@ export async function startBare(upstreamPort: number): Promise<Target> {
  * the Node.js flags of its own checkout, so that `--compare` also compares a change of flags.
  */
 export async function startReelayTarget(upstreamPort: number, name = 'reelay', root = ROOT, env: Record<string, string> = {}): Promise<Target> {
+  const dir = tempDir(name);
   const c = await startChild(name, built('bench/reelay-target.js', root), {
-    DATABASE_URL: env.DATABASE_URL ?? join(tempDir(name), 'reelay.db'),
+    DATABASE_URL: env.DATABASE_URL ?? join(dir, 'reelay.db'),
+    // reelay's default (file:./data/archive) would be the checkout's data/: the target's temp dir instead.
+    ARCHIVE_URL: `file:${join(dir, 'archive')}`,
     UPSTREAM_BASE_URL: `http://127.0.0.1:${upstreamPort}/v1`,
     ...env,
   }, await nodeFlagsOf(root));
