@@ -167,6 +167,9 @@ export async function startReelayTarget(upstreamPort: number, name = 'reelay', r
     // reelay's default (file:./data/archive) would be the checkout's data/: the target's temp dir instead.
     ARCHIVE_URL: `file:${join(dir, 'archive')}`,
     UPSTREAM_BASE_URL: `http://127.0.0.1:${upstreamPort}/v1`,
+    // The bench's one key stands for many clients (200 slow readers of one video): the per-key
+    // download cap (8 by default) would refuse most of them and make reelay look cheaper.
+    MAX_DOWNLOADS_PER_KEY: '1000',
     ...env,
   }, await nodeFlagsOf(root));
   const port = c.message.port as number;
