@@ -3,7 +3,8 @@
  * SQLite file database, auth, key lookup, billing, the request log and the reconciler all on, and
  * access logs at `info` (the parent points stdout at a file). One API key with ample credit.
  *
- * Child process: env UPSTREAM_BASE_URL, DATABASE_URL (and ARCHIVE_URL, ARCHIVE_CONCURRENCY, S3_*, AWS_*, MAX_DOWNLOADS_PER_KEY); reports `{ port, key }` over IPC.
+ * Child process: env UPSTREAM_BASE_URL, DATABASE_URL (and ARCHIVE_URL, ARCHIVE_CONCURRENCY, S3_*, AWS_*, MAX_DOWNLOADS_PER_KEY,
+ * UPSTREAMS_FILE with the BENCH_UPSTREAM_KEY_* credentials it names); reports `{ port, key }` over IPC.
  */
 import { loadConfig } from '../src/config.js';
 import { startReelay } from '../src/server.js';
@@ -29,6 +30,9 @@ const config = loadConfig({
   AWS_REGION: process.env.AWS_REGION,
   AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID,
   AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY,
+  // Several upstreams (the reelay-3up target): the file and the credential variables it names.
+  UPSTREAMS_FILE: process.env.UPSTREAMS_FILE,
+  ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('BENCH_UPSTREAM_KEY_'))),
 });
 const reelay = await startReelay(config);
 const { store } = reelay.deps;

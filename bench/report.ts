@@ -173,7 +173,7 @@ export interface ReportHeader {
 }
 
 export function markdown(h: ReportHeader, results: ScenarioResult[], idle: string, checks: Check[], scale: string | null = null): string {
-  const all: TargetId[] = ['direct', 'bare', 'reelay', 'compare', 'portkey', 'reelay-pg', 'reelay-pg2'];
+  const all: TargetId[] = ['direct', 'bare', 'reelay', 'compare', 'portkey', 'reelay-pg', 'reelay-pg2', 'reelay-3up'];
   const used = all.filter((t) => results.some((r) => r.targets.includes(t)));
   const lines: string[] = [];
   lines.push(`Command: \`${h.command}\` — ${h.startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${Math.round(h.seconds)} s`);

@@ -3,7 +3,7 @@
  *
  *   npm run bench                      full run (10–13 minutes; 18 with --rounds 5)
  *   npm run bench -- --quick           short windows, no warm-up pass (about 4 minutes)
- *   options: --rounds N (≥ 3)  --only poll-running,download,archive-download,archive-rss,archive-slow-readers,…  --no-portkey  --force  --wait-quiet S  --pin
+ *   options: --rounds N (≥ 3)  --only poll-running,poll-running-3up,download,archive-download,archive-rss,archive-slow-readers,…  --no-portkey  --force  --wait-quiet S  --pin
  *            --retries N     measure a disturbed time or throughput sample again up to N times
  *                            (default 2; 0 = never; memory samples never are)
  *            --compare DIR   also run reelay from another checkout (with this bench in it), e.g. the
@@ -36,6 +36,8 @@ import {
   startChild,
   startPortkey,
   startReelayPgTarget,
+  startReelaySeveralUpstreamsTarget,
+  SEVERAL_UPSTREAMS,
   startReelayTarget,
   startUpstream,
   tempDir,
@@ -307,6 +309,10 @@ const SLOW_READER_BYTES_PER_S = 256 * 1024;
 const SCENARIOS: ScenarioDef[] = [
   pollScenario('poll-running', 'Status polling, jobs in progress (proxied)', 'in_progress', ['direct', 'bare', 'reelay', 'portkey', 'reelay-pg', 'reelay-pg2']),
   pollScenario('poll-finished', 'Status polling, finished jobs (reelay: from its database)', 'done', ['direct', 'bare', 'reelay', 'reelay-pg', 'reelay-pg2']),
+  // Several upstreams (issue 17): the same polls through reelay with 3 upstreams in UPSTREAMS_FILE
+  // beside the usual one, interleaved in one run; the ratio is the measure.
+  pollScenario('poll-running-3up', 'Status polling, jobs in progress, 3 upstreams vs 1', 'in_progress', ['reelay', 'reelay-3up']),
+  pollScenario('poll-finished-3up', 'Status polling, finished jobs, 3 upstreams vs 1', 'done', ['reelay', 'reelay-3up']),
   {
     id: 'create',
     title: 'JSON creates (reelay: with holds)',
@@ -457,6 +463,7 @@ async function runScenario(def: ScenarioDef, loadgen: LoadGen, portkey: { entry:
     const reelay = await startReelayTarget(up);
     targets.set('reelay', reelay);
     if (opts.compare) targets.set('compare', await startReelayTarget(up, 'reelay-compare', opts.compare));
+    if (def.targets.includes('reelay-3up')) targets.set('reelay-3up', await startReelaySeveralUpstreamsTarget(up));
     for (const id of ['reelay-pg', 'reelay-pg2'] as const) {
       if (!def.targets.includes(id)) continue;
       if (!pgState) result.skipped.set(id, 'not run (--no-pg)');
@@ -491,7 +498,7 @@ async function runScenario(def: ScenarioDef, loadgen: LoadGen, portkey: { entry:
     const ids = await def.seed(reelay);
     // Each reelay has its own database, so jobs are seeded through each (two instances share one).
     const ownIds = new Map<TargetId, string[]>();
-    for (const id of ['compare', 'reelay-pg', 'reelay-pg2'] as const) if (targets.has(id)) ownIds.set(id, await def.seed(targets.get(id)!));
+    for (const id of ['compare', 'reelay-pg', 'reelay-pg2', 'reelay-3up'] as const) if (targets.has(id)) ownIds.set(id, await def.seed(targets.get(id)!));
     const idsFor = (t: TargetId) => ownIds.get(t) ?? ids;
     const pgPids = () => (pgState && 'pg' in pgState && (targets.has('reelay-pg') || targets.has('reelay-pg2')) ? pgState.pg.pids() : []);
     const ctx: Ctx = {
@@ -604,6 +611,11 @@ function checks(results: Map<string, ScenarioResult>, idleMB: number | null): Ch
       met: os.cpus().length >= 4 ? r >= 1.6 : null,
       note: `${pgCpu('create', 'reelay-pg2', 'reelay-pg')}; ${os.cpus().length} cores shared by both instances, PostgreSQL and the load generator${os.cpus().length >= 4 ? '' : ', so not a test of the target'}`,
     });
+  }
+  for (const [id, what] of [['poll-running-3up', 'polling running jobs'], ['poll-finished-3up', 'polling finished jobs']] as const) {
+    if (!has(id, 'reelay-3up', 'reelay')) continue;
+    const r = ratio(id, 'reelay-3up', 'reelay');
+    out.push({ what: `${what}: ${SEVERAL_UPSTREAMS} upstreams vs 1`, target: '≥ 0.95×', actual: `${fmt(r, 2)}×`, met: r >= 0.95, note: `by CPU time per request: ${fmt(cpuPerRequest(results.get(id)!, 'reelay') / cpuPerRequest(results.get(id)!, 'reelay-3up'), 2)}×` });
   }
   if (idleMB !== null) out.push({ what: 'idle RSS (built, `node dist/main.js`)', target: '≤ 80 MB', actual: `${fmt(idleMB, 1)} MB`, met: idleMB <= 80 });
   if (has('latency', 'reelay', 'direct')) {

@@ -5,7 +5,7 @@
  * dist/): no TypeScript loader thread in the measured processes.
  */
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, closeSync, rmSync, symlinkSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, closeSync, rmSync, symlinkSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -24,7 +24,7 @@ export const PORTKEY_VERSION = '1.15.2';
  */
 const PORTKEY_PINS = ['@hono/node-server@1.14.1', '@hono/node-ws@1.2.0'];
 
-export type TargetId = 'direct' | 'bare' | 'reelay' | 'compare' | 'portkey' | 'reelay-pg' | 'reelay-pg2';
+export type TargetId = 'direct' | 'bare' | 'reelay' | 'compare' | 'portkey' | 'reelay-pg' | 'reelay-pg2' | 'reelay-3up';
 
 export const TARGET_LABELS: Record<TargetId, string> = {
   direct: 'direct (upstream)',
@@ -34,6 +34,7 @@ export const TARGET_LABELS: Record<TargetId, string> = {
   portkey: 'Portkey gateway',
   'reelay-pg': 'reelay (PostgreSQL)',
   'reelay-pg2': '2 × reelay (PostgreSQL)',
+  'reelay-3up': 'reelay (3 upstreams)',
 };
 
 export interface Target {
@@ -201,6 +202,28 @@ export async function startReelayPgTarget(upstreamPort: number, databaseUrl: str
       await Promise.all(started.map((t) => t.stop()));
     },
   };
+}
+
+/** How many upstreams the `reelay-3up` target's UPSTREAMS_FILE lists. */
+export const SEVERAL_UPSTREAMS = 3;
+
+/**
+ * reelay (SQLite) with an UPSTREAMS_FILE of three upstreams, all the bench's fake upstream (which
+ * checks no credential) under different ids and credentials, with equal priority, so creates are
+ * spread over them and every poll is routed to its job's upstream: the cost of several upstreams.
+ */
+export async function startReelaySeveralUpstreamsTarget(upstreamPort: number): Promise<Target> {
+  const dir = tempDir('reelay-3up-file');
+  const file = join(dir, 'upstreams.json');
+  const env: Record<string, string> = { UPSTREAMS_FILE: file };
+  const upstreams = [];
+  for (let i = 1; i <= SEVERAL_UPSTREAMS; i++) {
+    env[`BENCH_UPSTREAM_KEY_${i}`] = `sk-bench-upstream-${i}`;
+    upstreams.push({ id: `bench-${i}`, base_url: `http://127.0.0.1:${upstreamPort}/v1`, api_key_env: `BENCH_UPSTREAM_KEY_${i}` });
+  }
+  writeFileSync(file, JSON.stringify({ upstreams }));
+  const t = await startReelayTarget(upstreamPort, 'reelay-3up', ROOT, env);
+  return { ...t, id: 'reelay-3up' };
 }
 
 export function freePort(): Promise<number> {
