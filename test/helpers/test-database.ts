@@ -135,6 +135,9 @@ export async function pgTestDatabase(serverUrl: string, template?: string): Prom
     async openReader() {
       // Every session read-only: the checks can look, never write.
       const pool = new pg.Pool({ connectionString: url, max: 2, types: numbersAsNumbers, options: '-c default_transaction_read_only=on' });
+      // An idle connection ended by the server (the database dropped WITH (FORCE) after a test)
+      // would otherwise be an unhandled 'error' event: the pool replaces it on demand.
+      pool.on('error', () => {});
       const database = openPgDatabase(url, { max: 1 });
       const store = createPgStore(database);
       const all = async <T>(text: string, params: unknown[] = []) => {
