@@ -1,6 +1,7 @@
 import type { Store } from '../store/store.js';
 import type { ArchiveTaskRow } from '../store/rows.js';
 import type { UpstreamClients } from '../relay/registry.js';
+import type { Upstream } from '../relay/upstream.js';
 import type { Logger } from '../logging/logger.js';
 import { upstreamRequestHeaders } from '../relay/headers.js';
 import { ARCHIVE_VARIANTS, archiveKey, type ArchiveObjectStore, type ArchiveVariant } from './object-store.js';
@@ -130,9 +131,11 @@ export class ArchiveWorker {
       void store.updateArchiveTask(task.jobId, instanceId, { claimUntil: this.o.now() + this.o.instanceTimeoutMs }, this.o.now()).catch(() => {});
     }, Math.max(100, Math.floor(this.o.instanceTimeoutMs / 3)));
     try {
+      // The job's upstream, looked up once per task (not per variant), when there is something to copy.
+      let upstream: Upstream | undefined;
       for (const variant of ARCHIVE_VARIANTS) {
         if (variant in variants) continue;
-        const stored = await this.copy(task, variant);
+        const stored = await this.copy(task, variant, upstream ??= await this.upstreamOf(task));
         variants[variant] = stored;
         const kept = await store.updateArchiveTask(task.jobId, instanceId, { variants: JSON.stringify(variants), bytes: totalBytes(variants) }, this.o.now());
         if (!kept) {
@@ -171,11 +174,16 @@ export class ArchiveWorker {
   }
 
   /** Streams one variant from the upstream into the store; null when the upstream serves none of it. */
-  private async copy(task: ArchiveTaskRow, variant: ArchiveVariant): Promise<{ bytes: number; contentType: string } | null> {
+  /** The client of the upstream that made the task's job. */
+  private async upstreamOf(task: ArchiveTaskRow): Promise<Upstream> {
     const job = await this.o.store.getJob(task.jobId);
     const upstream = job ? this.o.upstreams.client(job.upstreamId) : undefined;
     // An upstream no longer configured: retried (with backoff) until its copy would have expired.
     if (!upstream) throw new Error(`the job's upstream (${job?.upstreamId ?? 'unknown job'}) is not configured`);
+    return upstream;
+  }
+
+  private async copy(task: ArchiveTaskRow, variant: ArchiveVariant, upstream: Upstream): Promise<{ bytes: number; contentType: string } | null> {
     const res = await upstream.request({
       method: 'GET',
       path: `/videos/${encodeURIComponent(task.videoId)}/content?variant=${variant}`,
