@@ -20,6 +20,9 @@ export class RequestLogWriter {
   private queue: RequestLogRow[] = [];
   private lastUsed = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
+  /** The last write started (each starts after the one before it has ended). */
+  private writing: Promise<void> = Promise.resolve();
+  private writesInFlight = 0;
 
   constructor(
     private readonly store: Store,
@@ -40,13 +43,25 @@ export class RequestLogWriter {
     if (this.queue.length >= this.maxQueue) void this.flush();
   }
 
-  /** Writes the queued rows (resolves once written; a failure is logged, never thrown). */
-  async flush(): Promise<void> {
-    if (this.queue.length === 0 && this.lastUsed.size === 0) return;
+  /**
+   * Writes the queued rows (resolves once written; a failure is logged, never thrown). Writes run
+   * one after another: a flush waits for the one in flight, so stop() returns only when every
+   * write has ended (a timer flush still running at shutdown would otherwise meet a closed pool).
+   */
+  flush(): Promise<void> {
+    if (this.queue.length === 0 && this.lastUsed.size === 0) return this.writing;
     const rows = this.queue;
     const used = this.lastUsed;
     this.queue = [];
     this.lastUsed = new Map();
+    // With none in flight the write starts now (on SQLite it then runs before flush() returns).
+    const write = this.writesInFlight === 0 ? this.write(rows, used) : this.writing.then(() => this.write(rows, used));
+    this.writesInFlight++;
+    this.writing = write.finally(() => this.writesInFlight--);
+    return this.writing;
+  }
+
+  private async write(rows: RequestLogRow[], used: Map<string, number>): Promise<void> {
     try {
       await this.store.insertRequestLogBatch(rows);
       await this.store.touchKeys(used);

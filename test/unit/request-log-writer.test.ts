@@ -33,4 +33,31 @@ describe('request-log writer', () => {
     await writer.stop();
     expect(await stored()).toBe(1999);
   });
+
+  it('stop() waits for a write already in flight, so the store is not closed under it', async () => {
+    const store = createStore(openMigratedDatabase(':memory:'));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const events: string[] = [];
+    const slowStore = {
+      ...store,
+      insertRequestLogBatch: async (rows: RequestLogRow[]) => {
+        events.push(`write ${rows.length} started`);
+        await gate;
+        await store.insertRequestLogBatch(rows);
+        events.push(`write ${rows.length} ended`);
+      },
+    } as typeof store;
+    const writer = new RequestLogWriter(slowStore, silentLogger());
+    for (let i = 0; i < 7; i++) writer.push(row(i));
+    const timerFlush = writer.flush(); // as the interval timer would, just before shutdown
+    writer.push(row(7));
+    const stopped = writer.stop().then(() => events.push('stopped'));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(events).toEqual(['write 7 started']);
+    release();
+    await Promise.all([timerFlush, stopped]);
+    expect(events).toEqual(['write 7 started', 'write 7 ended', 'write 1 started', 'write 1 ended', 'stopped']);
+    expect((await store.searchRequestLog({ videoId: 'video_1', limit: 100 })).length).toBe(8);
+  });
 });
