@@ -22,7 +22,7 @@ const arg = (name: string, d: number) => {
   return i >= 0 ? Number(process.argv[i + 1]) : d;
 };
 const JOBS = arg('--jobs', 2000);
-const ROUNDS = arg('--rounds', 4);
+const ROUNDS = arg('--rounds', 8);
 const EVENTS = arg('--events', 1000);
 const mb = (b: number) => (b / 1024 / 1024).toFixed(1);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

@@ -21,13 +21,8 @@ export function webhooksRoutes(deps: Deps): Hono<AppEnv> {
 
   app.get('/deliveries', async (c) => {
     const q = queryParams(c, deliveriesQuerySchema);
-    let after;
-    if (q.after !== undefined) {
-      const event = await deps.store.getWebhookEvent(q.after);
-      if (!event) throw invalid('after: no webhook event with that id', 'after');
-      after = { createdAt: event.createdAt, id: event.id };
-    }
-    const rows = await deps.store.listWebhookDeliveries({ keyId: q.key_id, status: q.status, after, limit: q.limit + 1 });
+    if (q.after !== undefined && !(await deps.store.getWebhookEvent(q.after))) throw invalid('after: no webhook event with that id', 'after');
+    const rows = await deps.store.listWebhookDeliveries({ keyId: q.key_id, status: q.status, afterId: q.after, limit: q.limit + 1 });
     return c.json({ data: rows.slice(0, q.limit).map(presentDelivery), has_more: rows.length > q.limit });
   });
 

@@ -24,6 +24,25 @@ import { BalanceError, type NewJob, type Actor, type HoldResult, type Outcome, t
 /** `cache`: the /v1 routes' job rows; every write to a job here drops that job's row. */
 export function billingStore({ db }: Database_, cache: JobRowCache) {
   const immediate = { behavior: 'immediate' } as const;
+  // Prepared once: building this insert with drizzle on every settlement cost more than writing it.
+  const p = (name: string) => sql.placeholder(name);
+  const insertWebhookEvent = db
+    .insert(webhookEvents)
+    .values({
+      id: p('id'),
+      keyId: p('keyId'),
+      jobId: p('jobId'),
+      videoId: p('videoId'),
+      type: p('type'),
+      body: p('body'),
+      status: p('status'),
+      attemptCount: p('attemptCount'),
+      retryStep: p('retryStep'),
+      nextAttemptAt: p('nextAttemptAt'),
+      createdAt: p('createdAt'),
+    })
+    .onConflictDoNothing()
+    .prepare();
 
   function insertEntry(
     tx: Pick<typeof db, 'insert'>,
@@ -194,7 +213,7 @@ export function billingStore({ db }: Database_, cache: JobRowCache) {
         }
         // The webhook event (contract §12), in this transaction: a crash can neither lose it nor make two.
         const event = key?.webhookUrl ? newWebhookEvent(job, outcome.kind, who.now) : null;
-        if (event) tx.insert(webhookEvents).values(event).onConflictDoNothing().run();
+        if (event) insertWebhookEvent.run(event);
         if (outcome.kind === 'completed' && outcome.archive) insertArchiveTask(tx, job, outcome.archive, outcome.completedAt, who.now);
         const after = tx.select().from(jobs).where(eq(jobs.id, jobId)).get()!;
         return { settled: true as const, job: after, chargedMicros: charged, webhookEventId: event?.id ?? null };

@@ -140,12 +140,10 @@ export function webhooksStore({ db, sqlite }: Database_) {
           and(
             q.keyId !== undefined ? eq(webhookEvents.keyId, q.keyId) : undefined,
             q.status !== undefined ? eq(webhookEvents.status, q.status) : undefined,
-            q.after
-              ? and(lte(webhookEvents.createdAt, q.after.createdAt), or(lt(webhookEvents.createdAt, q.after.createdAt), lt(webhookEvents.id, q.after.id)))
-              : undefined,
+            q.afterId !== undefined ? lt(webhookEvents.id, q.afterId) : undefined,
           ),
         )
-        .orderBy(desc(webhookEvents.createdAt), desc(webhookEvents.id))
+        .orderBy(desc(webhookEvents.id))
         .limit(q.limit)
         .all();
       if (events.length === 0) return [];

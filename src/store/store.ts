@@ -263,8 +263,8 @@ export type WebhookAttemptOutcome = { status: 'delivered' } | { status: 'pending
 export interface WebhookDeliveryQuery {
   keyId?: string;
   status?: WebhookEventStatus;
-  /** The last event of the previous page (newest first). */
-  after?: { createdAt: number; id: string };
+  /** The id of the last event of the previous page (newest first: by id, which begins with the creation time). */
+  afterId?: string;
   limit: number;
 }
 

@@ -188,7 +188,7 @@ describe.each(engines)('webhooks on $name', (engine) => {
     const page1 = await s.store.listWebhookDeliveries({ keyId: key.id, limit: 3 });
     expect(page1.map((d) => d.event.id)).toEqual(byTime.slice(0, 3));
     const last = page1[2]!.event;
-    const page2 = await s.store.listWebhookDeliveries({ keyId: key.id, limit: 3, after: { createdAt: last.createdAt, id: last.id } });
+    const page2 = await s.store.listWebhookDeliveries({ keyId: key.id, limit: 3, afterId: last.id });
     expect(page2.map((d) => d.event.id)).toEqual(byTime.slice(3));
     expect(await s.store.listWebhookDeliveries({ keyId: key.id, status: 'delivered', limit: 10 })).toEqual([]);
     expect((await s.store.listWebhookDeliveries({ keyId: key.id, status: 'pending', limit: 10 })).length).toBe(5);

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, inArray, isNotNull, isNull, lte, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNotNull, isNull, lt, lte, or, sql } from 'drizzle-orm';
 import type { PgDatabase, PgDb } from './client.js';
 import { apiKeys, instances, webhookAttempts, webhookEvents, webhookSecrets } from './schema/index.js';
 import { insertAudit } from './audit-store.js';
@@ -31,7 +31,6 @@ export async function applyWebhookUrl(conn: Conn, keyId: string, url: string | n
 
 /** Webhooks on PostgreSQL; the same units as src/db/webhooks-store.ts and its composed units in src/db/store.ts. */
 export function pgWebhooksStore({ db }: PgDatabase): WebhooksStore {
-  const idC = sql`${webhookEvents.id} collate "C"`;
   const liveHolder = (deadBefore: number) => sql`exists (
       select 1 from ${instances} where ${instances.id} = ${webhookEvents.claimedBy}
         and ${instances.stoppedAt} is null and ${instances.heartbeatAt} >= ${deadBefore})`;
@@ -136,15 +135,12 @@ export function pgWebhooksStore({ db }: PgDatabase): WebhooksStore {
           and(
             q.keyId !== undefined ? eq(webhookEvents.keyId, q.keyId) : undefined,
             q.status !== undefined ? eq(webhookEvents.status, q.status) : undefined,
-            q.after
-              ? and(
-                  lte(webhookEvents.createdAt, q.after.createdAt),
-                  or(sql`${webhookEvents.createdAt} < ${q.after.createdAt}`, sql`${idC} < ${q.after.id}`),
-                )
-              : undefined,
+            // Plain collation, so webhook_events_key_idx serves the order: event ids are all
+            // `evt_` and 24 lowercase hex digits, which every collation orders as bytes.
+            q.afterId !== undefined ? lt(webhookEvents.id, q.afterId) : undefined,
           ),
         )
-        .orderBy(desc(webhookEvents.createdAt), desc(idC))
+        .orderBy(desc(webhookEvents.id))
         .limit(q.limit);
       if (events.length === 0) return [];
       const attempts = await db

@@ -51,8 +51,9 @@ export const webhookEvents = sqliteTable(
   },
   (t) => [
     index('webhook_events_due_idx').on(t.status, t.nextAttemptAt),
-    index('webhook_events_key_idx').on(t.keyId, t.createdAt),
-    index('webhook_events_created_idx').on(t.createdAt),
+    // Listings go newest first by id (ids begin with their creation time), so no index on
+    // created_at: each index is another B-tree written in the settling transaction.
+    index('webhook_events_key_idx').on(t.keyId, t.id),
   ],
 );
 

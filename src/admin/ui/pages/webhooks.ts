@@ -98,7 +98,7 @@ async function deliveriesPage(deps: Deps, session: Session, k: KeyRow, f: { stat
   const status = (STATUSES as readonly string[]).includes(f.status) ? (f.status as WebhookEventStatus) : undefined;
   const afterEvent = f.after ? await deps.store.getWebhookEvent(f.after) : undefined;
   const usable = afterEvent !== undefined && afterEvent.keyId === k.id;
-  const rows = await deps.store.listWebhookDeliveries({ keyId: k.id, status, after: usable ? { createdAt: afterEvent.createdAt, id: afterEvent.id } : undefined, limit: PAGE + 1 });
+  const rows = await deps.store.listWebhookDeliveries({ keyId: k.id, status, afterId: usable ? afterEvent.id : undefined, limit: PAGE + 1 });
   const shown = rows.slice(0, PAGE);
   const path = keyPath(k.id);
   const more = rows.length > PAGE ? html`<a class="button secondary" id="deliveries-older" href="${path}/webhooks${qs({ status, after: shown[shown.length - 1]!.event.id })}">Older events →</a>` : '';
