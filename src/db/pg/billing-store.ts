@@ -1,4 +1,4 @@
-import { and, count, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
 import type { PgDatabase, PgDb } from './client.js';
 import { apiKeys, jobs, ledger, webhookEvents } from './schema/index.js';
 import { newWebhookEvent } from '../../webhooks/event.js';
@@ -6,7 +6,7 @@ import { newId } from '../../ids.js';
 import { chargeFor } from '../../billing/catalog.js';
 import { insertAudit } from './audit-store.js';
 import { OPEN_STATUSES, type JobRow, type LedgerRow } from '../../store/rows.js';
-import { BalanceError, type Actor } from '../../store/types.js';
+import { BalanceError, type Actor, type NewJob } from '../../store/types.js';
 import type { BillingStore } from '../../store/store.js';
 import { insertArchiveTask } from './archive-store.js';
 
@@ -92,40 +92,115 @@ export async function creditIn(conn: Conn, keyId: string, amountMicros: number, 
   return entry;
 }
 
-export function pgBillingStore({ db }: PgDatabase): BillingStore {
+const OPEN_LIST = OPEN_STATUSES.map((st) => `'${st}'`).join(', ');
+const COUNT_OPEN_SQL = `select count(*) as n from jobs where key_id = $1 and status in (${OPEN_LIST})`;
+
+/**
+ * The hold as one statement: the key's conditional UPDATE, then the pending job and its `hold`
+ * ledger entry, each written only if the row before it was. Returns the job row, or no row when
+ * the available balance does not cover the hold (or the key does not exist).
+ * $1 job id, $2 key id, $3 kind, $4 model, $5 size, $6 requested seconds, $7 source video id,
+ * $8 rate, $9 flat price, $10 held micros, $11 the job's request id, $12 instance id,
+ * $13 upstream id, $14 now, $15 ledger entry id, $16 the actor's request id, $17 actor.
+ */
+const PLACE_HOLD_SQL = `
+with held as (
+  update api_keys set held_micros = held_micros + $10::bigint
+  where id = $2 and balance_micros - held_micros >= $10::bigint
+  returning id
+), job as (
+  insert into jobs (id, key_id, kind, model, size, requested_seconds, source_video_id, rate_micros, flat_price_micros,
+                    held_micros, request_id, instance_id, upstream_id, status, created_at, updated_at)
+  select $1, $2, $3, $4, $5, $6::integer, $7, $8::bigint, $9::bigint, $10::bigint, $11, $12, $13, 'pending', $14::bigint, $14::bigint
+  from held
+  returning *
+), hold as (
+  insert into ledger (id, kind, amount_micros, key_id, job_id, terminal, request_id, actor, note, created_at)
+  select $15, 'hold', $10::bigint, $2, job.id, false, $16, $17, null, $14::bigint
+  from job where $10::bigint > 0
+)
+select * from job`;
+
+function placeHoldValues(job: NewJob, who: Actor): unknown[] {
+  return [
+    job.id, job.keyId, job.kind, job.model, job.size, job.requestedSeconds, job.sourceVideoId, job.rateMicros, job.flatPriceMicros,
+    job.heldMicros, job.requestId, job.instanceId ?? null, job.upstreamId ?? 'default', who.now, newId('led'), who.requestId, who.actor,
+  ];
+}
+
+const JOB_COLUMNS = Object.entries(getTableColumns(jobs));
+
+/** A `jobs` row as node-postgres returns it (snake_case, bigint as text) → JobRow, by the schema's own column mappings. */
+function jobFromDriver(raw: Record<string, unknown>): JobRow {
+  const row: Record<string, unknown> = {};
+  for (const [key, column] of JOB_COLUMNS) {
+    const value = raw[column.name];
+    row[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
+  }
+  return row as unknown as JobRow;
+}
+
+export function pgBillingStore({ db, pool }: PgDatabase): BillingStore {
+  // One per create, after the upstream answered: a named prepared statement.
+  const recordSubmittedStmt = db
+    .update(jobs)
+    .set({
+      videoId: sql`${sql.placeholder('videoId')}`,
+      status: sql`${sql.placeholder('status')}`,
+      progress: sql`${sql.placeholder('progress')}::integer`,
+      upstreamRequestId: sql`${sql.placeholder('upstreamRequestId')}`,
+      nextPollAt: sql`${sql.placeholder('nextPollAt')}::bigint`,
+      updatedAt: sql`${sql.placeholder('now')}::bigint`,
+    })
+    .where(and(eq(jobs.id, sql.placeholder('jobId')), eq(jobs.status, 'pending')))
+    .returning()
+    .prepare('jobs_record_submitted');
   return {
     /**
-     * Reserves the price on the key and writes the pending job, or refuses. The key row is locked
-     * first (FOR NO KEY UPDATE: the lock the conditional UPDATE takes anyway, which unlike FOR
-     * UPDATE does not hold up inserts whose foreign key points at the key), so the count of open jobs that follows sees every earlier hold of this key committed
-     * (a count taken before the lock admitted 22–24 jobs for a limit of 5 under concurrency), and
-     * the conditional UPDATE is what keeps concurrent holds within the balance. The refusal
-     * reasons come in SQLite's order: the in-flight limit is checked before the balance, and an
-     * unknown key is refused as insufficient_quota (its UPDATE matches no row), as on SQLite.
+     * Reserves the price on the key and writes the pending job, or refuses. The hold itself is one
+     * statement (PLACE_HOLD_SQL): the conditional UPDATE of the key keeps concurrent holds within
+     * the balance (at READ COMMITTED PostgreSQL re-checks its WHERE against the newest version of a
+     * row a concurrent hold changed), and the job and its ledger entry are written only when it
+     * matched. Without an in-flight limit that statement is the whole unit: one round trip instead
+     * of five. With one, the key row is locked first (FOR NO KEY UPDATE: the lock the UPDATE takes
+     * anyway, which unlike FOR UPDATE does not hold up inserts whose foreign key points at the
+     * key), so the count of open jobs that follows sees every earlier hold of this key committed (a
+     * count taken before the lock admitted 22–24 jobs for a limit of 5 under concurrency). The
+     * refusal reasons come in SQLite's order: the in-flight limit is checked before the balance,
+     * and an unknown key is refused as insufficient_quota (its UPDATE matches no row), as on SQLite.
      */
     async placeHold(job, who, limits) {
-      return db.transaction(async (tx) => {
-        if (limits.maxInflightJobs !== null) {
-          await tx.select({ id: apiKeys.id }).from(apiKeys).where(eq(apiKeys.id, job.keyId)).for('no key update');
-          const [{ n }] = await tx
-            .select({ n: count() })
-            .from(jobs)
-            .where(and(eq(jobs.keyId, job.keyId), inArray(jobs.status, [...OPEN_STATUSES])));
-          if (n >= limits.maxInflightJobs) return { ok: false as const, reason: 'inflight_limit' as const };
+      const values = placeHoldValues(job, who);
+      const placed = (rows: Record<string, unknown>[]) =>
+        rows.length === 1 ? { ok: true as const, job: jobFromDriver(rows[0]!) } : { ok: false as const, reason: 'insufficient_quota' as const };
+      if (limits.maxInflightJobs === null) {
+        return placed((await pool.query({ name: 'jobs_place_hold', text: PLACE_HOLD_SQL, values })).rows);
+      }
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      try {
+        await client.query('begin');
+        try {
+          await client.query({ name: 'keys_lock_for_hold', text: 'select id from api_keys where id = $1 for no key update', values: [job.keyId] });
+          const open = await client.query<{ n: string }>({ name: 'jobs_count_open_of_key', text: COUNT_OPEN_SQL, values: [job.keyId] });
+          if (Number(open.rows[0]!.n) >= limits.maxInflightJobs) {
+            await client.query('rollback');
+            return { ok: false as const, reason: 'inflight_limit' as const };
+          }
+          const result = placed((await client.query({ name: 'jobs_place_hold', text: PLACE_HOLD_SQL, values })).rows);
+          await client.query('commit');
+          return result;
+        } catch (err) {
+          await client.query('rollback').catch(() => {});
+          throw err;
         }
-        const held = await tx
-          .update(apiKeys)
-          .set({ heldMicros: sql`${apiKeys.heldMicros} + ${job.heldMicros}` })
-          .where(and(eq(apiKeys.id, job.keyId), sql`${apiKeys.balanceMicros} - ${apiKeys.heldMicros} >= ${job.heldMicros}`))
-          .returning({ id: apiKeys.id });
-        if (held.length !== 1) return { ok: false as const, reason: 'insufficient_quota' as const };
-        const [row] = await tx
-          .insert(jobs)
-          .values({ ...job, status: 'pending', createdAt: who.now, updatedAt: who.now })
-          .returning();
-        if (job.heldMicros > 0) await insertEntry(tx, { kind: 'hold', amountMicros: job.heldMicros, keyId: job.keyId, jobId: job.id }, who);
-        return { ok: true as const, job: row };
-      });
+      } catch (err) {
+        // A connection that failed mid-transaction is closed rather than pooled again.
+        broken = err as Error;
+        throw err;
+      } finally {
+        client.release(broken);
+      }
     },
 
     /**
@@ -135,18 +210,7 @@ export function pgBillingStore({ db }: PgDatabase): BillingStore {
      */
     async recordSubmitted(jobId, s, now) {
       try {
-        const [row] = await db
-          .update(jobs)
-          .set({
-            videoId: s.videoId,
-            status: s.status,
-            progress: s.progress,
-            upstreamRequestId: s.upstreamRequestId,
-            nextPollAt: s.nextPollAt,
-            updatedAt: now,
-          })
-          .where(and(eq(jobs.id, jobId), eq(jobs.status, 'pending')))
-          .returning();
+        const [row] = await recordSubmittedStmt.execute({ ...s, jobId, now });
         return row;
       } catch (err) {
         if (pgErrorCode(err) === '23505') return 'duplicate';
