@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engines, type OpenStore } from '../helpers/engines.js';
 import { enginesWithLinguistic } from './linguistic-engine.js';
-import { DAY, DAY0, DAY1, DAY2, seed } from './fixture.js';
+import { DAY, DAY0, DAY1, DAY2, seed } from './report-dataset.js';
 
 /** The dashboard aggregates, on both engines through the Store interface. */
 

@@ -1,4 +1,4 @@
-/** Shared builders for the store contract suite (test/store/*.contract.test.ts). */
+/** Shared builders for the store contract suite (test/store/*.contract.test.ts); the fixed data set of the report units is report-dataset.ts. */
 import { randomBytes } from 'node:crypto';
 import type { OpenStore } from '../helpers/engines.js';
 import type { Store } from '../../src/store/store.js';

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { engines, type OpenStore } from '../helpers/engines.js';
-import { seed } from './fixture.js';
+import { seed } from './report-dataset.js';
 
 /**
  * ReportsStore.ledgerViolations on both engines: the consistent fixture has none; each kind of

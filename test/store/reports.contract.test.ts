@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engines, type OpenStore } from '../helpers/engines.js';
 import { enginesWithLinguistic } from './linguistic-engine.js';
 import type { JobCursor, Order } from '../../src/store/queries.js';
-import { DAY0, DAY1, NOW, jobRow, ledgerRow, requestRow, seed } from './fixture.js';
+import { DAY0, DAY1, NOW, jobRow, ledgerRow, requestRow, seed } from './report-dataset.js';
 
 /** The admin reads, on both engines through the Store interface, against the shared data set. */
 

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { engines, type OpenStore } from '../helpers/engines.js';
-import { DAY0, DAY1, DAY2, REQUESTS, requestRow } from './fixture.js';
+import { DAY0, DAY1, DAY2, REQUESTS, requestRow } from './report-dataset.js';
 
 /** The request log's units, on both engines through the Store interface. */
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engines, type OpenStore } from '../helpers/engines.js';
 import { enginesWithLinguistic } from './linguistic-engine.js';
 import type { JobCursor, UsageFilter } from '../../src/store/queries.js';
-import { DAY0, DAY1, DAY2, JOBS, KEYS, seed } from './fixture.js';
+import { DAY0, DAY1, DAY2, JOBS, KEYS, seed } from './report-dataset.js';
 
 /** The usage export and summary, on both engines through the Store interface. */
 
