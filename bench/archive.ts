@@ -8,7 +8,7 @@
  *                         relaying the upstream (a second reelay with ARCHIVE_URL=off) vs the bare proxy
  *   archive-rss           RSS growth of reelay over its settled idle size while it archives a 200 MB
  *                         video: directory store, then S3 store (s3rver started here; 5 MiB parts, queue 1)
- *   archive-slow-readers  100 slow readers (64 KiB/s each) of an archived 100 MB video: RSS growth of
+ *   archive-slow-readers  200 slow readers (64 KiB/s each) of an archived 100 MB video: RSS growth of
  *                         reelay vs the bare proxy relaying the same bytes from the upstream
  *
  * "Archived" is read from the admin job view (`archive_state: "archived"`), never assumed.
@@ -233,7 +233,7 @@ async function rssWhileArchiving(o: ArchiveBenchOptions, upstream: Child): Promi
 
 async function slowReaders(o: ArchiveBenchOptions, upstream: Child): Promise<{ lines: string[]; checks: Check[] }> {
   const BYTES = 100 * MB;
-  const CLIENTS = 100;
+  const CLIENTS = 200;
   const RATE = 64 * 1024;
   const durationMs = o.quick ? 5000 : 10_000;
   const up = upstream.message.port as number;
@@ -311,7 +311,7 @@ export async function archiveBench(o: ArchiveBenchOptions): Promise<{ text: stri
   for (const [id, title, fn] of [
     ['archive-download', '100 MB download: archive vs upstream relay vs bare proxy', download],
     ['archive-rss', 'RSS while archiving 200 MB (directory and S3 stores)', rssWhileArchiving],
-    ['archive-slow-readers', '100 slow readers of an archived video', slowReaders],
+    ['archive-slow-readers', '200 slow readers of an archived video', slowReaders],
   ] as const) {
     if (!o.which.has(id)) continue;
     o.log(`${title} …`);

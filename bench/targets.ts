@@ -165,8 +165,10 @@ export async function startReelayTarget(upstreamPort: number, name = 'reelay', r
   const dir = tempDir(name);
   const c = await startChild(name, built('bench/reelay-target.js', root), {
     DATABASE_URL: env.DATABASE_URL ?? join(dir, 'reelay.db'),
-    // reelay's default (file:./data/archive) would be the checkout's data/: the target's temp dir instead.
-    ARCHIVE_URL: `file:${join(dir, 'archive')}`,
+    // Off: these scenarios compare reelay relaying the upstream with the bare proxy doing the same;
+    // with the archive on, a finished video would be served from reelay's disk instead after its
+    // copy. The archive's own scenarios (bench/archive.ts) pass their ARCHIVE_URL in `env`.
+    ARCHIVE_URL: 'off',
     UPSTREAM_BASE_URL: `http://127.0.0.1:${upstreamPort}/v1`,
     // The bench's one key stands for many clients (200 slow readers of one video): the per-key
     // download cap (8 by default) would refuse most of them and make reelay look cheaper.

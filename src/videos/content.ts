@@ -8,6 +8,7 @@ import { downstreamResponseHeaders, upstreamRequestId } from '../relay/headers.j
 import { finishRequest, serverTiming } from '../http/request-context.js';
 import { ApiError } from '../errors.js';
 import { pipeline } from 'node:stream/promises';
+import { relayedGarbage } from '../relay/relayed-garbage.js';
 import { parseByteRange } from '../archive/range.js';
 import type { ArchivedCopy } from '../archive/service.js';
 
@@ -132,7 +133,11 @@ export async function sendArchived(c: Context<AppEnv>, deps: Deps, copy: Archive
   outgoing.writeHead(status, headers);
   try {
     if (body) {
-      body.on('data', (chunk: Buffer) => (bytes += chunk.length));
+      body.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+        // Each read is a fresh buffer, garbage once the socket has it: the same valve as relaying.
+        relayedGarbage.note(chunk.length);
+      });
       await pipeline(body, outgoing);
     } else {
       outgoing.end();

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import OpenAI from 'openai';
 import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +8,7 @@ import { startReelay, type RunningReelay } from '../../src/server.js';
 import { loadConfig } from '../../src/config.js';
 import { createKey } from '../../src/keys/service.js';
 import { silentLogger } from '../../src/logging/logger.js';
+import { relayedGarbage } from '../../src/relay/relayed-garbage.js';
 
 /**
  * The archive (contract §11) end to end: a real reelay server with the directory store, the
@@ -102,11 +103,15 @@ describe('archive on a directory', () => {
       await res.arrayBuffer();
       return res.status === 404;
     });
+    // The archive's file reads feed the same scavenge valve as relayed upstream bytes.
+    const noted = vi.spyOn(relayedGarbage, 'note');
     const content = await s.client.videos.downloadContent(video.id);
     expect(content.headers.get('x-reelay-archive')).toBe('hit');
     expect(content.headers.get('content-type')).toBe('video/mp4');
     expect(content.headers.get('cache-control')).toBe('private, no-store');
     expect(Buffer.from(await content.arrayBuffer()).equals(asset('sample.mp4'))).toBe(true);
+    expect(noted.mock.calls.reduce((sum, [bytes]) => sum + bytes, 0)).toBe(asset('sample.mp4').length);
+    noted.mockRestore();
     const thumb = await s.client.videos.downloadContent(video.id, { variant: 'thumbnail' });
     expect(thumb.headers.get('content-type')).toBe('image/webp');
     expect(Buffer.from(await thumb.arrayBuffer()).equals(asset('thumbnail.webp'))).toBe(true);
