@@ -177,26 +177,27 @@ export function pgBillingStore({ db, pool }: PgDatabase): BillingStore {
         return placed((await pool.query({ name: 'jobs_place_hold', text: PLACE_HOLD_SQL, values })).rows);
       }
       const client = await pool.connect();
+      // A connection that could not begin or roll back is closed rather than pooled again.
       let broken: Error | undefined;
       try {
         await client.query('begin');
-        try {
-          await client.query({ name: 'keys_lock_for_hold', text: 'select id from api_keys where id = $1 for no key update', values: [job.keyId] });
-          const open = await client.query<{ n: string }>({ name: 'jobs_count_open_of_key', text: COUNT_OPEN_SQL, values: [job.keyId] });
-          if (Number(open.rows[0]!.n) >= limits.maxInflightJobs) {
-            await client.query('rollback');
-            return { ok: false as const, reason: 'inflight_limit' as const };
-          }
-          const result = placed((await client.query({ name: 'jobs_place_hold', text: PLACE_HOLD_SQL, values })).rows);
-          await client.query('commit');
-          return result;
-        } catch (err) {
-          await client.query('rollback').catch(() => {});
-          throw err;
-        }
       } catch (err) {
-        // A connection that failed mid-transaction is closed rather than pooled again.
         broken = err as Error;
+        client.release(broken);
+        throw err;
+      }
+      try {
+        await client.query({ name: 'keys_lock_for_hold', text: 'select id from api_keys where id = $1 for no key update', values: [job.keyId] });
+        const open = await client.query<{ n: string }>({ name: 'jobs_count_open_of_key', text: COUNT_OPEN_SQL, values: [job.keyId] });
+        if (Number(open.rows[0]!.n) >= limits.maxInflightJobs) {
+          await client.query('rollback');
+          return { ok: false as const, reason: 'inflight_limit' as const };
+        }
+        const result = placed((await client.query({ name: 'jobs_place_hold', text: PLACE_HOLD_SQL, values })).rows);
+        await client.query('commit');
+        return result;
+      } catch (err) {
+        await client.query('rollback').catch((rollbackErr: Error) => (broken = rollbackErr));
         throw err;
       } finally {
         client.release(broken);
