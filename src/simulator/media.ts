@@ -3,6 +3,7 @@
  * `Range` parsing and a pull-based (backpressured) response body.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { parseByteRange } from '../http/byte-range.js';
 
 export type Variant = 'video' | 'thumbnail' | 'spritesheet';
 export const VARIANTS: readonly Variant[] = ['video', 'thumbnail', 'spritesheet'];
@@ -95,33 +96,8 @@ export function syntheticSource(size: number): ByteSource {
 
 // ---- ranges ----------------------------------------------------------------------------------
 
-export type RangeResult =
-  | { kind: 'full' }
-  | { kind: 'partial'; start: number; end: number } // end inclusive
-  | { kind: 'unsatisfiable' };
-
-/**
- * Parses a single `Range: bytes=a-b | a- | -n` header against a resource size. Anything it does
- * not understand (other units, several ranges, garbage) is ignored, as RFC 9110 allows, and the
- * whole resource is served.
- */
-export function parseRange(header: string | undefined | null, size: number): RangeResult {
-  if (!header) return { kind: 'full' };
-  const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
-  if (!m) return { kind: 'full' };
-  const [, a = '', b = ''] = m;
-  if (a === '' && b === '') return { kind: 'full' };
-  if (a === '') {
-    const suffix = Number(b);
-    if (suffix === 0 || size === 0) return { kind: 'unsatisfiable' };
-    return { kind: 'partial', start: Math.max(0, size - suffix), end: size - 1 };
-  }
-  const start = Number(a);
-  const end = b === '' ? size - 1 : Math.min(Number(b), size - 1);
-  if (b !== '' && Number(b) < start) return { kind: 'full' }; // invalid range-spec: ignore it
-  if (start >= size) return { kind: 'unsatisfiable' };
-  return { kind: 'partial', start, end };
-}
+// One `Range` parser for reelay and the simulator (src/http/byte-range.ts).
+export { parseByteRange as parseRange } from '../http/byte-range.js';
 
 // ---- streaming -------------------------------------------------------------------------------
 
@@ -153,7 +129,7 @@ export function streamRange(src: ByteSource, start: number, end: number, chunk =
 
 /** A 200 / 206 / 416 response for a source, honouring a `Range` header. */
 export function byteResponse(src: ByteSource, rangeHeader: string | undefined, extraHeaders: Record<string, string> = {}): Response {
-  const range = parseRange(rangeHeader, src.size);
+  const range = parseByteRange(rangeHeader, src.size);
   const headers = new Headers({ 'accept-ranges': 'bytes', ...extraHeaders });
   if (range.kind === 'unsatisfiable') {
     headers.set('content-range', `bytes */${src.size}`);

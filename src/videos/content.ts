@@ -9,7 +9,7 @@ import { finishRequest, serverTiming } from '../http/request-context.js';
 import { ApiError } from '../errors.js';
 import { pipeline } from 'node:stream/promises';
 import { relayedGarbage } from '../relay/relayed-garbage.js';
-import { parseByteRange } from '../archive/range.js';
+import { parseByteRange } from '../http/byte-range.js';
 import type { ArchivedCopy } from '../archive/service.js';
 
 /** The client's response head for an upstream content response. Authenticated content is never public. */

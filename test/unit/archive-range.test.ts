@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { absoluteRangeHeader, parseByteRange } from '../../src/archive/range.js';
+import { absoluteRangeHeader } from '../../src/archive/range.js';
+import { parseByteRange } from '../../src/http/byte-range.js';
 import { archiveKey } from '../../src/archive/object-store.js';
 import { parseArchiveUrl } from '../../src/config.js';
 
