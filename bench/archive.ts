@@ -13,13 +13,9 @@
  *
  * "Archived" is read from the admin job view (`archive_state: "archived"`), never assumed.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-// s3rver ships no types.
-// @ts-expect-error no declaration file
-import S3rver from 's3rver';
+import { startS3 } from '../test/helpers/s3.js';
 import { startBare, startReelayTarget, startUpstream, tempDir, type Child, type Target } from './targets.js';
 import type { LoadJob, LoadResult } from './loadgen.js';
 import { cpuWindow, rssBytes, rssPeak, settleRss } from './machine.js';
@@ -84,21 +80,6 @@ async function archiveHit(t: Target, id: string): Promise<string | undefined> {
   const res = await request(`${t.origin}/v1/videos/${id}/content`, { headers: { ...t.headers, range: 'bytes=0-0' } });
   await res.body.dump();
   return res.headers['x-reelay-archive'] as string | undefined;
-}
-
-async function startS3(): Promise<{ endpoint: string; bucket: string; close(): Promise<void> }> {
-  const directory = mkdtempSync(join(tmpdir(), 'reelay-bench-s3-'));
-  const bucket = 'archive';
-  const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory, configureBuckets: [{ name: bucket }] });
-  const address = (await server.run()) as { port: number };
-  return {
-    endpoint: `http://127.0.0.1:${address.port}`,
-    bucket,
-    async close() {
-      await server.close();
-      rmSync(directory, { recursive: true, force: true });
-    },
-  };
 }
 
 const fileArchive = (name: string) => ({ ARCHIVE_URL: `file:${join(tempDir(`${name}-archive`), 'a')}` });
