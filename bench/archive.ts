@@ -16,7 +16,7 @@
 import { join } from 'node:path';
 import { request } from 'undici';
 import { startS3 } from '../test/helpers/s3.js';
-import { startBare, startReelayTarget, startUpstream, tempDir, type Child, type Target } from './targets.js';
+import { createVideo, startBare, startReelayTarget, startUpstream, tempDir, type Child, type Target } from './targets.js';
 import type { LoadJob, LoadResult } from './loadgen.js';
 import { cpuWindow, rssBytes, rssPeak, settleRss } from './machine.js';
 import { fmt, median, NOISY_CORES, type Check } from './report.js';
@@ -38,17 +38,6 @@ export interface ArchiveBenchOptions {
   log: (s: string) => void;
   run: (job: LoadJob) => Promise<LoadResult>;
   loadgenPid: number;
-}
-
-async function createVideo(t: Target, prompt: string): Promise<string> {
-  const res = await request(`${t.origin}/v1/videos`, {
-    method: 'POST',
-    headers: { ...t.headers, 'content-type': 'application/json' },
-    body: JSON.stringify({ prompt, model: 'sora-2', seconds: '4', size: '720x1280' }),
-  });
-  const body = (await res.body.json()) as { id?: string };
-  if (res.statusCode !== 200 || !body.id) throw new Error(`archive bench: create answered ${res.statusCode}`);
-  return body.id;
 }
 
 /** Polls the job once (reelay settles it: the archive task is written then). */

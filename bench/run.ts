@@ -33,6 +33,7 @@ import {
   ensurePortkey,
   freePort,
   startBare,
+  createVideo,
   startChild,
   startPortkey,
   startReelayPgTarget,
@@ -144,17 +145,6 @@ class LoadGen {
 }
 
 // --- seeding through reelay ----------------------------------------------------------------------
-
-async function createVideo(t: Target, prompt: string): Promise<string> {
-  const res = await request(`${t.origin}/v1/videos`, {
-    method: 'POST',
-    headers: { ...t.headers, 'content-type': 'application/json' },
-    body: JSON.stringify({ prompt, model: 'sora-2', seconds: '4', size: '720x1280' }),
-  });
-  const body = (await res.body.json()) as { id?: string };
-  if (res.statusCode !== 200 || !body.id) throw new Error(`seeding: create answered ${res.statusCode}`);
-  return body.id;
-}
 
 async function getVideo(t: Target, id: string): Promise<{ status: number; cache: string | undefined }> {
   const res = await request(`${t.origin}/v1/videos/${id}`, { headers: t.headers });

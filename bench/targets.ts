@@ -318,3 +318,15 @@ export async function startPortkey(entry: string, upstreamPort: number): Promise
     stop,
   };
 }
+
+/** Creates a 4 s video through a target (reelay or the upstream); returns its id. */
+export async function createVideo(t: Target, prompt: string): Promise<string> {
+  const res = await request(`${t.origin}/v1/videos`, {
+    method: 'POST',
+    headers: { ...t.headers, 'content-type': 'application/json' },
+    body: JSON.stringify({ prompt, model: 'sora-2', seconds: '4', size: '720x1280' }),
+  });
+  const body = (await res.body.json()) as { id?: string };
+  if (res.statusCode !== 200 || !body.id) throw new Error(`bench: create answered ${res.statusCode}`);
+  return body.id;
+}
