@@ -14,6 +14,7 @@ import type { WebhookDelivery } from '../../src/store/store.js';
 import { startWebhookReceiver, headersOf } from '../helpers/webhook-receiver.js';
 import { browserTests } from './chromium.js';
 import { checkPage, WIDE } from './page-checks.js';
+import { until } from '../helpers/until.js';
 
 /**
  * A key's webhooks on the dashboard in headless Chromium: set the URL (the signing secret shown
@@ -56,16 +57,6 @@ async function settledJob(store: Store, key: string, fail = false): Promise<stri
   const outcome = fail ? ({ kind: 'failed', finalObject: null, errorCode: 'server_error' } as const) : ({ kind: 'completed', billedSeconds: 4, finalObject: '{}', completedAt: now } as const);
   await store.settleJob(id, outcome, { actor: 'system', requestId: null, now });
   return `video_${id}`;
-}
-
-async function until<T>(f: () => Promise<T | undefined> | T | undefined, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 const deliveryOf = async (videoId: string): Promise<WebhookDelivery | undefined> =>
@@ -142,10 +133,10 @@ describe.runIf(BROWSER.run)('a key’s webhooks on the dashboard', () => {
 
   it('shows deliveries with their attempts, rotates the secret (shown once; both sign) and redelivers', async () => {
     const video = await settledJob(reelay.deps.store, keyId);
-    const pending = await until(async () => {
+    const pending = await until('a pending delivery', async () => {
       const d = await deliveryOf(video);
       return d && d.attempts.length === 1 ? d : undefined;
-    });
+    }, 30_000);
     expect(pending.event.status).toBe('pending');
     // The first attempt (answered 500) verifies with the secret the page showed.
     const first = receiver.received.find((r) => JSON.parse(r.body).data.id === video)!;
@@ -154,7 +145,7 @@ describe.runIf(BROWSER.run)('a key’s webhooks on the dashboard', () => {
     // An endpoint that does not answer at all: the attempt's error is shown.
     receiver.respond((_req, res) => res.socket?.destroy());
     const failedVideo = await settledJob(reelay.deps.store, keyId, true);
-    await until(async () => ((await deliveryOf(failedVideo))?.attempts.length === 1 ? true : undefined));
+    await until('the first attempt', async () => ((await deliveryOf(failedVideo))?.attempts.length === 1 ? true : undefined), 30_000);
 
     await page.goto(ui(`/keys/${keyId}`));
     const row = page.locator(`#key-deliveries tr[data-event="${pending.event.id}"]`);
@@ -187,10 +178,10 @@ describe.runIf(BROWSER.run)('a key’s webhooks on the dashboard', () => {
     await submit(`#key-deliveries tr[data-event="${pending.event.id}"] button[type=submit]`);
     await expect(page.locator('.flash.ok').textContent()).resolves.toContain(`Event ${pending.event.id} queued`);
     expect(page.url()).toContain(`/keys/${keyId}`);
-    const delivered = await until(async () => {
+    const delivered = await until('the delivery', async () => {
       const d = await deliveryOf(video);
       return d?.event.status === 'delivered' ? d : undefined;
-    });
+    }, 30_000);
     expect(delivered.attempts.map((a) => a.statusCode)).toEqual([500, 204]);
     const again = receiver.received.slice(before).find((r) => JSON.parse(r.body).data.id === video)!;
     expect(again.headers['webhook-id']).toBe(first.headers['webhook-id']);
@@ -229,7 +220,7 @@ describe.runIf(BROWSER.run)('a key’s webhooks on the dashboard', () => {
     await submit(`#deliveries tr[data-event="${eventId}"] button[type=submit]`);
     expect(page.url()).toMatch(/\/webhooks$/);
     await expect(page.locator('.flash.ok').textContent()).resolves.toContain('queued');
-    await until(async () => ((await reelay.deps.store.getWebhookEvent(eventId))?.status === 'delivered' ? true : undefined));
+    await until('redelivery', async () => ((await reelay.deps.store.getWebhookEvent(eventId))?.status === 'delivered' ? true : undefined), 30_000);
 
     await page.goto(ui(`/keys/${keyId}/webhooks?status=failed`));
     await expect(page.locator('#deliveries tbody').textContent()).resolves.toContain('No failed events.');

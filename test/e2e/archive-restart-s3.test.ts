@@ -11,16 +11,7 @@ import { createKey } from '../../src/keys/service.js';
 import { silentLogger } from '../../src/logging/logger.js';
 import { DirectoryStore } from '../../src/archive/dir-store.js';
 import { startS3 } from '../helpers/s3.js';
-
-async function until<T>(what: string, f: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { until } from '../helpers/until.js';
 
 /** A directory store that writes slowly (about 8 MB/s), so a copy can be interrupted midway. */
 class SlowDirectoryStore extends DirectoryStore {
@@ -61,7 +52,7 @@ async function completedVideo(reelay: RunningReelay) {
   await reelay.deps.store.appendCredit(key.id, 50_000_000, 'test', { actor: 'test', requestId: null, now: Date.now() });
   const client = new OpenAI({ apiKey: secret, baseURL: `${reelay.url}/v1`, maxRetries: 0 });
   const v = await client.videos.create({ prompt: 'a long take', model: 'sora-2', seconds: '4', size: '720x1280' });
-  await until('completion', async () => (await client.videos.retrieve(v.id)).status === 'completed');
+  await until('completion', async () => (await client.videos.retrieve(v.id)).status === 'completed', 20_000);
   return { id: v.id, secret, job: (await reelay.deps.store.getJobByVideoId(v.id))! };
 }
 
@@ -85,7 +76,7 @@ describe('archive restart', () => {
       } catch {
         return false;
       }
-    });
+    }, 20_000);
     await new Promise((r) => setTimeout(r, 300));
     await first.close(500);
     expect((await (await import('../../src/db/open.js')).openStore(configFor(sim, join(dir, 'r.db'), env)).then(async (o) => {
@@ -127,7 +118,7 @@ describe('archive on S3 (s3rver)', () => {
     );
     cleanups.push(() => reelay.close(500));
     const { id, secret, job } = await completedVideo(reelay);
-    await until('archived', async () => (await reelay.deps.store.getArchiveTask(job.id))?.state === 'archived');
+    await until('archived', async () => (await reelay.deps.store.getArchiveTask(job.id))?.state === 'archived', 20_000);
     await new Promise((r) => setTimeout(r, 2700));
     const upstream = await fetch(`${sim.url}/videos/${id}/content`, { headers: { authorization: 'Bearer sk-up' } });
     expect(upstream.status).toBe(404);

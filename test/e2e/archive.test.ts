@@ -9,6 +9,7 @@ import { loadConfig } from '../../src/config.js';
 import { createKey } from '../../src/keys/service.js';
 import { silentLogger } from '../../src/logging/logger.js';
 import { relayedGarbage } from '../../src/relay/relayed-garbage.js';
+import { until } from '../helpers/until.js';
 
 /**
  * The archive (contract §11) end to end: a real reelay server with the directory store, the
@@ -17,16 +18,6 @@ import { relayedGarbage } from '../../src/relay/relayed-garbage.js';
 const asset = (name: string) => readFileSync(new URL(`../../src/simulator/assets/${name}`, import.meta.url));
 const RETENTION_MS = 2500;
 const JOB_MS = 200;
-
-async function until<T>(what: string, f: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 interface Setup {
   sim: SimulatorHandle;

@@ -12,6 +12,7 @@ import { ledgerViolations } from '../helpers/ledger-invariants.js';
 import { testReconciler } from '../helpers/reconciler.js';
 import { WebhookWorker } from '../../src/webhooks/worker.js';
 import { silentLogger } from '../../src/logging/logger.js';
+import { until } from '../helpers/until.js';
 
 let sim: SimulatorHandle;
 let h: Harness;
@@ -49,16 +50,6 @@ async function finishedVideo(key: string, prompt = 'a cat'): Promise<string> {
 }
 
 const received = (videoId: string) => receiver.received.filter((r) => JSON.parse(r.body).data.id === videoId);
-
-async function until<T>(f: () => Promise<T | undefined> | T | undefined, ms = 5000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('webhook endpoints on keys', () => {
   it('shows the secret once when a key first gets a URL, keeps it when the URL changes, and never shows it on the key', async () => {
@@ -127,7 +118,7 @@ describe('delivery', () => {
     let n = 0;
     receiver.respond((req, res) => (req.path.endsWith('/flaky') && ++n <= 2 ? res.writeHead(500).end('no') : res.writeHead(204).end()));
     const video = await finishedVideo(k.key);
-    await until(async () => (await h.deps.webhooks.runDue(), received(video).length >= 3 ? true : undefined));
+    await until('three attempts', async () => (await h.deps.webhooks.runDue(), received(video).length >= 3 ? true : undefined), 5000, 20);
     const got = received(video);
     expect(got).toHaveLength(3);
     expect(new Set(got.map((g) => g.headers['webhook-id'])).size).toBe(1);
@@ -141,11 +132,11 @@ describe('delivery', () => {
     const dead = await keyWithWebhook(`${receiver.url}/dead`);
     receiver.respond((req, res) => (req.path.endsWith('/dead') ? res.writeHead(500).end() : res.writeHead(200).end()));
     const v2 = await finishedVideo(dead.key);
-    await until(async () => {
+    await until('the retry', async () => {
       await h.deps.webhooks.runDue();
       const [e] = ((await (await h.admin(`/admin/webhooks/deliveries?key_id=${dead.id}&status=failed`)).json()) as { data: { attempts: unknown[] }[] }).data;
       return e;
-    });
+    }, 5000, 20);
     expect(received(v2)).toHaveLength(SHORT.length + 1);
     const metrics = await (await h.app.request('/metrics')).text();
     expect(metrics).toMatch(/reelay_webhook_deliveries_total\{result="gave_up"\} [1-9]/);
@@ -172,7 +163,7 @@ describe('delivery', () => {
     receiver.respond((req, res) => (req.path.endsWith('/moved') ? res.writeHead(307, { location: `${receiver.url}/elsewhere` }).end() : res.writeHead(200).end()));
     const video = await finishedVideo(k.key);
     await h.deps.webhooks.fill();
-    await until(() => (h.deps.webhooks.busy === 0 ? true : undefined));
+    await until('no delivery in flight', () => (h.deps.webhooks.busy === 0 ? true : undefined), 5000, 20);
     expect(received(video).map((r) => r.path)).toEqual(['/hooks/reelay/moved']);
     expect(receiver.received.some((r) => r.path.endsWith('/elsewhere'))).toBe(false);
     const [d] = ((await (await h.admin(`/admin/webhooks/deliveries?key_id=${k.id}`)).json()) as { data: { status: string; attempts: { status_code: number }[] }[] }).data;
